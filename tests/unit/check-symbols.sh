@@ -1,0 +1,26 @@
+#!/bin/sh
+# Usage: check-symbols.sh NM LIBRARY.a
+# Fails when the protocol library references anything outside its allowance:
+# libsodium, and libc's memory and string helpers that neither allocate nor
+# do I/O.  This is the structural proof of "no allocation, no I/O, no
+# logging, no memcmp on MACs" in src/proto.
+set -eu
+nm_bin=$1
+lib=$2
+undefined=$("$nm_bin" -u "$lib" | awk 'NF == 2 && $1 == "U" { print $2 }' | sort -u)
+[ -n "$undefined" ] || { echo "no undefined symbols read from $lib" >&2; exit 1; }
+bad=0
+for sym in $undefined; do
+	case $sym in
+	crypto_* | sodium_* | randombytes_buf) ;;
+	memcpy | memset | memmove | memchr | strlen | strcmp) ;;
+	__memcpy_chk | __memset_chk | __memmove_chk | __stack_chk_fail) ;;
+	__asan_* | __ubsan_* | __sanitizer_* | __sancov_* | __tsan_*) ;;
+	*)
+		echo "libsiot must not use: $sym" >&2
+		bad=1
+		;;
+	esac
+done
+echo "$(echo "$undefined" | wc -l) undefined symbols checked"
+exit $bad
