@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include "keyfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "siot.h"
+
+/* The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
+#define KEYFILE_MAX_TEXT 256
+
+int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy policy, char *err,
+		  size_t errlen)
+{
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+	uid_t euid = geteuid();
+
+	if (policy == KEYFILE_TRUSTED)
+		return 0;
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		return -EPERM;
+	}
+	if (st->st_uid != 0 && st->st_uid != euid) {
+		snprintf(err, errlen,
+			 "%s: owned by uid %u, not by root or uid %u that reads it; fix: chown %u %s",
+			 path, (unsigned)st->st_uid, (unsigned)euid, (unsigned)euid, path);
+		return -EPERM;
+	}
+	if (policy == KEYFILE_CLIENT) {
+		if (mode & 077) {
+			snprintf(err, errlen,
+				 "%s: unprotected key file (mode %04o): group and others must have "
+				 "no access; fix: chmod 600 %s",
+				 path, mode, path);
+			return -EPERM;
+		}
+		return 0;
+	}
+	if (mode & 022) {
+		snprintf(err, errlen, "%s: writable by %s (mode %04o); fix: chmod 600 %s", path,
+			 (mode & 020) ? "its group" : "others", mode, path);
+		return -EPERM;
+	}
+	if (mode & 007) {
+		snprintf(err, errlen, "%s: readable by others (mode %04o); fix: chmod 600 %s", path,
+			 mode, path);
+		return -EPERM;
+	}
+	if ((mode & 070) && st->st_gid != getegid()) {
+		snprintf(err, errlen,
+			 "%s: readable by group %u, which is not the daemon's group %u (mode %04o); "
+			 "fix: chmod 600 %s, or chgrp %u %s",
+			 path, (unsigned)st->st_gid, (unsigned)getegid(), mode, path,
+			 (unsigned)getegid(), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
+		 char *err, size_t errlen)
+{
+	char text[KEYFILE_MAX_TEXT + 1];
+	struct stat st;
+	ssize_t n;
+	size_t have = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: cannot open key file: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	r = keyfile_check(&st, path, policy, err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	while (have < sizeof(text)) {
+		n = read(fd, text + have, sizeof(text) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+			sodium_memzero(text, sizeof(text));
+			return r;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	if (have > KEYFILE_MAX_TEXT) {
+		snprintf(err, errlen, "%s: too large to be a key file", path);
+		r = -EINVAL;
+	} else if (siot_key_decode(text, have, out, len) < 0) {
+		snprintf(err, errlen,
+			 "%s: not a key: expected one line of hex or base64 for %d..%d bytes "
+			 "(make one with: siot-ctl keygen)",
+			 path, SIOT_MIN_KEY, SIOT_MAX_KEY);
+		r = -EINVAL;
+	} else {
+		r = 0;
+	}
+	sodium_memzero(text, sizeof(text));
+	return r;
+}

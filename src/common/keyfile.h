@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reading key files (shared by siotd and siot-ctl): a permission check that
+ * refuses unsafe files with a message saying how to fix them, then the
+ * decoding rule of siot-protocol(7) (hex or strict base64, 16..64 bytes).
+ */
+#ifndef SIOT_KEYFILE_H
+#define SIOT_KEYFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+enum keyfile_policy {
+	/* siotd: owned by root or the daemon's user; never writable by group or
+	 * others, never readable by others; group-readable only when the group
+	 * is the daemon's own (0640). */
+	KEYFILE_DAEMON,
+	/* siot-ctl, like ssh: owned by the user (or root), no access at all for
+	 * group or others (0600 or 0400). */
+	KEYFILE_CLIENT,
+	/* A systemd credential: systemd made it; trusted as it is. */
+	KEYFILE_TRUSTED,
+};
+
+/*
+ * Check st (of the file at path) against the policy.  Returns 0, or -EPERM
+ * with a one-line explanation and fix in err[0..errlen).
+ */
+int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy policy, char *err,
+		  size_t errlen);
+
+/*
+ * Open path, check it (keyfile_check), read and decode it into out
+ * (SIOT_MAX_KEY bytes, which the caller should have locked, e.g. with
+ * sodium_malloc) and set *len.  Every intermediate copy is wiped.  Returns 0
+ * or a negative errno with a message in err: -ENOENT and friends from open,
+ * -EPERM for an unsafe file, -EINVAL for text that is no key.
+ */
+int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
+		 char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Script actions: fork + execve of the fixed argv from the config.  No
+ * shell, an exact environment, stdin from /dev/null, its own process group,
+ * a time limit that signals the whole group, stdout captured up to a bound
+ * (and drained past it so the script never blocks), stderr to the log.
+ */
+#include "action.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define KILL_GRACE_USEC (2 * USEC_PER_SEC) /* SIGTERM, then SIGKILL after this */
+#define STDERR_MAX_LINES 64
+#define STDERR_LINE_MAX 512
+#define DEFAULT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct action {
+	sd_event *event;
+	char *name;
+	pid_t pid;
+	sd_event_source *child, *out_src, *err_src, *timer;
+	int out_fd, err_fd, status_fd;
+	uint8_t *out;
+	size_t out_len, out_max;
+	char err_line[STDERR_LINE_MAX];
+	size_t err_len;
+	unsigned err_lines;
+	bool timed_out, killed;
+	action_done_fn done;
+	void *userdata;
+	struct action *next;
+};
+
+static struct action *all_actions;
+static unsigned n_running;
+
+static void unlink_action(struct action *a)
+{
+	for (struct action **p = &all_actions; *p; p = &(*p)->next) {
+		if (*p == a) {
+			*p = a->next;
+			return;
+		}
+	}
+}
+
+static void close_source(sd_event_source **s, int *fd)
+{
+	*s = sd_event_source_disable_unref(*s);
+	if (fd && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void free_action(struct action *a)
+{
+	close_source(&a->out_src, &a->out_fd);
+	close_source(&a->err_src, &a->err_fd);
+	close_source(&a->timer, NULL);
+	close_source(&a->child, NULL);
+	if (a->status_fd >= 0)
+		close(a->status_fd);
+	unlink_action(a);
+	n_running--;
+	free(a->out);
+	free(a->name);
+	free(a);
+}
+
+static void flush_err_line(struct action *a)
+{
+	if (a->err_len == 0)
+		return;
+	a->err_line[a->err_len] = '\0';
+	if (a->err_lines < STDERR_MAX_LINES)
+		log_info("command %s[%d] stderr: %s", a->name, (int)a->pid, a->err_line);
+	else if (a->err_lines == STDERR_MAX_LINES)
+		log_info("command %s[%d]: further stderr not logged", a->name, (int)a->pid);
+	a->err_lines++;
+	a->err_len = 0;
+}
+
+/* Read what a pipe has; returns false at EOF or error (the source is done). */
+static bool drain(struct action *a, int fd, bool is_stdout)
+{
+	uint8_t buf[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		if (n == 0)
+			return false;
+		if (is_stdout) {
+			size_t keep = a->out_max - a->out_len;
+			if (keep > (size_t)n)
+				keep = (size_t)n;
+			memcpy(a->out + a->out_len, buf, keep);
+			a->out_len += keep; /* the rest is read and dropped */
+		} else {
+			for (ssize_t i = 0; i < n; i++) {
+				char c = (char)buf[i];
+				if (c == '\n' || a->err_len == STDERR_LINE_MAX - 1)
+					flush_err_line(a);
+				if (c != '\n')
+					a->err_line[a->err_len++] = (c >= 0x20 && c != 0x7f) ? c : '?';
+			}
+		}
+	}
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct action *a = userdata;
+	bool is_stdout = s == a->out_src;
+
+	(void)revents;
+	if (!drain(a, fd, is_stdout)) {
+		if (is_stdout)
+			close_source(&a->out_src, &a->out_fd);
+		else {
+			flush_err_line(a);
+			close_source(&a->err_src, &a->err_fd);
+		}
+	}
+	return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct action *a = userdata;
+
+	(void)usec;
+	if (!a->timed_out) {
+		a->timed_out = true;
+		log_warnx("command %s[%d] ran past its time limit: SIGTERM to its process group",
+			  a->name, (int)a->pid);
+		kill(-a->pid, SIGTERM);
+		sd_event_source_set_time_relative(s, KILL_GRACE_USEC);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	} else {
+		log_warnx("command %s[%d] still running: SIGKILL to its process group", a->name,
+			  (int)a->pid);
+		kill(-a->pid, SIGKILL);
+	}
+	return 0;
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+	struct action *a = userdata;
+	struct action_result r = { .status = SIOT_STATUS_ERROR };
+	char note[96];
+	int exec_errno = 0;
+	ssize_t n;
+
+	(void)s;
+	/* Whatever the script wrote before it ended is in the pipes now. */
+	if (a->out_fd >= 0)
+		drain(a, a->out_fd, true);
+	if (a->err_fd >= 0) {
+		drain(a, a->err_fd, false);
+		flush_err_line(a);
+	}
+	n = read(a->status_fd, &exec_errno, sizeof(exec_errno));
+	if (a->timed_out || a->killed) {
+		/* The leader is gone; take any stragglers of the group with it. */
+		kill(-a->pid, SIGKILL);
+	}
+
+	if (n == (ssize_t)sizeof(exec_errno)) {
+		r.status = SIOT_STATUS_ERROR;
+		snprintf(note, sizeof(note), "could not start: %s", strerror(exec_errno));
+	} else if (a->timed_out) {
+		r.status = SIOT_STATUS_TIMEOUT;
+		snprintf(note, sizeof(note), "stopped at its time limit");
+	} else if (si->si_code == CLD_EXITED) {
+		r.result = (uint8_t)si->si_status;
+		r.status = si->si_status == 0 ? SIOT_STATUS_OK : SIOT_STATUS_FAILED;
+		snprintf(note, sizeof(note), "exit %d", si->si_status);
+	} else {
+		r.result = (uint8_t)(128 + si->si_status);
+		r.status = a->killed ? SIOT_STATUS_ERROR : SIOT_STATUS_FAILED;
+		snprintf(note, sizeof(note), "killed by signal %d", si->si_status);
+	}
+	if (r.status == SIOT_STATUS_OK || r.status == SIOT_STATUS_FAILED) {
+		r.output = a->out;
+		r.output_len = a->out_len;
+	}
+	r.note = note;
+	a->done(a->userdata, &r);
+	free_action(a);
+	return 0;
+}
+
+static char *env_entry(const char *name, const char *value)
+{
+	char *e;
+	return asprintf(&e, "%s=%s", name, value) < 0 ? NULL : e;
+}
+
+static void free_env(char **env);
+
+/* Build the exact environment: PATH (unless the command sets it), SIOT_*,
+ * then the command's own. */
+static char **make_env(const struct command *cmd, const struct action_context *ctx)
+{
+	size_t n = 0, k = 0;
+	char **env;
+	bool has_path = false, ok = true;
+
+	while (cmd->env[n]) {
+		if (strncmp(cmd->env[n], "PATH=", 5) == 0)
+			has_path = true;
+		n++;
+	}
+	env = calloc(n + 5, sizeof(char *));
+	if (!env)
+		return NULL;
+	if (!has_path)
+		ok = ok && (env[k++] = strdup(DEFAULT_PATH));
+	ok = ok && (env[k++] = env_entry("SIOT_COMMAND", cmd->name));
+	ok = ok && (env[k++] = env_entry("SIOT_CLIENT", ctx->client_id));
+	ok = ok && (env[k++] = env_entry("SIOT_PEER", ctx->peer));
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (env[k++] = strdup(cmd->env[i])) != NULL;
+	if (!ok) {
+		free_env(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void free_env(char **env)
+{
+	for (size_t i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* In the child: set up fds and signals, exec, or report errno on fd 3. */
+__attribute__((noreturn)) static void child(const struct command *cmd, char **env, int out_w,
+					    int err_w, int status_w)
+{
+	sigset_t none;
+	int null_fd, e;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	setpgid(0, 0);
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_w >= 0 ? out_w : null_fd, 1) < 0 ||
+	    dup2(err_w, 2) < 0 || dup2(status_w, 3) < 0)
+		goto fail;
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	close_range(4, ~0U, 0);
+	execve(cmd->argv[0], cmd->argv, env);
+fail:
+	e = errno;
+	(void)!write(3, &e, sizeof(e));
+	_exit(127);
+}
+
+int action_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
+		 action_done_fn done, void *userdata)
+{
+	int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
+	struct action *a;
+	char **env;
+	int r = -ENOMEM;
+
+	a = calloc(1, sizeof(*a));
+	env = make_env(cmd, ctx);
+	if (!a || !env)
+		goto fail_alloc;
+	a->name = strdup(cmd->name);
+	a->out_max = cmd->output ? ctx->output_max : 0;
+	a->out = malloc(a->out_max ? a->out_max : 1);
+	if (!a->name || !a->out)
+		goto fail_alloc;
+	a->event = e;
+	a->done = done;
+	a->userdata = userdata;
+	a->out_fd = a->err_fd = a->status_fd = -1;
+
+	if ((cmd->output && pipe2(out_p, O_CLOEXEC) < 0) || pipe2(err_p, O_CLOEXEC) < 0 ||
+	    pipe2(st_p, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto fail_pipes;
+	}
+	a->pid = fork();
+	if (a->pid < 0) {
+		r = -errno;
+		goto fail_pipes;
+	}
+	if (a->pid == 0)
+		child(cmd, env, out_p[1], err_p[1], st_p[1]);
+
+	setpgid(a->pid, a->pid); /* also done by the child: no race either way */
+	free_env(env);
+	env = NULL;
+	if (out_p[1] >= 0)
+		close(out_p[1]);
+	close(err_p[1]);
+	close(st_p[1]);
+	a->out_fd = out_p[0];
+	a->err_fd = err_p[0];
+	a->status_fd = st_p[0];
+	fcntl(a->status_fd, F_SETFL, O_NONBLOCK);
+	n_running++;
+	a->next = all_actions;
+	all_actions = a;
+
+	if (a->out_fd >= 0) {
+		fcntl(a->out_fd, F_SETFL, O_NONBLOCK);
+		r = sd_event_add_io(e, &a->out_src, a->out_fd, EPOLLIN, on_output, a);
+		if (r < 0)
+			goto fail_started;
+	}
+	fcntl(a->err_fd, F_SETFL, O_NONBLOCK);
+	r = sd_event_add_io(e, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
+	if (r < 0)
+		goto fail_started;
+	r = sd_event_add_time_relative(e, &a->timer, CLOCK_MONOTONIC,
+				       (uint64_t)(cmd->timeout * USEC_PER_SEC), 0, on_timer, a);
+	if (r < 0)
+		goto fail_started;
+	r = sd_event_add_child(e, &a->child, a->pid, WEXITED, on_child_exit, a);
+	if (r < 0)
+		goto fail_started;
+	log_debug("command %s started as pid %d", cmd->name, (int)a->pid);
+	return 0;
+
+fail_started:
+	/* The process exists but cannot be watched: stop it and reap it. */
+	kill(-a->pid, SIGKILL);
+	waitpid(a->pid, NULL, 0);
+	free_action(a);
+	return r;
+fail_pipes:
+	for (int i = 0; i < 2; i++) {
+		if (out_p[i] >= 0)
+			close(out_p[i]);
+		if (err_p[i] >= 0)
+			close(err_p[i]);
+		if (st_p[i] >= 0)
+			close(st_p[i]);
+	}
+fail_alloc:
+	free_env(env);
+	if (a) {
+		free(a->out);
+		free(a->name);
+	}
+	free(a);
+	return r;
+}
+
+void action_kill_all(void)
+{
+	for (struct action *a = all_actions; a; a = a->next) {
+		a->killed = true;
+		kill(-a->pid, SIGKILL);
+	}
+}
+
+unsigned action_running(void)
+{
+	return n_running;
+}

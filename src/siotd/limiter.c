@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+#include "limiter.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#define USEC_PER_SEC 1000000ULL
+
+struct source {
+	struct source_key key;
+	unsigned conns;
+	uint64_t failures[CONFIG_MAX_BACKOFF_FAILURES]; /* ring of recent failure times */
+	unsigned n_failures, head;
+	unsigned level;          /* how many times it has been backed off in a row */
+	uint64_t blocked_until;
+	uint64_t last_seen;
+};
+
+struct running {
+	char *name;
+	unsigned count;
+};
+
+struct limiter {
+	struct source *sources;
+	size_t n_sources;
+	unsigned total;
+	struct running *running;
+	size_t n_running;
+};
+
+void source_key_from_peer(const struct sockaddr_storage *sa, uid_t uid, struct source_key *key,
+			  char *peer, size_t peer_len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	memset(key, 0, sizeof(*key));
+	switch (sa->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		key->family = AF_INET;
+		memcpy(key->addr, &in->sin_addr, 4);
+		inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+		snprintf(peer, peer_len, "%s:%u", buf, ntohs(in->sin_port));
+		return;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			key->family = AF_INET;
+			memcpy(key->addr, in6->sin6_addr.s6_addr + 12, 4);
+			inet_ntop(AF_INET, key->addr, buf, sizeof(buf));
+			snprintf(peer, peer_len, "%s:%u", buf, ntohs(in6->sin6_port));
+			return;
+		}
+		key->family = AF_INET6;
+		memcpy(key->addr, in6->sin6_addr.s6_addr, 8); /* the /64 */
+		inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+		snprintf(peer, peer_len, "[%s]:%u", buf, ntohs(in6->sin6_port));
+		return;
+	}
+	default:
+		key->family = AF_UNIX;
+		memcpy(key->addr, &uid, sizeof(uid));
+		snprintf(peer, peer_len, "uid=%u", (unsigned)uid);
+		return;
+	}
+}
+
+struct limiter *limiter_new(void)
+{
+	return calloc(1, sizeof(struct limiter));
+}
+
+void limiter_free(struct limiter *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n_running; i++)
+		free(l->running[i].name);
+	free(l->running);
+	free(l->sources);
+	free(l);
+}
+
+static bool same(const struct source_key *a, const struct source_key *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+static struct source *find(struct limiter *l, const struct source_key *key)
+{
+	for (size_t i = 0; i < l->n_sources; i++)
+		if (same(&l->sources[i].key, key))
+			return &l->sources[i];
+	return NULL;
+}
+
+/* Forget one source with no connection: the one seen longest ago. */
+static bool evict(struct limiter *l)
+{
+	size_t victim = SIZE_MAX;
+
+	for (size_t i = 0; i < l->n_sources; i++)
+		if (l->sources[i].conns == 0 &&
+		    (victim == SIZE_MAX || l->sources[i].last_seen < l->sources[victim].last_seen))
+			victim = i;
+	if (victim == SIZE_MAX)
+		return false;
+	l->sources[victim] = l->sources[--l->n_sources];
+	return true;
+}
+
+static struct source *get(struct limiter *l, const struct source_key *key, uint64_t now)
+{
+	struct source *s = find(l, key);
+
+	if (s)
+		return s;
+	if (!l->sources) {
+		l->sources = calloc(LIMITER_MAX_SOURCES, sizeof(struct source));
+		if (!l->sources)
+			return NULL;
+	}
+	if (l->n_sources == LIMITER_MAX_SOURCES && !evict(l))
+		return NULL;
+	s = &l->sources[l->n_sources++];
+	memset(s, 0, sizeof(*s));
+	s->key = *key;
+	s->last_seen = now;
+	return s;
+}
+
+int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
+		     unsigned max_per_source)
+{
+	struct source *s;
+
+	if (l->total >= max_total)
+		return -EBUSY;
+	s = get(l, key, 0);
+	if (!s || s->conns >= max_per_source)
+		return -EBUSY;
+	s->conns++;
+	l->total++;
+	return 0;
+}
+
+void limiter_conn_close(struct limiter *l, const struct source_key *key)
+{
+	struct source *s = find(l, key);
+
+	if (s && s->conns > 0) {
+		s->conns--;
+		l->total--;
+	}
+}
+
+unsigned limiter_conn_total(const struct limiter *l)
+{
+	return l->total;
+}
+
+bool limiter_backing_off(struct limiter *l, const struct source_key *key, uint64_t now)
+{
+	struct source *s = find(l, key);
+
+	return s && now < s->blocked_until;
+}
+
+void limiter_note_failure(struct limiter *l, const struct source_key *key,
+			 const struct backoff_config *b, uint64_t now)
+{
+	struct source *s = get(l, key, now);
+	uint64_t oldest, window = (uint64_t)(b->window * USEC_PER_SEC);
+	double secs;
+
+	if (!s)
+		return;
+	s->last_seen = now;
+	if (s->head >= b->failures || s->n_failures > b->failures) {
+		/* A reload changed `failures`: start the count again. */
+		s->head = 0;
+		s->n_failures = 0;
+	}
+	s->failures[s->head] = now;
+	s->head = (s->head + 1) % b->failures;
+	if (s->n_failures < b->failures)
+		s->n_failures++;
+	if (s->n_failures < b->failures) {
+		s->level = 0;
+		return;
+	}
+	/* The ring holds the last `failures` times; head is the oldest. */
+	oldest = s->failures[s->head];
+	if (now - oldest > window) {
+		s->level = 0;
+		return;
+	}
+	s->level++;
+	secs = b->base * ldexp(1.0, (int)(s->level < 40 ? s->level - 1 : 39));
+	if (secs > b->max)
+		secs = b->max;
+	s->blocked_until = now + (uint64_t)(secs * USEC_PER_SEC);
+}
+
+void limiter_note_success(struct limiter *l, const struct source_key *key)
+{
+	struct source *s = find(l, key);
+
+	if (!s)
+		return;
+	s->n_failures = 0;
+	s->head = 0;
+	s->level = 0;
+	s->blocked_until = 0;
+}
+
+int limiter_command_acquire(struct limiter *l, const char *name, unsigned max)
+{
+	struct running *r;
+
+	for (size_t i = 0; i < l->n_running; i++) {
+		if (strcmp(l->running[i].name, name) == 0) {
+			if (l->running[i].count >= max)
+				return -EBUSY;
+			l->running[i].count++;
+			return 0;
+		}
+	}
+	if (max == 0)
+		return -EBUSY;
+	r = realloc(l->running, (l->n_running + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	l->running = r;
+	r[l->n_running].name = strdup(name);
+	if (!r[l->n_running].name)
+		return -ENOMEM;
+	r[l->n_running].count = 1;
+	l->n_running++;
+	return 0;
+}
+
+void limiter_command_release(struct limiter *l, const char *name)
+{
+	for (size_t i = 0; i < l->n_running; i++) {
+		if (strcmp(l->running[i].name, name) == 0) {
+			if (--l->running[i].count == 0) {
+				free(l->running[i].name);
+				l->running[i] = l->running[--l->n_running];
+			}
+			return;
+		}
+	}
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-source connection caps and failure backoff, and per-command
+ * concurrency.  A source is an IPv4 address, an IPv6 /64 (IPv4-mapped IPv6
+ * addresses count as IPv4) or, on a Unix socket, the peer's uid.  State lives
+ * for the daemon's life and survives reloads; the numbers it is checked
+ * against come from the current config.  Times are CLOCK_MONOTONIC usec.
+ */
+#ifndef SIOTD_LIMITER_H
+#define SIOTD_LIMITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+/* Most sources remembered; when full, idle ones are forgotten first. */
+#define LIMITER_MAX_SOURCES 4096
+
+struct source_key {
+	int family;          /* AF_INET, AF_INET6 or AF_UNIX */
+	uint8_t addr[16];    /* 4 bytes, the /64 prefix (8 bytes), or the uid */
+};
+
+/* Derive the source key and a printable peer ("192.0.2.1:5000",
+ * "[2001:db8::1]:5000", "uid=1000") from an accepted socket's address. */
+void source_key_from_peer(const struct sockaddr_storage *sa, uid_t uid, struct source_key *key,
+			  char *peer, size_t peer_len);
+
+struct limiter;
+
+struct limiter *limiter_new(void);
+void limiter_free(struct limiter *l);
+
+/* A new connection from key: 0, or -EBUSY when the total or the source is
+ * at its cap (the caller closes the connection at once). */
+int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
+		     unsigned max_per_source);
+void limiter_conn_close(struct limiter *l, const struct source_key *key);
+unsigned limiter_conn_total(const struct limiter *l);
+
+/* True while key is backed off: its requests get BUSY with no candidate
+ * computed. */
+bool limiter_backing_off(struct limiter *l, const struct source_key *key, uint64_t now);
+/* A REJECTED or malformed request from key.  `failures` such within `window`
+ * seconds back the source off for `base` seconds, doubling with each further
+ * failure up to `max`. */
+void limiter_note_failure(struct limiter *l, const struct source_key *key,
+			 const struct backoff_config *b, uint64_t now);
+/* A verified request from key: forget its failures. */
+void limiter_note_success(struct limiter *l, const struct source_key *key);
+
+/* Take one of max concurrent runs of command `name`: 0 or -EBUSY. */
+int limiter_command_acquire(struct limiter *l, const char *name, unsigned max);
+void limiter_command_release(struct limiter *l, const char *name);
+
+#endif

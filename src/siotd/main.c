@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * siotd: start-up order, options, signals, reload and shutdown.
+ * Always in the foreground; systemd-style.  See siotd(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "action.h"
+#include "config.h"
+#include "daemon.h"
+#include "listen.h"
+#include "log.h"
+#include "siot.h"
+
+#ifndef SIOT_VERSION_STRING
+#define SIOT_VERSION_STRING "unknown"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: siotd [-c FILE] [--listen ADDR:PORT]... [--check-config] [-d] [--version] [--help]\n"
+		"\n"
+		"  -c, --config FILE    configuration file (default %s)\n"
+		"  -l, --listen ADDR    listen on ADDR:PORT, [IPV6]:PORT or a Unix socket path,\n"
+		"                       when systemd passes no socket (repeatable; default: the\n"
+		"                       config's 'listen', else %s)\n"
+		"      --check-config   check the configuration, print every problem, exit 0 or 1\n"
+		"  -d, --debug          log debug messages\n"
+		"      --version        print the version\n"
+		"  -h, --help           this help\n",
+		CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN);
+}
+
+/* Config problems: "file:line: message", to stderr or the journal. */
+static void report_stderr(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	if (line > 0)
+		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
+	else
+		fprintf(stderr, "%s: %s\n", file, msg);
+}
+
+static void report_log(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	if (line > 0)
+		log_error("%s:%d: %s", file, line, msg);
+	else
+		log_error("%s: %s", file, msg);
+}
+
+static void notify_status(struct daemon *d)
+{
+	sd_notifyf(0, "STATUS=Serving %zu client(s), %zu command(s) as device %s (%s) on %zu socket(s)",
+		   d->config->n_clients, d->config->n_commands, d->config->device_id,
+		   siot_profile_name(d->config->params.profile), d->n_listen);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct config *next = NULL;
+
+	(void)s;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading %s", d->config_path);
+	if (config_load(d->config_path, &next, report_log, NULL) < 0) {
+		log_error("reload failed: still serving the previous configuration");
+		sd_notify(0, "READY=1\nSTATUS=Reload failed; serving the previous configuration");
+		return 0;
+	}
+	config_unref(d->config);
+	d->config = next;
+	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	return 0;
+}
+
+void daemon_conn_closed(struct daemon *d)
+{
+	if (d->stopping && d->n_conns == 0 && action_running() == 0)
+		sd_event_exit(d->event, 0);
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	if (d->stopping) {
+		log_info("second stop signal: killing %u running action(s)", action_running());
+		action_kill_all();
+		conn_close_idle(d);
+		daemon_conn_closed(d);
+		return 0;
+	}
+	d->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping on signal %u: %u connection(s), %u action(s) to finish", si->ssi_signo,
+		 d->n_conns, action_running());
+	for (size_t i = 0; i < d->n_listen; i++) {
+		d->listen_src[i] = sd_event_source_disable_unref(d->listen_src[i]);
+		close(d->listen_fds[i]);
+	}
+	d->n_listen = 0;
+	conn_close_idle(d);
+	daemon_conn_closed(d);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH };
+	const char *listen_args[LISTEN_MAX_FDS];
+	size_t n_listen_args = 0;
+	bool check_only = false, debug = false;
+	sigset_t mask;
+	int opt, r, n;
+
+	while ((opt = getopt_long(argc, argv, "c:l:dh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'l':
+			if (n_listen_args == LISTEN_MAX_FDS) {
+				fprintf(stderr, "siotd: at most %d --listen addresses\n", LISTEN_MAX_FDS);
+				return 64;
+			}
+			listen_args[n_listen_args++] = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'V':
+			printf("siotd %s\n", SIOT_VERSION_STRING);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "siotd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 64;
+	}
+	if (siot_init() < 0) {
+		fprintf(stderr, "siotd: libsodium cannot start\n");
+		return 1;
+	}
+
+	if (check_only) {
+		struct config *c;
+		if (config_load(d.config_path, &c, report_stderr, NULL) < 0)
+			return 1;
+		printf("%s: OK (%zu client(s), %zu command(s), protocol %s)\n", d.config_path,
+		       c->n_clients, c->n_commands, siot_profile_name(c->params.profile));
+		config_unref(c);
+		return 0;
+	}
+
+	log_init(debug);
+	/* Signals arrive through sd-event; children inherit an empty mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (config_load(d.config_path, &d.config, report_log, NULL) < 0) {
+		log_error("refusing to start: fix the configuration (siotd --check-config -c %s)",
+			  d.config_path);
+		return 1;
+	}
+
+	n = listen_from_systemd(d.listen_fds, LISTEN_MAX_FDS);
+	if (n < 0)
+		return 1;
+	d.n_listen = (size_t)n;
+	if (d.n_listen == 0) {
+		const char **specs = listen_args;
+		size_t count = n_listen_args;
+		if (count == 0) {
+			specs = (const char **)d.config->listen;
+			while (d.config->listen[count])
+				count++;
+		}
+		for (size_t i = 0; i < count && i < LISTEN_MAX_FDS; i++) {
+			char err[256];
+			int fd = listen_open(specs[i], err, sizeof(err));
+			if (fd < 0) {
+				log_error("cannot listen: %s", err);
+				return 1;
+			}
+			log_info("listening on %s", specs[i]);
+			d.listen_fds[d.n_listen++] = fd;
+		}
+	} else {
+		log_info("using %zu socket(s) from systemd", d.n_listen);
+	}
+	if (d.n_listen == 0) {
+		log_error("no socket to listen on");
+		return 1;
+	}
+
+	d.limits = limiter_new();
+	r = sd_event_default(&d.event);
+	if (r < 0 || !d.limits) {
+		log_warn(r < 0 ? -r : ENOMEM, "cannot set up the event loop");
+		return 1;
+	}
+	if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_stop, &d)) < 0 ||
+	    (r = sd_event_add_signal(d.event, NULL, SIGINT, on_stop, &d)) < 0 ||
+	    (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_reload, &d)) < 0 ||
+	    (r = sd_event_set_watchdog(d.event, 1)) < 0) {
+		log_warn(-r, "cannot set up signals and the watchdog");
+		return 1;
+	}
+	for (size_t i = 0; i < d.n_listen; i++) {
+		r = sd_event_add_io(d.event, &d.listen_src[i], d.listen_fds[i], EPOLLIN,
+				    conn_on_listen, &d);
+		if (r < 0) {
+			log_warn(-r, "cannot watch a listening socket");
+			return 1;
+		}
+	}
+
+	log_info("siotd %s ready: device %s, protocol %s, %zu client(s), %zu command(s)",
+		 SIOT_VERSION_STRING, d.config->device_id,
+		 siot_profile_name(d.config->params.profile), d.config->n_clients,
+		 d.config->n_commands);
+	sd_notify(0, "READY=1");
+	notify_status(&d);
+
+	r = sd_event_loop(d.event);
+
+	for (size_t i = 0; i < d.n_listen; i++) {
+		sd_event_source_disable_unref(d.listen_src[i]);
+		close(d.listen_fds[i]);
+	}
+	sd_event_unref(d.event);
+	limiter_free(d.limits);
+	config_unref(d.config);
+	log_info("stopped");
+	return r < 0 ? 1 : 0;
+}
