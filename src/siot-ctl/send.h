@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sending commands to a device: connect (TCP through getaddrinfo, every
+ * address tried, or a Unix socket), read the HELLO, check it, send the
+ * request, read and verify the response.  Never resends a request.
+ */
+#ifndef SIOT_CTL_SEND_H
+#define SIOT_CTL_SEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siot.h"
+
+/* Exit statuses of siot-ctl(1) beyond the device's status bytes 0..5. */
+enum {
+	EXIT_USAGE = 64,
+	EXIT_UNREACHABLE = 69,
+	EXIT_CANTCREAT = 73,
+	EXIT_NETTIMEOUT = 75,
+	EXIT_PROTOCOL = 76,
+	EXIT_CONFIG = 78,
+};
+
+struct send_options {
+	struct siot_params params;
+	const struct siot_key *key;
+	const char *client_id;
+	const char *host, *port;  /* TCP */
+	const char *socket_path;  /* or Unix */
+	const char *device;       /* required device id, or NULL */
+	double timeout;           /* seconds for everything */
+	bool classic_response;    /* classic: wait for the response digest */
+};
+
+/* What became of one command. */
+struct send_outcome {
+	const char *command;
+	bool sent;                 /* the request left this host */
+	bool authentic;            /* the response verified */
+	unsigned status;           /* device status (valid when authentic) */
+	uint8_t result;
+	uint8_t output[SIOT_MAX_OUTPUT];
+	size_t output_len;
+	int exit_code;             /* this command's exit status */
+	char error[512];           /* what went wrong, when not a device status */
+	const char *json_status;   /* ok, failed, ..., not-sent */
+};
+
+/* Send commands[0..n) in order over as few connections as the device allows,
+ * stopping at the first that is not OK (the rest: not sent).  Fills out[i]
+ * for every command; returns the exit status of siot-ctl. */
+int send_commands(const struct send_options *o, const char *const *commands, size_t n,
+		  struct send_outcome *out);
+
+#endif

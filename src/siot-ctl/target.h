@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * siot-ctl's targets: the client configuration file (siot-ctl(1)) and the
+ * command-line overrides, merged into one struct target.
+ */
+#ifndef SIOT_CTL_TARGET_H
+#define SIOT_CTL_TARGET_H
+
+#include <stdbool.h>
+
+#include "siot.h"
+
+#define TARGET_DEFAULT_TIMEOUT 30.0
+
+struct target {
+	char name[64];
+	char host[256];
+	char port[16];
+	char socket[108];       /* Unix socket path, instead of host/port */
+	char device[SIOT_MAX_ID + 1];
+	char id[SIOT_MAX_ID + 1];
+	char key_file[4096];
+	char protocol[16], hash[16];
+	int tag_length, challenge_length, wakeup_length; /* -1: not set */
+	double timeout;         /* < 0: not set */
+	int classic_response;   /* -1: not set */
+};
+
+/* Every field unset. */
+void target_clear(struct target *t);
+
+/* Fields set in over replace those of base. */
+void target_merge(struct target *base, const struct target *over);
+
+/* Called for each problem in the config file. */
+typedef void (*target_report_fn)(const char *file, int line, const char *msg);
+
+/*
+ * Read the client config at path and pick the target `name` (NULL: the
+ * file's `default`, or its only target).  Returns 0, -ENOENT when the file
+ * does not exist, -ESRCH when the target is not there, -EINVAL after
+ * reporting problems.  With check_all, every target is validated and
+ * reported even when one is picked.
+ */
+int target_load(const char *path, const char *name, struct target *out, target_report_fn report,
+		bool check_all);
+
+/* The config path siot-ctl reads: $SIOT_CTL_CONFIG, else
+ * ~/.config/siot/siot-ctl.conf, else /etc/siot/siot-ctl.conf (the first that
+ * exists; the user's when none does). */
+const char *target_default_path(void);
+
+/* Expand a leading "~/" with $HOME into out (size n); returns 0 or -ENAMETOOLONG. */
+int target_expand_home(const char *in, char *out, size_t n);
+
+#endif
