@@ -1,0 +1,540 @@
+#!/usr/bin/env python3
+"""siotd as a real process on loopback, started both by
+systemd-socket-activate (as systemd starts it) and with --listen, driven by
+siot-ctl and by a raw client.  Every test checks what ran on the device (a
+marker file a script writes) as well as what the client saw."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import (Case, Raw, SIOTD, ctl, wait_until, write_key, write_script)
+
+
+class Base(Case):
+    """Scripts and a config every test can start from."""
+
+    def setUp(self):
+        super().setUp()
+        self.bob_key_path = self.path('bob.key')
+        self.bob_key = write_key(self.bob_key_path)
+        write_script(self.path('ok.sh'),
+                     'echo "$SIOT_CLIENT $SIOT_PEER" >> "%s"\n'
+                     'printf "out:%%s\\n" "$SIOT_COMMAND"' % self.path('ran-ok'))
+        write_script(self.path('fail.sh'), 'echo x >> "%s"\nexit 3' % self.path('ran-fail'))
+        write_script(self.path('slow.sh'),
+                     'echo start >> "%s"\nsleep 2\necho end >> "%s"' %
+                     (self.path('ran-slow'), self.path('ran-slow')))
+        # Forks a sleeping child that would outlive a kill of the leader alone.
+        write_script(self.path('tree.sh'),
+                     'sleep 300 &\necho $! > "%s"\necho $$ > "%s"\nwait' %
+                     (self.path('child.pid'), self.path('leader.pid')))
+        write_script(self.path('sig.sh'), 'kill -KILL $$')
+
+    def marker(self, name):
+        try:
+            with open(self.path(name)) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def conf(self, extra='', clients=None, commands=None):
+        if clients is None:
+            clients = ('{ id = "alice"; key_file = "%s"; },\n'
+                       '{ id = "bob"; key_file = "%s"; commands = [ "fail" ]; }' %
+                       (self.alice_key_path, self.bob_key_path))
+        if commands is None:
+            commands = ''
+        base = ('{ name = "ok"; exec = [ "%(d)s/ok.sh" ]; output = true; },\n'
+                '{ name = "fail"; exec = [ "%(d)s/fail.sh" ]; },\n'
+                '{ name = "slow"; exec = [ "%(d)s/slow.sh" ]; },\n'
+                '{ name = "tree"; exec = [ "%(d)s/tree.sh" ]; timeout = 1.0; },\n'
+                '{ name = "sig"; exec = [ "%(d)s/sig.sh" ]; },\n'
+                '{ name = "env"; exec = [ "/usr/bin/env" ]; output = true; env = { MODE = "quick"; }; }' % {'d': self.dir})
+        if commands:
+            base += ',\n' + commands
+        if 'timeout =' not in extra:
+            extra = 'timeout = 2.0;\n' + extra
+        return ('device_id = "testdev";\n%s\nclients = (\n%s\n);\n'
+                'commands = (\n%s\n);\n' % (extra, clients, base))
+
+
+class Core(Base):
+    """Run under both start modes."""
+
+    def test_ok_with_output(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'ok', extra=['--json'])
+        self.assertExit(p, 0)
+        o = json.loads(p.stdout)
+        self.assertEqual(o, {'command': 'ok', 'status': 'ok', 'result': 0,
+                             'output': 'out:ok\n', 'authentic': True})
+        ran = self.marker('ran-ok')
+        self.assertEqual(len(ran), 1)
+        self.assertTrue(ran[0].startswith('alice 127.0.0.1:'), ran)
+        self.assertIn('client=alice command=ok outcome=ok', d.log())
+
+    def test_failed_exit_status(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'fail', extra=['--json'])
+        self.assertExit(p, 1)
+        self.assertEqual(json.loads(p.stdout)['result'], 3)
+        self.assertEqual(self.marker('ran-fail'), ['x'])
+
+    def test_killed_by_signal_is_failed_128_plus(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'sig', extra=['--json'])
+        self.assertExit(p, 1)
+        self.assertEqual(json.loads(p.stdout)['result'], 128 + signal.SIGKILL)
+
+    def test_exact_environment(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'env', extra=['--json'])
+        self.assertExit(p, 0)
+        env = dict(line.split('=', 1) for line in json.loads(p.stdout)['output'].splitlines())
+        self.assertEqual(set(env), {'PATH', 'SIOT_COMMAND', 'SIOT_CLIENT', 'SIOT_PEER', 'MODE'})
+        self.assertEqual(env['PATH'], '/usr/sbin:/usr/bin:/sbin:/bin')
+        self.assertEqual(env['SIOT_COMMAND'], 'env')
+        self.assertEqual(env['SIOT_CLIENT'], 'alice')
+        self.assertTrue(env['SIOT_PEER'].startswith('127.0.0.1:'))
+        self.assertEqual(env['MODE'], 'quick')
+
+    def test_rejected_wrong_key(self):
+        d = self.daemon(self.conf())
+        other = self.path('other.key')
+        write_key(other)
+        p = self.send(d, 'ok', key=other)
+        self.assertExit(p, 76)
+        self.assertIn('refused, not verified', p.stderr)
+        self.assertEqual(self.marker('ran-ok'), [])
+        # The raw client sees a REJECTED that verifies under the right key.
+        r = Raw(d.port)
+        r.read_hello()
+        r.send(r.request(os.urandom(32), 'alice', 'ok'))
+        resp = r.read_response()
+        self.assertEqual(resp[0], 2)
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        self.assertTrue(r.closed())
+        self.assertEqual(self.marker('ran-ok'), [])
+
+    def test_rejected_command_not_allowed(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'ok', key=self.bob_key_path, cid='bob')
+        self.assertExit(p, 2)
+        self.assertEqual(self.marker('ran-ok'), [])
+        p = self.send(d, 'fail', key=self.bob_key_path, cid='bob')
+        self.assertExit(p, 1)
+
+    def test_classic(self):
+        d = self.daemon(self.conf(extra='protocol = "classic";'))
+        p = self.send(d, 'ok', extra=['--protocol', 'classic', '--json'])
+        self.assertExit(p, 0)
+        self.assertEqual(json.loads(p.stdout)['status'], 'ok')
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+        p = self.send(d, 'fail', extra=['--protocol', 'classic'])
+        self.assertExit(p, 1)
+        self.assertEqual(self.marker('ran-fail'), ['x'])
+        other = self.path('other.key')
+        write_key(other)
+        p = self.send(d, 'ok', key=other, extra=['--protocol', 'classic'])
+        self.assertExit(p, 2)
+        self.assertIn('not confirmed', p.stderr)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+
+class Listen(Core):
+    mode = 'listen'
+
+
+class SocketActivated(Core):
+    mode = 'socket-activate'
+
+    def test_started_on_first_connection(self):
+        d = self.daemon(self.conf(), start=False)
+        d.start(expect_ready=False)
+        time.sleep(0.5)
+        self.assertNotIn('ready:', d.log())  # nothing runs until someone connects
+        p = self.send(d, 'ok')
+        self.assertExit(p, 0)
+        self.assertIn('socket(s) from systemd', d.log())
+
+
+class Protection(Base):
+    """Abuse, limits and timing; --listen mode."""
+
+    def test_unknown_client(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'ok', cid='mallory')
+        self.assertExit(p, 76)
+        self.assertIn('client=mallory command=- outcome=rejected', d.log())
+        self.assertIn('unknown client', d.log())
+        self.assertEqual(self.marker('ran-ok'), [])
+
+    def test_replay_on_new_connection(self):
+        d = self.daemon(self.conf())
+        r = Raw(d.port)
+        r.read_hello()
+        req = r.request(self.alice_key, 'alice', 'ok')
+        r.send(req)
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        r.close()
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+        r2 = Raw(d.port)
+        r2.read_hello()
+        r2.send(req)  # recorded bytes, new challenge
+        self.assertEqual(r2.read_response()[0], 2)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+    def test_reflected_response_tag(self):
+        d = self.daemon(self.conf(extra='max_requests = 3;'))
+        r = Raw(d.port)
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'fail'))
+        resp = r.read_response()
+        self.assertEqual(r.verify(self.alice_key, resp), 3)
+        # Send the response tag back as the next request's tag.
+        r.read_hello()
+        r.send(bytes([5]) + b'alice' + resp[3])
+        self.assertEqual(r.read_response()[0], 2)
+        self.assertEqual(self.marker('ran-fail'), ['x'])
+
+    def test_tampered_tag(self):
+        d = self.daemon(self.conf())
+        r = Raw(d.port)
+        r.read_hello()
+        req = bytearray(r.request(self.alice_key, 'alice', 'ok'))
+        req[-1] ^= 1
+        r.send(bytes(req))
+        self.assertEqual(r.read_response()[0], 2)
+        self.assertEqual(self.marker('ran-ok'), [])
+
+    def test_malformed_fields(self):
+        d = self.daemon(self.conf())
+        for bad in (b'\x00', b'\x21' + b'a' * 33 + b'\0' * 32):
+            r = Raw(d.port)
+            r.read_hello()
+            r.send(bad)
+            self.assertTrue(r.closed(), bad[:2])  # no response at all
+        # Bad characters: read in full and answered like an unknown client.
+        r = Raw(d.port)
+        r.read_hello()
+        r.send(b'\x03a b' + b'\0' * 32)
+        self.assertEqual(r.read_response()[0], 2)
+        self.assertIn('invalid client id', d.log())
+        self.assertEqual(self.marker('ran-ok'), [])
+
+    def test_busy_under_concurrency(self):
+        d = self.daemon(self.conf())
+        first = subprocess.Popen(
+            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
+             '-k', self.alice_key_path, 'send', 'slow'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        p = self.send(d, 'slow')
+        self.assertExit(p, 3)
+        self.assertEqual(first.wait(30), 0)
+        self.assertEqual(self.marker('ran-slow'), ['start', 'end'])
+
+    def test_backoff_per_source(self):
+        d = self.daemon(self.conf(extra='backoff = { failures = 3; window = 60.0; base = 30.0; max = 60.0; };'))
+        bad = os.urandom(32)
+        for _ in range(3):
+            r = Raw(d.port, source='127.0.0.2')
+            r.read_hello()
+            r.send(r.request(bad, 'alice', 'ok'))
+            self.assertEqual(r.read_response()[0], 2)
+            r.close()
+        # Backed off: even the right key gets BUSY, and nothing runs.
+        r = Raw(d.port, source='127.0.0.2')
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        resp = r.read_response()
+        self.assertEqual(resp[0], 3)
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        self.assertEqual(self.marker('ran-ok'), [])
+        self.assertIn('source is backing off', d.log())
+        # Another source is not affected.
+        r = Raw(d.port, source='127.0.0.3')
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+    def test_backoff_expires(self):
+        d = self.daemon(self.conf(extra='backoff = { failures = 2; window = 60.0; base = 1.0; max = 2.0; };'))
+        for _ in range(2):
+            r = Raw(d.port, source='127.0.0.4')
+            r.read_hello()
+            r.send(r.request(os.urandom(32), 'alice', 'ok'))
+            r.read_response()
+        r = Raw(d.port, source='127.0.0.4')
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.read_response()[0], 3)
+        time.sleep(1.2)
+        r = Raw(d.port, source='127.0.0.4')
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+    def test_timeout_kills_process_group(self):
+        d = self.daemon(self.conf())
+        t0 = time.monotonic()
+        p = self.send(d, 'tree', extra=['--json'])
+        self.assertExit(p, 4)
+        self.assertLess(time.monotonic() - t0, 20)
+        child = int(self.marker('child.pid')[0])
+        leader = int(self.marker('leader.pid')[0])
+
+        def gone(pid):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            # A zombie not yet reaped by its (dead) parent's reaper counts as gone.
+            with open('/proc/%d/stat' % pid) as f:
+                return f.read().split(') ')[1].startswith('Z')
+        self.assertTrue(wait_until(lambda: gone(child) and gone(leader), 10),
+                        'the script\'s child survived the timeout')
+        self.assertIn('outcome=timeout', d.log())
+
+    def test_silent_client_dropped_at_deadline(self):
+        d = self.daemon(self.conf(extra='timeout = 1.0;'))
+        r = Raw(d.port)
+        r.read_hello()
+        t0 = time.monotonic()
+        self.assertTrue(r.closed(wait=5))
+        self.assertGreater(time.monotonic() - t0, 0.8)
+        self.assertIn('no complete request before the deadline', d.log())
+
+    def test_held_request_on_kept_connection_does_not_run(self):
+        d = self.daemon(self.conf(extra='timeout = 1.0;\nmax_requests = 5;'))
+        r = Raw(d.port)
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        r.read_hello()
+        req = r.request(self.alice_key, 'alice', 'ok')
+        time.sleep(1.5)  # past the second HELLO's deadline
+        try:
+            r.send(req)
+        except OSError:
+            pass
+        self.assertTrue(r.closed())
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+    def test_idle_connections_from_one_source(self):
+        d = self.daemon(self.conf(extra='timeout = 5.0;'))
+        idle = []
+        for _ in range(40):
+            s = socket.socket()
+            s.bind(('127.0.0.2', 0))
+            s.connect(('127.0.0.1', d.port))
+            idle.append(s)
+        r = Raw(d.port, source='127.0.0.3')
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        # Only max_connections_per_source (8) of the 40 got a HELLO.
+        greeted = 0
+        for s in idle:
+            s.settimeout(2)
+            try:
+                if s.recv(1):
+                    greeted += 1
+            except OSError:
+                pass
+            s.close()
+        self.assertEqual(greeted, 8)
+
+    def test_flood_beyond_max_connections(self):
+        d = self.daemon(self.conf(extra='max_connections = 10;\nmax_connections_per_source = 10;'))
+        socks = []
+        for i in range(30):
+            s = socket.socket()
+            s.bind(('127.0.0.%d' % (10 + i % 5), 0))
+            s.connect(('127.0.0.1', d.port))
+            socks.append(s)
+        greeted = 0
+        for s in socks:
+            s.settimeout(2)
+            try:
+                if s.recv(1):
+                    greeted += 1
+            except OSError:
+                pass
+        self.assertEqual(greeted, 10)
+        for s in socks:
+            s.close()
+        # Once they are gone, a client gets through.
+        self.assertTrue(wait_until(lambda: self.send(d, 'ok').returncode == 0, 10))
+
+    def test_max_requests_several_on_one_connection(self):
+        d = self.daemon(self.conf(extra='max_requests = 2;'))
+        r = Raw(d.port)
+        for _ in range(2):
+            r.read_hello()
+            r.send(r.request(self.alice_key, 'alice', 'ok'))
+            self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        self.assertTrue(r.closed())  # the third HELLO never comes
+        self.assertEqual(len(self.marker('ran-ok')), 2)
+        ports = {line.split()[1].split(':')[1] for line in self.marker('ran-ok')}
+        self.assertEqual(len(ports), 1)  # both ran for the same connection
+        # siot-ctl uses the kept connection too.
+        p = self.send(d, 'ok', 'ok', 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(len(self.marker('ran-ok')), 5)
+
+    def test_wakeup_bytes(self):
+        d = self.daemon(self.conf(extra='wakeup_length = 4;'))
+        p = self.send(d, 'ok', extra=['--wakeup-length', '4'])
+        self.assertExit(p, 0)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+        r = Raw(d.port)  # no wake-up: no HELLO
+        r.sock.settimeout(1)
+        with self.assertRaises(socket.timeout):
+            r.sock.recv(1)
+        r.close()
+        # Bytes after the wake-up, before the HELLO was sent: closed, no HELLO.
+        s = socket.create_connection(('127.0.0.1', d.port))
+        s.sendall(b'\0\0\0\0' + b'\x05alice' + b'\0' * 32)
+        s.settimeout(5)
+        try:
+            data = s.recv(512)
+        except ConnectionResetError:
+            data = b''
+        s.close()
+        self.assertEqual(data, b'')
+        self.assertIn('data before its HELLO', d.log())
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+
+    def test_sighup_broken_config_keeps_old(self):
+        d = self.daemon(self.conf())
+        self.assertExit(self.send(d, 'ok'), 0)
+        with open(d.conf, 'a') as f:
+            f.write('\nthis is not a config\n')
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reload failed' in d.log(), 10))
+        self.assertIn('siot.conf:', d.log())
+        self.assertExit(self.send(d, 'ok'), 0)
+        # A good config is swapped in: bob may now run ok.
+        with open(d.conf, 'w') as f:
+            f.write(self.conf(clients='{ id = "alice"; key_file = "%s"; },\n'
+                                      '{ id = "bob"; key_file = "%s"; }' %
+                              (self.alice_key_path, self.bob_key_path)))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10))
+        self.assertExit(self.send(d, 'ok', key=self.bob_key_path, cid='bob'), 0)
+
+    def test_two_clients_cannot_share_a_key(self):
+        conf = self.conf(clients='{ id = "alice"; key_file = "%s"; },\n{ id = "eve"; key_file = "%s"; }'
+                         % (self.alice_key_path, self.alice_key_path))
+        with open(self.path('dup.conf'), 'w') as f:
+            f.write(conf)
+        p = subprocess.run([SIOTD, '--check-config', '-c', self.path('dup.conf')],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('share a key', p.stderr)
+
+
+class Startup(Base):
+    def check(self, text):
+        path = self.path('c.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        return subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True,
+                              text=True, timeout=30), path
+
+    def test_check_config_reports_every_problem_with_lines(self):
+        p, path = self.check(
+            'device_id = "no spaces";\n'            # 1
+            'hash = "md5";\n'                       # 2
+            'clients = (\n'                         # 3
+            '  { id = "alice"; key_file = "%s"; commands = [ "nope" ]; }\n'  # 4
+            ');\n'                                  # 5
+            'commands = (\n'                        # 6
+            '  { name = "a b"; exec = [ "/bin/true" ]; },\n'  # 7
+            '  { name = "x"; exec = [ "bin/true" ]; timeout = -1; },\n'  # 8
+            '  { name = "y"; }\n'                   # 9
+            ');\n'
+            'bogus = 1;\n' % self.alice_key_path)   # 11
+        self.assertEqual(p.returncode, 1)
+        lines = p.stderr.splitlines()
+        want = [(1, 'device_id'), (2, 'hash'), (4, 'no command "nope"'), (7, 'command name'),
+                (8, 'absolute path'), (8, 'timeout'), (9, 'needs an action'),
+                (11, "unknown setting 'bogus'")]
+        for line, text in want:
+            self.assertTrue(any(l.startswith('%s:%d: ' % (path, line)) and text in l
+                                for l in lines), (line, text, lines))
+        self.assertEqual(len(lines), len(want), lines)
+
+    def test_check_config_syntax_error(self):
+        p, path = self.check('device_id = "a";\nclients = ( { id = "x" ;\n')
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stderr, r'^%s:\d+: ' % path)
+
+    def test_check_config_ok(self):
+        p, path = self.check(self.conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('OK', p.stdout)
+
+    def test_key_file_permissions_refused(self):
+        for mode, words in ((0o644, 'readable by others'), (0o660, 'writable by its group'),
+                            (0o602, 'writable by others')):
+            os.chmod(self.alice_key_path, mode)
+            p, path = self.check(self.conf())
+            self.assertEqual(p.returncode, 1, mode)
+            self.assertIn(words, p.stderr)
+            self.assertIn('chmod 600 %s' % self.alice_key_path, p.stderr)
+            # siotd itself refuses to start with it.
+            d = self.daemon(self.conf(), start=False)
+            d.start(expect_ready=False)
+            self.assertEqual(d.proc.wait(10), 1)
+            self.assertIn('refusing to start', d.log())
+        os.chmod(self.alice_key_path, 0o640)  # group-readable: allowed for our own group
+        p, path = self.check(self.conf())
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_key_credential(self):
+        creds = self.path('creds')
+        os.mkdir(creds)
+        write_key(os.path.join(creds, 'alice.key'), raw=self.alice_key, mode=0o644)
+        conf = self.conf(clients='{ id = "alice"; key_credential = "alice.key"; }')
+        d = self.daemon(conf, start=False)
+        os.environ['CREDENTIALS_DIRECTORY'] = creds
+        try:
+            d.start()
+        finally:
+            del os.environ['CREDENTIALS_DIRECTORY']
+        self.assertExit(self.send(d, 'ok'), 0)
+
+    def test_shipped_config_passes(self):
+        shipped = os.path.join(os.environ['SOURCE_ROOT'], 'conf', 'siot.conf')
+        p = subprocess.run([SIOTD, '--check-config', '-c', shipped], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_stop_waits_for_running_action(self):
+        d = self.daemon(self.conf())
+        client = subprocess.Popen(
+            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
+             '-k', self.alice_key_path, 'send', 'slow'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        d.signal(signal.SIGTERM)
+        self.assertEqual(client.wait(30), 0)  # the answer still arrives
+        self.assertEqual(d.proc.wait(30), 0)
+        self.assertEqual(self.marker('ran-slow'), ['start', 'end'])
+
+
+del Core  # only its subclasses run, once per start mode
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
