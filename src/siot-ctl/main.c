@@ -231,9 +231,10 @@ static void print_human(const struct send_outcome *o)
 		fprintf(stderr, "siot-ctl: %s: not sent\n", o->command);
 	} else if (o->error[0] && !o->authentic) {
 		fprintf(stderr, "siot-ctl: %s: %s\n", o->command, o->error);
+	} else if (o->authentic && o->exit_code == 1) {
+		fprintf(stderr, "siot-ctl: %s: failed (result %u)\n", o->command, o->result);
 	} else if (o->authentic && o->exit_code != 0) {
-		fprintf(stderr, "siot-ctl: %s: %s (result %u)\n", o->command, o->json_status,
-			o->result);
+		fprintf(stderr, "siot-ctl: %s: %s\n", o->command, o->json_status);
 	}
 }
 

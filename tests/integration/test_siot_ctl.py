@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""siot-ctl against a real siotd on loopback and against small fake servers
+that misbehave on purpose: every exit status of siot-ctl(1)."""
+import base64
+import json
+import os
+import pty
+import socket
+import stat
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import Case, ctl, wait_until, write_key, write_script
+
+
+class FakeServer:
+    """One-connection-at-a-time server on 127.0.0.1 with a scripted behaviour."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.got = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                try:
+                    self.behaviour(self, c)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def hello(hash_id=1, tag=32, challenge=32, device=b'fake', magic=b'SIOT', version=1):
+    return magic + bytes([version, hash_id, tag, challenge]) + os.urandom(challenge) + \
+        bytes([len(device)]) + device
+
+
+def forge(srv, c):
+    c.sendall(hello())
+    srv.got.append(c.recv(1 + 5 + 32))
+    c.sendall(bytes([0, 0, 0]) + os.urandom(32))  # status OK with a made-up tag
+
+
+def forge_rejected(srv, c):
+    c.sendall(hello())
+    srv.got.append(c.recv(1 + 5 + 32))
+    c.sendall(bytes([2, 0, 0]) + os.urandom(32))
+
+
+def other_hash(srv, c):
+    c.sendall(hello(hash_id=2, tag=64))
+    time.sleep(1)
+
+
+def other_magic(srv, c):
+    c.sendall(b'SSH-2.0-OpenSSH_9.2\r\n' + b'\0' * 40)
+    time.sleep(1)
+
+
+def silent(srv, c):
+    time.sleep(5)
+
+
+def huge_output(srv, c):
+    c.sendall(hello())
+    c.recv(64)
+    c.sendall(bytes([0, 0x10, 0x01]))  # 4097 bytes announced
+    time.sleep(1)
+
+
+class Ctl(Case):
+    def setUp(self):
+        super().setUp()
+        d = self.dir
+        write_script(self.path('ok.sh'), 'echo ran >> "%s/ran"\nprintf "hello\\n"' % d)
+        write_script(self.path('fail.sh'), 'echo fail >> "%s/ran"\nprintf "disk full\\n"\nexit 3' % d)
+        write_script(self.path('bin.sh'), 'printf "\\377\\000\\033[31mred"')
+        write_script(self.path('slow.sh'), 'echo slow >> "%s/ran"\nsleep 2' % d)
+        write_script(self.path('hang.sh'), 'sleep 60')
+        write_script(self.path('gone.sh'), 'true')
+        self.conf_text = (
+            'device_id = "testdev";\nmax_requests = 10;\n'
+            'clients = ( { id = "alice"; key_file = "%(d)s/alice.key"; commands = [ "ok", "fail", "bin", "slow", "hang", "gone" ]; } );\n'
+            'commands = (\n'
+            ' { name = "ok"; exec = [ "%(d)s/ok.sh" ]; output = true; },\n'
+            ' { name = "fail"; exec = [ "%(d)s/fail.sh" ]; output = true; },\n'
+            ' { name = "bin"; exec = [ "%(d)s/bin.sh" ]; output = true; },\n'
+            ' { name = "slow"; exec = [ "%(d)s/slow.sh" ]; },\n'
+            ' { name = "hang"; exec = [ "%(d)s/hang.sh" ]; timeout = 0.5; },\n'
+            ' { name = "gone"; exec = [ "%(d)s/gone.sh" ]; },\n'
+            ' { name = "forbidden"; exec = [ "%(d)s/ok.sh" ]; }\n'
+            ');\n' % {'d': d})
+
+    def ran(self):
+        try:
+            with open(self.path('ran')) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def fake(self, behaviour):
+        srv = FakeServer(behaviour)
+        self.addCleanup(srv.close)
+        return srv
+
+    def ctl_to(self, port, *args, key=None):
+        return ctl(['-H', '127.0.0.1', '-p', str(port), '-i', 'alice',
+                    '-k', key or self.alice_key_path] + list(args))
+
+    # ---- against siotd ----------------------------------------------------
+
+    def test_every_status_and_exit_code(self):
+        d = self.daemon(self.conf_text)
+        p = self.send(d, 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'hello\n')
+        self.assertEqual(p.stderr, '')
+        p = self.send(d, 'fail')
+        self.assertExit(p, 1)
+        self.assertEqual(p.stdout, 'disk full\n')
+        self.assertIn('fail: failed (result 3)', p.stderr)
+        p = self.send(d, 'forbidden')
+        self.assertExit(p, 2)
+        self.assertIn('forbidden: rejected', p.stderr)
+        p = self.send(d, 'hang')
+        self.assertExit(p, 4)
+        self.assertIn('timeout', p.stderr)
+        os.unlink(self.path('gone.sh'))  # checked at load, gone at run time
+        p = self.send(d, 'gone')
+        self.assertExit(p, 5)
+        self.assertIn('gone: error', p.stderr)
+        # busy: a second run while the first is under way
+        first = subprocess.Popen([os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port),
+                                  '-i', 'alice', '-k', self.alice_key_path, 'send', 'slow'],
+                                 env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.assertTrue(wait_until(lambda: 'slow' in self.ran(), 10))
+        p = self.send(d, 'slow')
+        self.assertExit(p, 3)
+        self.assertEqual(first.wait(30), 0)
+        self.assertEqual(self.ran().count('slow'), 1)
+
+    def test_json_objects(self):
+        d = self.daemon(self.conf_text)
+        p = self.send(d, 'ok', 'fail', 'ok', extra=['--json'])
+        self.assertExit(p, 1)
+        objs = [json.loads(line) for line in p.stdout.splitlines()]
+        self.assertEqual(objs, [
+            {'command': 'ok', 'status': 'ok', 'result': 0, 'output': 'hello\n', 'authentic': True},
+            {'command': 'fail', 'status': 'failed', 'result': 3, 'output': 'disk full\n',
+             'authentic': True},
+            {'command': 'ok', 'status': 'not-sent', 'authentic': False},
+        ])
+        self.assertEqual(self.ran(), ['ran', 'fail'])  # stopped at the first failure
+
+    def test_binary_output(self):
+        d = self.daemon(self.conf_text)
+        p = self.send(d, 'bin', extra=['--json'])
+        self.assertExit(p, 0)
+        o = json.loads(p.stdout)
+        self.assertNotIn('output', o)
+        self.assertEqual(base64.b64decode(o['output_base64']), b'\xff\x00\x1b[31mred')
+        # Raw bytes on a pipe, escaped on a terminal.
+        p = subprocess.run([os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i',
+                            'alice', '-k', self.alice_key_path, 'send', 'bin'],
+                           capture_output=True, env=dict(os.environ, SIOT_CTL_CONFIG='/x'))
+        self.assertEqual(p.stdout, b'\xff\x00\x1b[31mred')
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port),
+                                 '-i', 'alice', '-k', self.alice_key_path, 'send', 'bin'],
+                                stdout=slave, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, SIOT_CTL_CONFIG='/x'))
+        os.close(slave)
+        self.assertEqual(proc.wait(30), 0)
+        out = b''
+        while True:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertNotIn(b'\x1b', out)
+        self.assertIn(b'\\x1b[31mred', out)
+
+    def test_several_commands_one_connection(self):
+        d = self.daemon(self.conf_text)
+        p = self.send(d, 'ok', 'ok', 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'hello\n' * 3)
+        self.assertEqual(self.ran(), ['ran'] * 3)
+        self.assertEqual(d.log().count(': connected'), 1)
+
+    def test_unix_socket(self):
+        sock = self.path('siotd.sock')
+        d = self.daemon(self.conf_text, start=False, extra=['--listen', sock])
+        d.start()
+        self.assertTrue(wait_until(lambda: os.path.exists(sock), 5))
+        p = ctl(['-U', sock, '-i', 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'hello\n')
+        self.assertIn('peer=uid=%d' % os.getuid(), d.log())
+
+    def test_config_file_targets(self):
+        d = self.daemon(self.conf_text)
+        cfg = self.path('ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('default = "dev";\ntargets = (\n'
+                    '  { name = "dev"; host = "127.0.0.1"; port = %d; device = "testdev"; id = "alice"; key_file = "%s"; },\n'
+                    '  { name = "impostor"; host = "127.0.0.1"; port = %d; device = "garage"; id = "alice"; key_file = "%s"; }\n'
+                    ');\n' % (d.port, self.alice_key_path, d.port, self.alice_key_path))
+        p = ctl(['send', 'ok'], config=cfg)
+        self.assertExit(p, 0)
+        p = ctl(['-c', cfg, '-t', 'impostor', 'send', 'ok'])
+        self.assertExit(p, 76)
+        self.assertIn('is device "testdev", not "garage"', p.stderr)
+        self.assertEqual(self.ran(), ['ran'])
+        p = ctl(['-c', cfg, '-t', 'nope', 'send', 'ok'])
+        self.assertExit(p, 78)
+        p = ctl(['-c', cfg, 'check'])
+        self.assertExit(p, 0)
+
+    def test_check_reports_lines(self):
+        cfg = self.path('bad.conf')
+        with open(cfg, 'w') as f:
+            f.write('default = "a";\ntargets = (\n  { name = "a"; port = 99999; hash = "md5"; },\n'
+                    '  { name = "b"; colour = "blue"; }\n);\n')
+        p = ctl(['-c', cfg, 'check'])
+        self.assertExit(p, 78)
+        self.assertIn('%s:3: port = 99999 is out of range' % cfg, p.stderr)
+        self.assertIn('%s:3: hash "md5"' % cfg, p.stderr)
+        self.assertIn("%s:4: unknown setting 'colour'" % cfg, p.stderr)
+
+    # ---- against fakes ----------------------------------------------------
+
+    def test_forged_response(self):
+        srv = self.fake(forge)
+        p = self.ctl_to(srv.port, 'send', 'ok')
+        self.assertExit(p, 76)
+        self.assertIn('not authentic', p.stderr)
+        self.assertEqual(len(srv.got), 1)
+
+    def test_forged_rejection(self):
+        srv = self.fake(forge_rejected)
+        p = self.ctl_to(srv.port, '--json', 'send', 'ok')
+        self.assertExit(p, 76)
+        o = json.loads(p.stdout)
+        self.assertEqual(o['authentic'], False)
+        self.assertNotIn('result', o)
+        self.assertIn('refused, not verified: the key is wrong, or the device does not know '
+                      'this client id', o['error'])
+
+    def test_other_hash(self):
+        srv = self.fake(other_hash)
+        p = self.ctl_to(srv.port, 'send', 'ok')
+        self.assertExit(p, 76)
+        self.assertIn('uses hash sha512', p.stderr)
+        self.assertIn('configured for sha256', p.stderr)
+
+    def test_other_protocol(self):
+        srv = self.fake(other_magic)
+        p = self.ctl_to(srv.port, 'send', 'ok')
+        self.assertExit(p, 76)
+        self.assertIn('does not speak siot', p.stderr)
+
+    def test_output_length_refused(self):
+        srv = self.fake(huge_output)
+        p = self.ctl_to(srv.port, 'send', 'ok')
+        self.assertExit(p, 76)
+        self.assertIn('output length', p.stderr)
+
+    def test_silent_server_times_out(self):
+        srv = self.fake(silent)
+        t0 = time.monotonic()
+        p = self.ctl_to(srv.port, '-T', '1', 'send', 'ok')
+        self.assertExit(p, 75)
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertIn('timed out', p.stderr)
+
+    def test_unreachable(self):
+        s = socket.socket()
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+        s.close()  # bound once, nobody listens now
+        p = self.ctl_to(port, 'send', 'ok')
+        self.assertExit(p, 69)
+        self.assertIn('Connection refused', p.stderr)
+
+    def test_key_file_permissions(self):
+        for mode in (0o640, 0o604, 0o644):
+            os.chmod(self.alice_key_path, mode)
+            p = self.ctl_to(1, 'send', 'ok')
+            self.assertExit(p, 78)
+            self.assertIn('chmod 600', p.stderr)
+        os.chmod(self.alice_key_path, 0o400)
+        p = self.ctl_to(1, 'send', 'ok')
+        self.assertExit(p, 69)  # the key is fine; nothing listens on port 1
+
+    def test_usage_errors(self):
+        self.assertExit(ctl(['send']), 64)
+        self.assertExit(ctl(['frobnicate']), 64)
+        self.assertExit(ctl(['-H', '127.0.0.1', 'send', 'ok']), 64)  # no id
+        self.assertExit(ctl(['-H', '127.0.0.1', '-i', 'a', '-k', 'x', 'send', 'bad name']), 64)
+        self.assertExit(ctl(['--tag-length', '8', 'send', 'x']), 64)
+
+    def test_keygen(self):
+        out = self.path('new.key')
+        p = ctl(['keygen', '-o', out])
+        self.assertExit(p, 0)
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        with open(out) as f:
+            text = f.read()
+        self.assertEqual(len(base64.b64decode(text.strip(), validate=True)), 32)
+        p = ctl(['keygen', '-o', out])
+        self.assertExit(p, 73)
+        self.assertIn('never overwrites', p.stderr)
+        with open(out) as f:
+            self.assertEqual(f.read(), text)
+        p = ctl(['keygen'])
+        self.assertExit(p, 0)
+        self.assertEqual(len(base64.b64decode(p.stdout.strip(), validate=True)), 32)
+        self.assertNotEqual(p.stdout, text)
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
