@@ -1,0 +1,20 @@
+#!/bin/sh
+# Usage: check-units.sh SIOTD SERVICE SOCKET
+# systemd-analyze verify on the units (ExecStart pointed at the built
+# siotd, since verify wants the binary to exist), then the offline security
+# assessment of the service, whose exposure must be at most 2.0.
+set -eu
+siotd=$1 service=$2 socket=$3
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+sed "s|^ExecStart=.*|ExecStart=$siotd|" "$service" > "$dir/siotd.service"
+cp "$socket" "$dir/siotd.socket"
+cd "$dir"
+systemd-analyze verify --man=no ./siotd.socket ./siotd.service
+echo "systemd-analyze verify: clean"
+systemd-analyze security --offline=yes --no-pager ./siotd.service > security.txt 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for siotd.service: \([0-9.]*\).*/\1/p' security.txt)
+[ -n "$exposure" ] || { cat security.txt; echo "no exposure level found" >&2; exit 1; }
+grep -E '^✗' security.txt || true
+echo "exposure of siotd.service: $exposure (at most 2.0 required)"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'
