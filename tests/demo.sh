@@ -27,6 +27,8 @@ targets = (
 CONF
 export SIOT_CTL_CONFIG="$work/siot-ctl.conf"
 
+export SIOTD_GPIO_SIM_DIR="$work/gpio"   # where the sim chip shows its lines
+mkdir -p "$SIOTD_GPIO_SIM_DIR"
 "$siotd" -c "$work/demo.conf" --listen "127.0.0.1:$port" 2>"$work/siotd.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
@@ -54,6 +56,28 @@ run --json send date fail date
 run -t guest send kernel
 run -t stranger send date
 run send nap
+
+level() { cat "$SIOTD_GPIO_SIM_DIR/line$1"; }
+echo
+echo "GPIO on the simulated chip: lamp is line 3, garage line 4 (active low), door line 5."
+echo "lamp (line 3) level now: $(level 3)"
+run send lamp-on
+echo "lamp (line 3) level now: $(level 3)"
+run --json send lamp-toggle lamp-state
+echo "lamp (line 3) level now: $(level 3)"
+echo "garage (line 4, active low) level now: $(level 4)"
+echo
+echo "\$ siot-ctl send garage-open     (a 0.5 s pulse)"
+"$ctl" send garage-open &
+sleep 0.25
+echo "garage (line 4) level during the pulse: $(level 4)"
+wait $!
+echo "(exit status $?)"
+echo "garage (line 4) level after the pulse: $(level 4)"
+run --json -t guest send door
+echo 0 > "$SIOTD_GPIO_SIM_DIR/line5.in"
+echo "(the door sensor now reads 0)"
+run --json -t guest send door
 
 kill $pid
 wait $pid 2>/dev/null || true

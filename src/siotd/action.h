@@ -34,18 +34,28 @@ struct action_context {
 };
 
 /*
- * Start cmd's action.  done is called exactly once, from the event loop,
- * after action_start returned 0 (never from inside it); the action frees
- * itself after calling done.  Returns 0 or a negative errno when nothing
+ * Start cmd's action (cfg is the configuration cmd belongs to).  done is
+ * called exactly once, from the event loop, after action_start returned 0
+ * (never from inside it); the action frees itself after calling done.
+ * Returns 0, -EBUSY when the command's GPIO line is in use by another
+ * action (the caller answers BUSY), or another negative errno when nothing
  * could be started at all (the caller answers ERROR).
  */
-int action_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
-		 action_done_fn done, void *userdata);
+int action_start(sd_event *e, const struct config *cfg, const struct command *cmd,
+		 const struct action_context *ctx, action_done_fn done, void *userdata);
 
-/* Stop every running action now (daemon shutdown): each process group gets
- * SIGKILL; their done callbacks still run as they are reaped. */
+/* Stop every running action now (daemon shutdown): each script's process
+ * group gets SIGKILL; their done callbacks still run as they are reaped. */
 void action_kill_all(void);
 /* Actions still running. */
 unsigned action_running(void);
+
+/* For the implementations: count an action in (+1) or out (-1). */
+void action_track(int delta);
+int action_exec_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
+		      action_done_fn done, void *userdata);
+void action_exec_kill_all(void);
+int action_gpio_start(sd_event *e, const struct config *cfg, const struct command *cmd,
+		      action_done_fn done, void *userdata);
 
 #endif

@@ -42,7 +42,6 @@ struct action {
 };
 
 static struct action *all_actions;
-static unsigned n_running;
 
 static void unlink_action(struct action *a)
 {
@@ -72,7 +71,7 @@ static void free_action(struct action *a)
 	if (a->status_fd >= 0)
 		close(a->status_fd);
 	unlink_action(a);
-	n_running--;
+	action_track(-1);
 	free(a->out);
 	free(a->name);
 	free(a);
@@ -277,8 +276,8 @@ fail:
 	_exit(127);
 }
 
-int action_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
-		 action_done_fn done, void *userdata)
+int action_exec_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
+		      action_done_fn done, void *userdata)
 {
 	int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
 	struct action *a;
@@ -323,7 +322,7 @@ int action_start(sd_event *e, const struct command *cmd, const struct action_con
 	a->err_fd = err_p[0];
 	a->status_fd = st_p[0];
 	fcntl(a->status_fd, F_SETFL, O_NONBLOCK);
-	n_running++;
+	action_track(1);
 	a->next = all_actions;
 	all_actions = a;
 
@@ -372,15 +371,10 @@ fail_alloc:
 	return r;
 }
 
-void action_kill_all(void)
+void action_exec_kill_all(void)
 {
 	for (struct action *a = all_actions; a; a = a->next) {
 		a->killed = true;
 		kill(-a->pid, SIGKILL);
 	}
-}
-
-unsigned action_running(void)
-{
-	return n_running;
 }

@@ -413,6 +413,168 @@ static void load_env(struct loader *l, const config_setting_t *g, struct command
 	}
 }
 
+/* ---- GPIO lines and actions --------------------------------------------- */
+
+/* Match s against names[0..n); returns the index or -1. */
+static int pick(const char *s, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static void load_lines(struct loader *l, const config_setting_t *root, struct config *c)
+{
+	static const char *const keys[] = { "name", "chip", "line", "direction", "active_low",
+					    "bias", "drive", "initial", NULL };
+	static const char *const dirs[] = { "input", "output" };
+	static const char *const biases[] = { "as-is", "disabled", "pull-up", "pull-down" };
+	static const char *const drives[] = { "push-pull", "open-drain", "open-source" };
+	const config_setting_t *list = config_setting_get_member(root, "lines");
+	int n = 0;
+
+	if (list && config_setting_type(list) != CONFIG_TYPE_LIST &&
+	    config_setting_type(list) != CONFIG_TYPE_ARRAY)
+		report(l, list, "lines must be a list ( { name = ...; chip = ...; line = ...; }, ... )");
+	else if (list)
+		n = config_setting_length(list);
+	if (n > CONFIG_MAX_LINES) {
+		report(l, list, "at most %d lines", CONFIG_MAX_LINES);
+		n = CONFIG_MAX_LINES;
+	}
+	c->lines = xcalloc((size_t)n + 1, sizeof(*c->lines));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		struct gpio_line_decl *d = &c->lines[c->n_lines];
+		const config_setting_t *ls;
+		const char *name, *chip, *s, *line_name = NULL;
+		unsigned offset = 0, initial = 0;
+		char err[512];
+		int k;
+
+		if (!want_type(l, g, "a line", CONFIG_TYPE_GROUP))
+			continue;
+		check_members(l, g, keys, "a line");
+		d->source_line = (int)config_setting_source_line(g);
+		name = get_string(l, g, "name");
+		if (!name || !siot_valid_id(name, strlen(name))) {
+			report(l, g, "a line needs a name (1 to 32 of A-Z a-z 0-9 . _ -)");
+			name = "";
+		}
+		for (size_t j = 0; j < c->n_lines; j++)
+			if (*name && !strcmp(c->lines[j].name, name))
+				report(l, g, "line \"%s\" is declared twice (first on line %d)", name,
+				       c->lines[j].source_line);
+		d->name = xstrdup(name);
+		chip = get_string(l, g, "chip");
+		if (!chip)
+			report(l, g, "line \"%s\" needs a chip (a path, a name, a label or \"sim\")",
+			       name);
+		ls = config_setting_get_member(g, "line");
+		if (!ls)
+			report(l, g, "line \"%s\" needs line = an offset or a line name", name);
+		else if (config_setting_type(ls) == CONFIG_TYPE_STRING)
+			line_name = config_setting_get_string(ls);
+		else
+			get_uint(l, g, "line", &offset, 0, 65535);
+		d->chip = xstrdup(chip ? chip : "");
+		d->direction = GPIO_INPUT;
+		if ((s = get_string(l, g, "direction"))) {
+			if ((k = pick(s, dirs, 2)) < 0)
+				report(l, config_setting_get_member(g, "direction"),
+				       "direction \"%s\": \"input\" or \"output\"", s);
+			else
+				d->direction = (enum gpio_direction)k;
+		}
+		get_bool(l, g, "active_low", &d->active_low);
+		if ((s = get_string(l, g, "bias"))) {
+			if ((k = pick(s, biases, 4)) < 0)
+				report(l, config_setting_get_member(g, "bias"),
+				       "bias \"%s\": \"pull-up\", \"pull-down\", \"disabled\" or \"as-is\"", s);
+			else
+				d->bias = (enum gpio_bias)k;
+		}
+		if ((s = get_string(l, g, "drive"))) {
+			if ((k = pick(s, drives, 3)) < 0)
+				report(l, config_setting_get_member(g, "drive"),
+				       "drive \"%s\": \"push-pull\", \"open-drain\" or \"open-source\"", s);
+			else if (d->direction != GPIO_OUTPUT)
+				report(l, config_setting_get_member(g, "drive"),
+				       "line \"%s\": drive is for outputs", name);
+			else
+				d->drive = (enum gpio_drive)k;
+		}
+		if (config_setting_get_member(g, "initial") && d->direction != GPIO_OUTPUT)
+			report(l, config_setting_get_member(g, "initial"),
+			       "line \"%s\": initial is for outputs", name);
+		get_uint(l, g, "initial", &initial, 0, 1);
+		d->initial = (int)initial;
+		if (chip && ls && gpio_resolve(chip, line_name, offset, &d->chip_path, &d->offset, err,
+					       sizeof(err)) < 0)
+			report(l, ls, "line \"%s\": %s", name, err);
+		if (!d->chip_path)
+			d->chip_path = xstrdup("");
+		for (size_t j = 0; j < c->n_lines; j++)
+			if (*d->chip_path && !strcmp(c->lines[j].chip_path, d->chip_path) &&
+			    c->lines[j].offset == d->offset)
+				report(l, g, "lines \"%s\" and \"%s\" are the same GPIO line (%s %u)",
+				       c->lines[j].name, name, d->chip_path, d->offset);
+		c->n_lines++;
+	}
+}
+
+static void load_gpio_action(struct loader *l, const config_setting_t *g, struct config *c,
+			     struct command *cmd)
+{
+	static const char *const keys[] = { "line", "action", "value", "duration", NULL };
+	static const char *const ops[] = { "set", "toggle", "pulse", "get" };
+	const char *line, *op;
+	unsigned value = 0;
+	int k;
+
+	cmd->kind = ACTION_GPIO;
+	if (!want_type(l, g, "gpio", CONFIG_TYPE_GROUP))
+		return;
+	check_members(l, g, keys, "gpio");
+	line = get_string(l, g, "line");
+	op = get_string(l, g, "action");
+	cmd->gpio_line = SIZE_MAX;
+	for (size_t i = 0; line && i < c->n_lines; i++)
+		if (!strcmp(c->lines[i].name, line))
+			cmd->gpio_line = i;
+	if (!line)
+		report(l, g, "gpio needs line = the name of a line declared in lines");
+	else if (cmd->gpio_line == SIZE_MAX)
+		report(l, config_setting_get_member(g, "line"), "gpio: no line \"%s\" is declared",
+		       line);
+	if (!op || (k = pick(op, ops, 4)) < 0) {
+		report(l, op ? config_setting_get_member(g, "action") : g,
+		       "gpio needs action = \"set\", \"toggle\", \"pulse\" or \"get\"");
+		return;
+	}
+	cmd->op = (enum gpio_op)k;
+	if (cmd->op == GPIO_OP_SET || cmd->op == GPIO_OP_PULSE) {
+		if (!config_setting_get_member(g, "value"))
+			report(l, g, "gpio action \"%s\" needs value = 0 or 1", op);
+		get_uint(l, g, "value", &value, 0, 1);
+		cmd->value = (int)value;
+	} else if (config_setting_get_member(g, "value")) {
+		report(l, config_setting_get_member(g, "value"), "gpio action \"%s\" takes no value",
+		       op);
+	}
+	if (cmd->op == GPIO_OP_PULSE) {
+		if (!config_setting_get_member(g, "duration"))
+			report(l, g, "gpio action \"pulse\" needs duration = seconds");
+		get_seconds(l, g, "duration", &cmd->duration, 0.0, CONFIG_MAX_PULSE);
+	} else if (config_setting_get_member(g, "duration")) {
+		report(l, config_setting_get_member(g, "duration"), "only pulse takes a duration");
+	}
+	if (cmd->gpio_line != SIZE_MAX && cmd->op != GPIO_OP_GET &&
+	    c->lines[cmd->gpio_line].direction != GPIO_OUTPUT)
+		report(l, g, "gpio action \"%s\" needs an output line; \"%s\" is an input", op, line);
+}
+
 static void load_commands(struct loader *l, const config_setting_t *root, struct config *c)
 {
 	static const char *const keys[] = { "name", "exec", "gpio", "timeout", "output",
@@ -475,14 +637,20 @@ static void load_commands(struct loader *l, const config_setting_t *root, struct
 		if (!cmd->env)
 			cmd->env = xcalloc(1, sizeof(char *));
 		e = config_setting_get_member(g, "exec");
-		if (config_setting_get_member(g, "gpio"))
-			report(l, config_setting_get_member(g, "gpio"),
-			       "command \"%s\": gpio actions are not supported by this build of siotd",
-			       name);
+		if (e && config_setting_get_member(g, "gpio"))
+			report(l, g, "command \"%s\": give exec or gpio, not both", name);
+		else if (config_setting_get_member(g, "gpio"))
+			load_gpio_action(l, config_setting_get_member(g, "gpio"), c, cmd);
 		else if (!e)
-			report(l, g, "command \"%s\" needs an action: exec = [ ... ]", name);
+			report(l, g, "command \"%s\" needs an action: exec = [ ... ] or gpio = { ... }",
+			       name);
 		else
 			load_exec(l, e, cmd);
+		if (cmd->kind == ACTION_GPIO &&
+		    (config_setting_get_member(g, "output") || config_setting_get_member(g, "env") ||
+		     config_setting_get_member(g, "timeout")))
+			report(l, g, "command \"%s\": output, env and timeout are for exec commands",
+			       name);
 		c->all_commands[c->n_commands] = cmd->name;
 		c->n_commands++;
 	}
@@ -703,9 +871,7 @@ int config_load(const char *path, struct config **out, config_report_fn reportfn
 	load_params(&l, root, c);
 	load_listen(&l, root, c);
 	load_limits(&l, root, c);
-	if (config_setting_get_member(root, "lines"))
-		report(&l, config_setting_get_member(root, "lines"),
-		       "lines: GPIO support is not built into this siotd");
+	load_lines(&l, root, c);
 	load_commands(&l, root, c);
 	load_clients(&l, root, c);
 	build_candidates(c);
@@ -764,6 +930,12 @@ void config_unref(struct config *c)
 		free_strv(c->commands[i].env);
 	}
 	free(c->commands);
+	for (size_t i = 0; i < c->n_lines; i++) {
+		free(c->lines[i].name);
+		free(c->lines[i].chip);
+		free(c->lines[i].chip_path);
+	}
+	free(c->lines);
 	free(c->all_commands);
 	free(c->candidates);
 	free(c->candidate_client);

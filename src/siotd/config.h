@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gpio.h"
 #include "siot.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/siot.conf"
@@ -21,9 +22,21 @@
 #define CONFIG_MAX_ARGS 64
 #define CONFIG_MAX_ENV 64
 #define CONFIG_MAX_BACKOFF_FAILURES 64
+#define CONFIG_MAX_LINES 256
+#define CONFIG_MAX_PULSE 3600.0
+
+enum action_kind { ACTION_EXEC, ACTION_GPIO };
+enum gpio_op { GPIO_OP_SET, GPIO_OP_TOGGLE, GPIO_OP_PULSE, GPIO_OP_GET };
 
 struct command {
 	char *name;
+	enum action_kind kind;
+	/* gpio */
+	size_t gpio_line;       /* index into config.lines */
+	enum gpio_op op;
+	int value;              /* set, pulse */
+	double duration;        /* pulse, seconds */
+	/* exec */
 	char **argv;            /* NULL-terminated; argv[0] is an absolute path */
 	char **env;             /* "NAME=value" entries, NULL-terminated */
 	double timeout;         /* seconds the script may run */
@@ -61,6 +74,8 @@ struct config {
 	size_t n_clients;
 	struct command *commands;
 	size_t n_commands;
+	struct gpio_line_decl *lines;
+	size_t n_lines;
 
 	/* Unknown clients are scanned with a secret random key against every
 	 * command, so they cost what a known client costs. */

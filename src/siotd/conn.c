@@ -322,8 +322,12 @@ static void handle_request(struct conn *c)
 	ctx = (struct action_context){ .client_id = c->client->id, .peer = c->peer,
 				       .output_max = cfg->output_max };
 	c->state = CONN_RUNNING;
-	r = action_start(c->d->event, c->command, &ctx, on_action_done, c);
-	if (r < 0) {
+	r = action_start(c->d->event, cfg, c->command, &ctx, on_action_done, c);
+	if (r == -EBUSY) {
+		limiter_command_release(c->d->limits, c->command->name);
+		log_outcome(c, "busy", "its GPIO line is in use");
+		respond(c, c->client->key, SIOT_STATUS_BUSY, 0, NULL, 0);
+	} else if (r < 0) {
 		limiter_command_release(c->d->limits, c->command->name);
 		log_outcome(c, "error", strerror(-r));
 		respond(c, c->client->key, SIOT_STATUS_ERROR, 0, NULL, 0);

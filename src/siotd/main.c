@@ -17,6 +17,7 @@
 #include "action.h"
 #include "config.h"
 #include "daemon.h"
+#include "gpio.h"
 #include "listen.h"
 #include "log.h"
 #include "siot.h"
@@ -67,6 +68,18 @@ static void notify_status(struct daemon *d)
 		   siot_profile_name(d->config->params.profile), d->n_listen);
 }
 
+/* Request or adjust the GPIO lines a configuration declares. */
+static bool apply_lines(const struct config *c)
+{
+	char err[512];
+
+	if (gpio_apply(c->lines, c->n_lines, err, sizeof(err)) < 0) {
+		log_error("%s: %s", c->path, err);
+		return false;
+	}
+	return true;
+}
+
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -76,13 +89,15 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 	(void)si;
 	sd_notify(0, "RELOADING=1");
 	log_info("reloading %s", d->config_path);
-	if (config_load(d->config_path, &next, report_log, NULL) < 0) {
+	if (config_load(d->config_path, &next, report_log, NULL) < 0 || !apply_lines(next)) {
+		config_unref(next);
 		log_error("reload failed: still serving the previous configuration");
 		sd_notify(0, "READY=1\nSTATUS=Reload failed; serving the previous configuration");
 		return 0;
 	}
 	config_unref(d->config);
 	d->config = next;
+	gpio_release_unused(next->lines, next->n_lines);
 	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
 	sd_notify(0, "READY=1");
 	notify_status(d);
@@ -204,6 +219,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (!apply_lines(d.config)) {
+		log_error("refusing to start: the GPIO lines cannot be requested");
+		return 1;
+	}
+
 	n = listen_from_systemd(d.listen_fds, LISTEN_MAX_FDS);
 	if (n < 0)
 		return 1;
@@ -271,6 +291,7 @@ int main(int argc, char **argv)
 	}
 	sd_event_unref(d.event);
 	limiter_free(d.limits);
+	gpio_release_all();
 	config_unref(d.config);
 	log_info("stopped");
 	return r < 0 ? 1 : 0;

@@ -69,6 +69,11 @@ mount -t sysfs sysfs "$root/sys"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 
+if [ "$suite" = bookworm ]; then
+	# libgpiod v2 is in bookworm-backports: the same mirror as the root's.
+	echo "deb $mirror bookworm-backports main" > "$root/etc/apt/sources.list.d/backports.list"
+fi
+
 echo "== apt install ./$(basename "$deb")"
 cp "$deb" "$root/tmp/"
 in_root apt-get update -q > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }

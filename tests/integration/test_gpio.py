@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""GPIO actions through a real siotd on the simulated chip, whose line
+levels siotd publishes in $SIOTD_GPIO_SIM_DIR (and whose inputs read
+lineN.in there): set, toggle, pulse, get, active_low, outputs held between
+connections, one action per line, reloads, and configuration errors."""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import SIOTD, Case, wait_until
+
+
+class Gpio(Case):
+    def setUp(self):
+        super().setUp()
+        self.sim = self.path('gpio')
+        os.mkdir(self.sim)
+        os.environ['SIOTD_GPIO_SIM_DIR'] = self.sim
+        self.addCleanup(os.environ.pop, 'SIOTD_GPIO_SIM_DIR', None)
+
+    LINES = ('lines = (\n'
+             '  { name = "lamp"; chip = "sim"; line = 3; direction = "output"; initial = 0; },\n'
+             '  { name = "relay"; chip = "sim"; line = "line4"; direction = "output"; active_low = true; initial = 0; },\n'
+             '  { name = "door"; chip = "sim"; line = 5; direction = "input"; bias = "pull-up"; }\n'
+             ');\n')
+    COMMANDS = ('commands = (\n'
+                '  { name = "lamp-on"; gpio = { line = "lamp"; action = "set"; value = 1; }; },\n'
+                '  { name = "lamp-off"; gpio = { line = "lamp"; action = "set"; value = 0; }; },\n'
+                '  { name = "lamp-toggle"; gpio = { line = "lamp"; action = "toggle"; }; },\n'
+                '  { name = "lamp-state"; gpio = { line = "lamp"; action = "get"; }; },\n'
+                '  { name = "lamp-pulse"; gpio = { line = "lamp"; action = "pulse"; value = 1; duration = 1.0; }; },\n'
+                '  { name = "relay-on"; gpio = { line = "relay"; action = "set"; value = 1; }; },\n'
+                '  { name = "relay-state"; gpio = { line = "relay"; action = "get"; }; },\n'
+                '  { name = "door"; gpio = { line = "door"; action = "get"; }; }\n'
+                ');\n')
+
+    def conf(self, lines=None, commands=None, extra=''):
+        return ('device_id = "gpio";\nmax_requests = 10;\n%s'
+                'clients = ( { id = "alice"; key_file = "%s"; } );\n%s%s' %
+                (extra, self.alice_key_path, lines or self.LINES, commands or self.COMMANDS))
+
+    def level(self, n):
+        with open(os.path.join(self.sim, 'line%d' % n)) as f:
+            return int(f.read())
+
+    def result(self, d, cmd):
+        p = self.send(d, cmd, extra=['--json'])
+        self.assertExit(p, 0)
+        return json.loads(p.stdout)['result']
+
+    def test_set_toggle_get(self):
+        d = self.daemon(self.conf())
+        self.assertEqual(self.level(3), 0)  # initial, at start-up
+        self.assertExit(self.send(d, 'lamp-on'), 0)
+        self.assertEqual(self.level(3), 1)
+        self.assertEqual(self.result(d, 'lamp-state'), 1)
+        self.assertEqual(self.level(3), 1)  # reading it left it alone
+        self.assertExit(self.send(d, 'lamp-toggle'), 0)
+        self.assertEqual(self.level(3), 0)
+        self.assertEqual(self.result(d, 'lamp-state'), 0)
+        self.assertExit(self.send(d, 'lamp-toggle', 'lamp-toggle', 'lamp-toggle'), 0)
+        self.assertEqual(self.level(3), 1)
+
+    def test_output_stays_set_between_connections(self):
+        d = self.daemon(self.conf())
+        self.assertExit(self.send(d, 'lamp-on'), 0)
+        time.sleep(0.5)  # the client is long gone
+        self.assertEqual(self.level(3), 1)
+        self.assertEqual(self.result(d, 'lamp-state'), 1)  # a new connection sees it
+
+    def test_active_low(self):
+        d = self.daemon(self.conf())
+        self.assertEqual(self.level(4), 1)  # logical 0 on an active-low line
+        self.assertExit(self.send(d, 'relay-on'), 0)
+        self.assertEqual(self.level(4), 0)
+        self.assertEqual(self.result(d, 'relay-state'), 1)
+
+    def test_input_get_and_bias(self):
+        d = self.daemon(self.conf())
+        self.assertEqual(self.result(d, 'door'), 1)  # pull-up, nothing connected
+        with open(os.path.join(self.sim, 'line5.in'), 'w') as f:
+            f.write('0\n')
+        self.assertEqual(self.result(d, 'door'), 0)
+
+    def test_pulse_timing_and_busy_line(self):
+        d = self.daemon(self.conf())
+        t0 = time.monotonic()
+        pulse = subprocess.Popen(
+            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice', '-k',
+             self.alice_key_path, 'send', 'lamp-pulse'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertTrue(wait_until(lambda: self.level(3) == 1, 5))
+        # While the pulse holds the line, another action on it is BUSY...
+        self.assertExit(self.send(d, 'lamp-off'), 3)
+        self.assertEqual(self.level(3), 1)
+        # ...and the daemon is not blocked: another line works meanwhile.
+        self.assertExit(self.send(d, 'relay-on'), 0)
+        self.assertEqual(pulse.wait(10), 0)
+        elapsed = time.monotonic() - t0
+        self.assertGreaterEqual(elapsed, 1.0)  # the answer comes when the pulse is over
+        self.assertEqual(self.level(3), 0)     # and the line is back
+        self.assertIn('outcome=busy', d.log())
+        self.assertIn('its GPIO line is in use', d.log())
+
+    def test_reload_keeps_unchanged_lines(self):
+        d = self.daemon(self.conf())
+        self.assertExit(self.send(d, 'lamp-on'), 0)
+        self.assertExit(self.send(d, 'relay-on'), 0)
+        # Same lamp; relay no longer active-low; door dropped.
+        lines = ('lines = (\n'
+                 '  { name = "lamp"; chip = "sim"; line = 3; direction = "output"; initial = 0; },\n'
+                 '  { name = "relay"; chip = "sim"; line = 4; direction = "output"; initial = 0; }\n'
+                 ');\n')
+        commands = ('commands = (\n'
+                    '  { name = "lamp-state"; gpio = { line = "lamp"; action = "get"; }; },\n'
+                    '  { name = "relay-state"; gpio = { line = "relay"; action = "get"; }; }\n'
+                    ');\n')
+        with open(d.conf, 'w') as f:
+            f.write(self.conf(lines, commands))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10), d.log())
+        self.assertEqual(self.level(3), 1)           # untouched
+        self.assertEqual(self.result(d, 'lamp-state'), 1)
+        self.assertEqual(self.result(d, 'relay-state'), 1)  # logical value kept...
+        self.assertEqual(self.level(4), 1)           # ...now without active_low
+        self.assertExit(self.send(d, 'door'), 2)     # gone with the old config
+
+    def test_config_errors(self):
+        bad_lines = ('lines = (\n'
+                     '  { name = "a"; chip = "sim"; line = 64; direction = "output"; },\n'
+                     '  { name = "b"; chip = "sim"; line = "GPIO17"; },\n'
+                     '  { name = "c"; chip = "gpiochip99"; line = 1; },\n'
+                     '  { name = "d"; chip = "sim"; line = 1; direction = "sideways"; },\n'
+                     '  { name = "e"; chip = "sim"; line = 2; bias = "pull-up"; drive = "open-drain"; }\n'
+                     ');\n')
+        bad_commands = ('commands = (\n'
+                        '  { name = "x1"; gpio = { line = "nope"; action = "get"; }; },\n'
+                        '  { name = "x2"; gpio = { line = "e"; action = "set"; value = 1; }; },\n'
+                        '  { name = "x3"; gpio = { line = "d"; action = "set"; }; },\n'
+                        '  { name = "x4"; gpio = { line = "d"; action = "blink"; }; }\n'
+                        ');\n')
+        text = ('clients = ( { id = "alice"; key_file = "%s"; } );\n%s%s' %
+                (self.alice_key_path, bad_lines, bad_commands))
+        path = self.path('bad.conf')
+        with open(path, 'w') as f:
+            f.write(text)
+        p = subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        for line, words in ((3, 'lines 0 .. 63, not 64'), (4, 'named line0 .. line63'),
+                            (5, 'no GPIO chip "gpiochip99"'), (6, 'direction "sideways"'),
+                            (7, 'drive is for outputs'), (10, 'no line "nope"'),
+                            (11, 'needs an output line'), (12, 'needs value'),
+                            (13, 'action = "set"')):
+            self.assertTrue(any(l.startswith('%s:%d:' % (path, line)) and words in l
+                                for l in p.stderr.splitlines()), (line, words, p.stderr))
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
