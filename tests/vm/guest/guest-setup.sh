@@ -1,0 +1,53 @@
+#!/bin/sh
+# Runs in the guest at boot, from the payload disk the host made (/payload):
+# load gpio-sim and make a chip, install siotd the way a system would (its
+# units, sysusers, tmpfiles, udev rule, config, key), enable the socket, start
+# the test agent, and say READY on the console.
+set -eu
+p=/payload
+say() { echo "siot-vm: $*" > /dev/ttyS0; }
+trap 'say "SETUP-FAILED at line $LINENO"' EXIT
+
+# The network: QEMU's user-mode network behind the host's port forwards.
+ifc=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+ip link set lo up
+ip link set "$ifc" up
+ip addr add 10.0.2.15/24 dev "$ifc"
+
+# siot, from the build tree.
+install -m 0755 "$p/siotd" "$(sed -n 's/^ExecStart=//p' "$p/siotd.service")"
+install -m 0644 "$p/siotd.socket" "$p/siotd.service" /etc/systemd/system/
+install -D -m 0644 "$p/siot.sysusers" /usr/lib/sysusers.d/siot.conf
+install -D -m 0644 "$p/siot.tmpfiles" /usr/lib/tmpfiles.d/siot.conf
+install -D -m 0644 "$p/60-siot-gpio.rules" /etc/udev/rules.d/60-siot-gpio.rules
+systemd-sysusers /usr/lib/sysusers.d/siot.conf
+systemd-tmpfiles --create /usr/lib/tmpfiles.d/siot.conf
+udevadm control --reload
+
+# A gpio-sim chip: label siot-sim, 8 lines, lines 3..5 named GPIO3..GPIO5.
+insmod "$p/gpio-sim.ko"
+cfs=/sys/kernel/config/gpio-sim/siot
+mkdir "$cfs" "$cfs/bank0"
+echo 8 > "$cfs/bank0/num_lines"
+echo siot-sim > "$cfs/bank0/label"
+for n in 3 4 5; do
+	mkdir "$cfs/bank0/line$n"
+	echo "GPIO$n" > "$cfs/bank0/line$n/name"
+done
+echo 1 > "$cfs/live"
+udevadm settle
+chip=$(ls -d /sys/devices/platform/gpio-sim.*/gpiochip* | head -n 1)
+say "gpio-sim chip $(basename "$chip"), /dev/$(basename "$chip") is $(stat -c '%G %a' "/dev/$(basename "$chip")")"
+
+install -m 0640 -o root -g siot "$p/siot.conf" /etc/siot.conf
+install -m 0640 -o root -g siot "$p/alice.key" /etc/siot/keys/alice.key
+systemctl daemon-reload
+systemctl enable --now siotd.socket
+
+# The test agent: a line in, an answer out, on port 7000.
+install -m 0755 "$p/vm-agent" /usr/local/bin/vm-agent
+systemd-run --unit=vm-agent --property=Type=simple \
+	socat TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
+
+trap - EXIT
+say "READY"

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""siotd under a real systemd (PID 1) with a real kernel GPIO chip, in a
+QEMU guest driven from the host.
+
+The guest image (Debian, its kernel, the gpio-sim module) is built once by
+build-image.sh and cached.  Each run makes a small payload disk with the
+built siotd, its units, sysusers/tmpfiles/udev snippets, a config and a key;
+the guest installs them, loads gpio-sim, runs `systemctl enable --now
+siotd.socket` and reports READY on its serial console.  The host then
+talks to siotd with siot-ctl through a port forward, and reads gpio-sim's
+sysfs attributes through a small agent (port 7000) to check every line.
+
+Needs root, qemu-system-x86_64, debootstrap and mkfs.ext4; exits 77
+(skipped) when they are missing.  QEMU is killed by PID on every exit path.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get('SOURCE_ROOT', os.path.dirname(os.path.dirname(HERE)))
+SIOTD = os.environ.get('SIOTD')
+SIOT_CTL = os.environ.get('SIOT_CTL')
+SERVICE = os.environ.get('SIOTD_SERVICE')  # the configured unit from the build
+CACHE = os.environ.get('SIOT_TEST_CACHE', '/var/cache/siot-tests')
+QEMU = shutil.which('qemu-system-x86_64')
+
+CONFIG = '''device_id = "vm";
+clients = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );
+lines = (
+  { name = "lamp";   chip = "siot-sim"; line = "GPIO3"; direction = "output"; initial = 0; },
+  { name = "garage"; chip = "siot-sim"; line = 4; direction = "output"; active_low = true; },
+  { name = "door";   chip = "siot-sim"; line = "GPIO5"; direction = "input"; }
+);
+commands = (
+  { name = "lamp-on";     gpio = { line = "lamp"; action = "set"; value = 1; }; },
+  { name = "lamp-toggle"; gpio = { line = "lamp"; action = "toggle"; }; },
+  { name = "lamp-state";  gpio = { line = "lamp"; action = "get"; }; },
+  { name = "garage-open"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 2.0; }; },
+  { name = "door-state";  gpio = { line = "door"; action = "get"; }; }
+);
+'''
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def log(msg):
+    print('vm: ' + msg, flush=True)
+
+
+class Guest:
+    def __init__(self, work, image):
+        self.work = work
+        self.image = image
+        self.serial = os.path.join(work, 'serial.log')
+        self.siot_port = free_port()
+        self.agent_port = free_port()
+        self.proc = None
+        self.accel = None
+
+    def serial_text(self):
+        try:
+            with open(self.serial, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def start(self, accel):
+        if os.path.exists(self.serial):
+            os.unlink(self.serial)
+        argv = [QEMU, '-machine', 'q35', '-accel', accel, '-m', '1024', '-smp', '2',
+                '-display', 'none', '-monitor', 'none', '-no-reboot',
+                '-serial', 'file:' + self.serial,
+                '-kernel', os.path.join(self.image, 'vmlinuz'),
+                '-initrd', os.path.join(self.image, 'initrd.img'),
+                '-append', 'root=/dev/vda rw console=ttyS0 panic=-1 systemd.show_status=0',
+                '-drive', 'file=%s,format=raw,if=virtio,snapshot=on' %
+                os.path.join(self.image, 'rootfs.ext4'),
+                '-drive', 'file=%s,format=raw,if=virtio,readonly=on' %
+                os.path.join(self.work, 'payload.ext4'),
+                '-netdev', 'user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:%d-:7468,'
+                           'hostfwd=tcp:127.0.0.1:%d-:7000' % (self.siot_port, self.agent_port),
+                '-device', 'virtio-net-pci,netdev=n0']
+        if accel == 'kvm':
+            argv += ['-cpu', 'host']
+        with open(os.path.join(self.work, 'qemu-%s.log' % accel), 'wb') as qlog:
+            self.proc = subprocess.Popen(argv, stdout=qlog, stderr=qlog, start_new_session=True)
+        self.accel = accel
+
+    def wait_for(self, text, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.serial_text()
+            if text in s:
+                return True
+            if 'SETUP-FAILED' in s or self.proc.poll() is not None:
+                return False
+            time.sleep(0.25)
+        return False
+
+    def boot(self):
+        # KVM only if a trial boot shows the kernel running; else TCG.
+        if os.access('/dev/kvm', os.R_OK | os.W_OK):
+            t0 = time.monotonic()
+            self.start('kvm')
+            if self.wait_for('Linux version', 15) and self.wait_for('systemd', 30):
+                log('KVM works here (trial boot %.1f s)' % (time.monotonic() - t0))
+                return
+            log('KVM trial boot failed; using TCG')
+            self.kill()
+        self.start('tcg')
+        log('booting under TCG')
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def wait_agent(self, timeout):
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if self.agent('active siotd.socket', timeout=5):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > end:
+                raise RuntimeError('the guest agent does not answer')
+            time.sleep(0.5)
+
+    def agent(self, line, timeout=30):
+        with socket.create_connection(('127.0.0.1', self.agent_port), timeout=timeout) as s:
+            s.sendall(line.encode() + b'\n')
+            s.shutdown(socket.SHUT_WR)
+            data = b''
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data.decode(errors='replace').strip()
+
+
+def build_payload(work, image):
+    pay = os.path.join(work, 'payload')
+    os.mkdir(pay)
+    shutil.copy(os.path.join(image, 'gpio-sim.ko'), pay)
+    shutil.copy(SIOTD, os.path.join(pay, 'siotd'))
+    shutil.copy(SERVICE, os.path.join(pay, 'siotd.service'))
+    for name in ('siotd.socket', 'siot.sysusers', 'siot.tmpfiles', '60-siot-gpio.rules'):
+        shutil.copy(os.path.join(SRC, 'systemd', name), pay)
+    for name in ('guest-setup.sh', 'vm-agent'):
+        shutil.copy(os.path.join(HERE, 'guest', name), pay)
+    with open(os.path.join(pay, 'siot.conf'), 'w') as f:
+        f.write(CONFIG)
+    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'alice.key')], check=True)
+    shutil.copy(os.path.join(work, 'alice.key'), os.path.join(pay, 'alice.key'))
+    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'wrong.key')], check=True)
+    subprocess.run(['mkfs.ext4', '-q', '-F', '-L', 'payload', '-d', pay,
+                    os.path.join(work, 'payload.ext4'), '32M'], check=True)
+
+
+class VmSuite(unittest.TestCase):
+    """Ordered: each test relies on the state the one before left."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix='siot-vm-')
+        t0 = time.monotonic()
+        image = subprocess.run([os.path.join(HERE, 'build-image.sh'), CACHE], check=True,
+                               capture_output=True, text=True)
+        if image.stderr:
+            print(image.stderr, end='')
+        cls.image = image.stdout.strip().splitlines()[-1]
+        log('image %s ready after %.0f s' % (cls.image, time.monotonic() - t0))
+        build_payload(cls.work, cls.image)
+        cls.guest = Guest(cls.work, cls.image)
+        t1 = time.monotonic()
+        try:
+            cls.guest.boot()
+            if not cls.guest.wait_for('siot-vm: READY', 400):
+                raise RuntimeError('the guest did not get ready:\n' + cls.guest.serial_text()[-6000:])
+            cls.guest.wait_agent(30)
+        except BaseException:
+            cls.guest.kill()
+            raise
+        for line in cls.guest.serial_text().splitlines():
+            if 'siot-vm:' in line:
+                log('guest said: ' + line.split('siot-vm:', 1)[1].strip())
+        log('guest ready after %.0f s (%s); whole set-up %.0f s' %
+            (time.monotonic() - t1, cls.guest.accel, time.monotonic() - t0))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.guest.kill()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def ctl(self, *args, key='alice.key'):
+        return subprocess.run(
+            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port), '-D', 'vm', '-i',
+             'alice', '-k', os.path.join(self.work, key), '-T', '60'] + list(args),
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+
+    def value(self, line):
+        return int(self.guest.agent('value %d' % line))
+
+    def result(self, command):
+        p = self.ctl('--json', 'send', command)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return json.loads(p.stdout)['result']
+
+    def test_1_socket_activation(self):
+        self.assertEqual(self.guest.agent('active siotd.socket'), 'active')
+        self.assertEqual(self.guest.agent('active siotd.service'), 'inactive')
+        self.assertEqual(self.value(3), 0)  # nothing has requested the line yet
+        self.assertEqual(self.result('lamp-state'), 0)
+        self.assertEqual(self.guest.agent('active siotd.service'), 'active')
+
+    def test_2_set_held_after_client_left(self):
+        p = self.ctl('send', 'lamp-on')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.value(3), 1)
+        time.sleep(1)
+        self.assertEqual(self.value(3), 1)  # still driven with no client around
+        self.assertEqual(self.result('lamp-state'), 1)  # the next connection sees it
+
+    def test_3_toggle(self):
+        p = self.ctl('send', 'lamp-toggle')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.value(3), 0)
+
+    def test_4_pulse_active_low(self):
+        self.assertEqual(self.value(4), 1)  # logical 0 on an active-low line
+        pulse = subprocess.Popen(
+            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port), '-i', 'alice', '-k',
+             os.path.join(self.work, 'alice.key'), '-T', '60', 'send', 'garage-open'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        seen_low = False
+        end = time.monotonic() + 30
+        while pulse.poll() is None and time.monotonic() < end:
+            if self.value(4) == 0:
+                seen_low = True
+            time.sleep(0.2)
+        self.assertEqual(pulse.wait(60), 0)
+        self.assertTrue(seen_low, 'the pulse never showed on the line')
+        self.assertEqual(self.value(4), 1)  # back after the duration
+
+    def test_5_get_reads_the_pull(self):
+        self.assertEqual(self.guest.agent('pull 5 up'), 'ok')
+        self.assertEqual(self.result('door-state'), 1)
+        self.assertEqual(self.guest.agent('pull 5 down'), 'ok')
+        self.assertEqual(self.result('door-state'), 0)
+
+    def test_6_wrong_key_rejected(self):
+        p = self.ctl('send', 'lamp-on', key='wrong.key')
+        self.assertEqual(p.returncode, 76, p.stderr)
+        self.assertIn('refused, not verified', p.stderr)
+        self.assertEqual(self.value(3), 0)
+        journal = self.guest.agent('journal')
+        self.assertIn('outcome=rejected', journal)
+
+
+if __name__ == '__main__':
+    if os.geteuid() != 0:
+        print('SKIP: the vm suite needs root (debootstrap, chroot, mounts); CI runs it as root')
+        sys.exit(77)
+    missing = [t for t in ('qemu-system-x86_64', 'debootstrap', 'mkfs.ext4') if not shutil.which(t)]
+    if missing:
+        print('SKIP: missing ' + ', '.join(missing))
+        sys.exit(77)
+    unittest.main(verbosity=2)
