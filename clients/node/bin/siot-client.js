@@ -1,0 +1,221 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: MIT
+// siot-client: siot-ctl's command line, in Node.js.  Same flags, exit
+// statuses and --json objects, so scripts can switch between the two.
+
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  Connection, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
+  UnreachableError, UsageError, AbortError,
+} from '../src/index.js';
+
+const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-i ID] [-k KEYFILE]
+                   [--protocol v1|classic] [--hash sha256|sha512] [--tag-length N]
+                   [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json]
+                   send COMMAND [COMMAND...]
+       siot-client keygen [-o FILE]
+
+Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's
+answer); 76 not authentic or wrong protocol/device, 69 could not connect,
+75 network timeout, 64 usage, 73 keygen could not create the file,
+78 configuration (or unsafe key file).
+`;
+
+const EXIT = { ok: 0, failed: 1, rejected: 2, busy: 3, timeout: 4, error: 5 };
+
+/** @param {string} msg @returns {never} */
+function usageExit(msg) {
+  process.stderr.write(`siot-client: ${msg}\n${USAGE}`);
+  process.exit(64);
+}
+
+/** @param {string | undefined} v @param {string} what */
+function int(v, what) {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) usageExit(`${what} must be an integer, not '${v}'`);
+  return Number(v);
+}
+
+/** @param {Buffer} b */
+function validUtf8(b) {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One line of --json, keys in siot-ctl's order.
+ * @param {{ command: string, status: string, result?: number, output?: Buffer, authentic: boolean, error?: string }} o
+ */
+function json(o) {
+  /** @type {Record<string, unknown>} */
+  const line = { command: o.command, status: o.status };
+  if (o.authentic) {
+    line.result = o.result;
+    if (o.output && o.output.length) {
+      if (validUtf8(o.output)) line.output = o.output.toString('utf8');
+      else line.output_base64 = o.output.toString('base64');
+    }
+  }
+  line.authentic = o.authentic;
+  if (o.error) line.error = o.error;
+  process.stdout.write(JSON.stringify(line) + '\n');
+}
+
+/** Output bytes, with control characters escaped on a terminal. @param {Buffer} b */
+function printOutput(b) {
+  if (!process.stdout.isTTY) {
+    process.stdout.write(b);
+    return;
+  }
+  let s = '';
+  for (const c of b) {
+    s += c === 10 || c === 9 || (c >= 0x20 && c !== 0x7f) ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  process.stdout.write(s);
+}
+
+/** @param {unknown} e */
+function exitFor(e) {
+  if (e instanceof NotAuthenticError || e instanceof ProtocolMismatchError) return 76;
+  if (e instanceof UnreachableError) return 69;
+  if (e instanceof TimeoutError || e instanceof AbortError) return 75;
+  if (e instanceof KeyFileError) return 78;
+  if (e instanceof UsageError) return 64;
+  return 5;
+}
+
+/** @param {string | undefined} path */
+function keygen(path) {
+  const text = randomBytes(32).toString('base64') + '\n';
+  if (!path) {
+    process.stdout.write(text);
+    return 0;
+  }
+  let fd;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (e) {
+    const err = /** @type {NodeJS.ErrnoException} */ (e);
+    process.stderr.write(`siot-client: ${path}: ${err.message}${err.code === 'EEXIST' ? ' (keygen never overwrites a key)' : ''}\n`);
+    return 73;
+  }
+  writeSync(fd, text);
+  fsyncSync(fd);
+  closeSync(fd);
+  return 0;
+}
+
+async function main() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        host: { type: 'string', short: 'H' },
+        port: { type: 'string', short: 'p' },
+        socket: { type: 'string', short: 'U' },
+        device: { type: 'string', short: 'D' },
+        id: { type: 'string', short: 'i' },
+        key: { type: 'string', short: 'k' },
+        output: { type: 'string', short: 'o' },
+        protocol: { type: 'string' },
+        hash: { type: 'string' },
+        'tag-length': { type: 'string' },
+        'challenge-length': { type: 'string' },
+        'wakeup-length': { type: 'string' },
+        timeout: { type: 'string', short: 'T' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return usageExit(/** @type {Error} */ (e).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [sub, ...commands] = positionals;
+  if (sub === 'keygen') {
+    if (commands.length) usageExit('keygen takes no arguments (use -o FILE)');
+    return keygen(v.output);
+  }
+  if (sub !== 'send') return usageExit(sub ? `unknown command '${sub}'` : 'nothing to do');
+  if (!commands.length) return usageExit('send needs at least one command name');
+  const seconds = v.timeout === undefined ? 30 : Number(v.timeout);
+  if (!(seconds > 0)) return usageExit(`-T takes seconds (more than 0), not '${v.timeout}'`);
+  if (!v.host && !v.socket) return usageExit('no device to talk to: give -H HOST or -U SOCKET');
+  if (!v.key) return usageExit('no key: give -k KEYFILE');
+
+  /** @type {Connection} */
+  let conn;
+  try {
+    conn = new Connection({
+      host: v.host,
+      port: int(v.port, 'port'),
+      path: v.socket,
+      device: v.device,
+      id: v.id,
+      keyFile: v.key,
+      protocol: /** @type {'v1' | 'classic' | undefined} */ (v.protocol),
+      hash: /** @type {'sha256' | 'sha512' | undefined} */ (v.hash),
+      tagLength: int(v['tag-length'], '--tag-length'),
+      challengeLength: int(v['challenge-length'], '--challenge-length'),
+      wakeupLength: int(v['wakeup-length'], '--wakeup-length'),
+      timeout: seconds * 1000,
+    });
+  } catch (e) {
+    process.stderr.write(`siot-client: ${/** @type {Error} */ (e).message}\n`);
+    return exitFor(e);
+  }
+
+  let code = 0;
+  let stopped = false;
+  try {
+    for (const command of commands) {
+      if (stopped) {
+        if (v.json) json({ command, status: 'not-sent', authentic: false });
+        else process.stderr.write(`siot-client: ${command}: not sent\n`);
+        continue;
+      }
+      try {
+        const r = await conn.send(command);
+        const classicSilent = !r.authentic && r.status === 'rejected';
+        const rc = classicSilent ? 2 : EXIT[/** @type {keyof typeof EXIT} */ (r.status)] ?? 5;
+        const error = classicSilent ? 'not confirmed: the device closed the connection without a response' : undefined;
+        if (v.json) json({ ...r, error });
+        else {
+          if (r.output?.length) printOutput(r.output);
+          if (classicSilent) process.stderr.write(`siot-client: ${command}: ${error}\n`);
+          else if (rc === 1) process.stderr.write(`siot-client: ${command}: failed (result ${r.result})\n`);
+          else if (rc) process.stderr.write(`siot-client: ${command}: ${r.status}\n`);
+        }
+        if (rc) {
+          code = rc;
+          stopped = true;
+        }
+      } catch (e) {
+        if (!(e instanceof SiotError)) throw e;
+        code = exitFor(e);
+        stopped = true;
+        if (v.json) json({ command, status: 'error', authentic: false, error: e.message });
+        else process.stderr.write(`siot-client: ${command}: ${e.message}\n`);
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  return code;
+}
+
+main().then((code) => { process.exitCode = code; }, (e) => {
+  process.stderr.write(`siot-client: ${e && e.stack ? e.stack : e}\n`);
+  process.exitCode = 5;
+});

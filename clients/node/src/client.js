@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+// Connections to siot devices over TCP or a Unix socket.
+
+import { statSync, readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { homedir } from 'node:os';
+import {
+  AbortError, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
+  UnreachableError, UsageError,
+} from './errors.js';
+import {
+  DEFAULT_PORT, HASHES, MAGIC, MAX_OUTPUT, SEAL_OVERHEAD, VERSION, buildRequest, decodeKey,
+  findResult, makeParams, openOutput, validId,
+} from './protocol.js';
+
+/**
+ * Where and how to reach a device; the fields mirror siot-ctl's target.
+ * @typedef {object} Target
+ * @property {string} [host] host name or address (every address is tried)
+ * @property {number} [port] TCP port, default 7468
+ * @property {string} [path] a Unix socket instead of host/port
+ * @property {string} [device] refuse a device with another id
+ * @property {string} [id] client id (v1)
+ * @property {Buffer} [key] the key itself, or:
+ * @property {string} [keyFile] a key file (must not be accessible to group or others)
+ * @property {'v1' | 'classic'} [protocol]
+ * @property {'sha256' | 'sha512'} [hash]
+ * @property {number} [tagLength]
+ * @property {number} [challengeLength]
+ * @property {number} [wakeupLength]
+ * @property {number} [timeout] milliseconds for the whole exchange, default 30000
+ * @property {boolean} [classicResponse] classic: wait for the confirmation (default true)
+ */
+
+/**
+ * @typedef {'ok' | 'failed' | 'rejected' | 'busy' | 'timeout' | 'error' | 'not-sent'} Status
+ */
+
+/**
+ * What became of one command.  Responses that do not verify are thrown
+ * (NotAuthenticError), never returned.  classic only: a device that closes
+ * without confirming comes back as status "rejected" with authentic false
+ * ("not confirmed": it proves nothing either way), and with classicResponse
+ * false a sent command comes back as "ok" with authentic false.
+ * @typedef {object} SendResult
+ * @property {string} command
+ * @property {Status} status
+ * @property {number} [result] exit status, GPIO value, 128 + signal (absent when not sent)
+ * @property {Buffer} [output] the action's output (absent when not sent)
+ * @property {boolean} authentic
+ */
+
+/**
+ * @typedef {object} SendOptions
+ * @property {AbortSignal} [signal] cancels the exchange (an action may still run)
+ * @property {number} [timeout] milliseconds; overrides the target's
+ */
+
+const STATUS_NAMES = /** @type {const} */ (['ok', 'failed', 'rejected', 'busy', 'timeout', 'error']);
+
+/**
+ * Read a key file with the same rule as siot-ctl (and ssh): owned by this
+ * user or root, no access at all for group or others.
+ * @param {string} path
+ */
+export function readKeyFile(path) {
+  const file = path.startsWith('~/') ? homedir() + path.slice(1) : path;
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new KeyFileError(`${file}: cannot read key file: ${/** @type {Error} */ (e).message}`);
+  }
+  const uid = process.getuid ? process.getuid() : 0;
+  if (!st.isFile()) throw new KeyFileError(`${file}: not a regular file`);
+  if (st.uid !== uid && st.uid !== 0) throw new KeyFileError(`${file}: owned by uid ${st.uid}; fix: chown ${uid} ${file}`);
+  if (st.mode & 0o077) {
+    throw new KeyFileError(`${file}: unprotected key file (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): group and others must have no access; fix: chmod 600 ${file}`);
+  }
+  const key = decodeKey(readFileSync(file, 'latin1'));
+  if (!key) throw new KeyFileError(`${file}: not a key: expected one line of hex or base64 for 16..64 bytes (make one with: siot-client keygen)`);
+  return key;
+}
+
+/** A byte stream with exact reads and one deadline for everything. */
+class Stream {
+  /** @param {import('node:net').Socket} socket @param {AbortSignal} signal */
+  constructor(socket, signal) {
+    this.socket = socket;
+    this.signal = signal;
+    /** @type {Buffer} */
+    this.buf = Buffer.alloc(0);
+    this.ended = false;
+    /** @type {Error | null} */
+    this.error = null;
+    /** @type {(() => void) | null} */
+    this.wake = null;
+    const poke = () => { const w = this.wake; this.wake = null; if (w) w(); };
+    socket.on('data', (d) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; poke(); });
+    socket.on('end', () => { this.ended = true; poke(); });
+    socket.on('close', () => { this.ended = true; poke(); });
+    socket.on('error', (e) => { this.error = e; poke(); });
+    signal.addEventListener('abort', poke, { once: true });
+  }
+
+  /** Exactly n bytes, or null when the peer closed first. @param {number} n */
+  async read(n) {
+    while (this.buf.length < n) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (this.error) {
+        const code = /** @type {NodeJS.ErrnoException} */ (this.error).code;
+        if (code === 'ECONNRESET' || code === 'EPIPE') return null;
+        throw this.error;
+      }
+      if (this.ended) return null;
+      await new Promise((resolve) => { this.wake = () => resolve(undefined); });
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = this.buf.subarray(n);
+    return out;
+  }
+
+  /** @param {Buffer} data */
+  async write(data) {
+    await new Promise((resolve, reject) => {
+      this.socket.write(data, (err) => (err ? reject(err) : resolve(undefined)));
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+/** @param {Target} target */
+function describe(target) {
+  if (target.path) return target.path;
+  const host = target.host ?? '';
+  return `${host.includes(':') ? `[${host}]` : host}:${target.port ?? DEFAULT_PORT}`;
+}
+
+/**
+ * One connection to a device; several commands go over it when the device
+ * allows more requests per connection, and it reconnects when it does not.
+ */
+export class Connection {
+  /** @param {Target} target @param {SendOptions} [options] */
+  constructor(target, options = {}) {
+    if (!target || (!target.host && !target.path)) throw new UsageError('a target needs host or path');
+    this.target = target;
+    this.params = makeParams(target);
+    if (this.params.protocol === 'v1' && !validId(target.id ?? '')) throw new UsageError('a v1 target needs a valid id');
+    if (target.device !== undefined && !validId(target.device)) throw new UsageError(`device "${target.device}" is not a valid device id`);
+    this.key = target.key ? Buffer.from(target.key) : target.keyFile ? readKeyFile(target.keyFile) : null;
+    if (!this.key) throw new UsageError('a target needs key or keyFile');
+    const timeout = options.timeout ?? target.timeout ?? 30000;
+    const signals = [AbortSignal.timeout(timeout)];
+    if (options.signal) signals.push(options.signal);
+    this.timeoutMs = timeout;
+    this.userSignal = options.signal;
+    this.signal = AbortSignal.any(signals);
+    /** @type {Stream | null} */
+    this.stream = null;
+    this.where = describe(target);
+    /** @type {boolean} the current stream already carried a request */
+    this.reused = false;
+  }
+
+  /** @param {boolean} sent */
+  failure(sent) {
+    if (this.userSignal?.aborted) return new AbortError('aborted', sent, this.userSignal.reason);
+    return new TimeoutError(sent
+      ? `timed out after ${this.timeoutMs / 1000} s waiting for the response of ${this.where}; the command may still have run on the device`
+      : `timed out talking to ${this.where}`, sent);
+  }
+
+  async open() {
+    const t = this.target;
+    const socket = t.path ? netConnect({ path: t.path }) : netConnect({ host: t.host, port: t.port ?? DEFAULT_PORT, autoSelectFamily: true });
+    await new Promise((resolve, reject) => {
+      const onAbort = () => { socket.destroy(); reject(this.failure(false)); };
+      if (this.signal.aborted) return onAbort();
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => { this.signal.removeEventListener('abort', onAbort); resolve(undefined); });
+      socket.once('error', (e) => {
+        this.signal.removeEventListener('abort', onAbort);
+        reject(new UnreachableError(`could not connect to ${this.where}: ${e.message}`, { cause: e }));
+      });
+    });
+    this.stream = new Stream(socket, this.signal);
+    this.reused = false;
+    if (this.params.wakeupLength) await this.stream.write(Buffer.alloc(this.params.wakeupLength));
+  }
+
+  /** @returns {Promise<Buffer | null>} the HELLO, or null at EOF */
+  async readHello() {
+    const s = /** @type {Stream} */ (this.stream);
+    const p = this.params;
+    if (p.protocol === 'classic') return s.read(p.challengeLength);
+    const magic = await s.read(4);
+    if (!magic) return null;
+    if (!magic.equals(MAGIC)) throw new ProtocolMismatchError('magic', `${this.where} does not speak siot v1 (wrong magic)`, 'SIOT', magic.toString('latin1'));
+    const head = await s.read(4);
+    if (!head) return null;
+    const [version, hashId, tagLength, challengeLength] = head;
+    const hashName = Object.entries(HASHES).find(([, v]) => v.id === hashId)?.[0] ?? `hash id ${hashId}`;
+    if (version !== VERSION) throw new ProtocolMismatchError('version', `${this.where} speaks siot protocol version ${version}, not ${VERSION}`, VERSION, version);
+    if (hashId !== HASHES[p.hash].id) throw new ProtocolMismatchError('hash', `${this.where} uses hash ${hashName}, this target is configured for ${p.hash}`, p.hash, hashName);
+    if (tagLength !== p.tagLength) throw new ProtocolMismatchError('tagLength', `${this.where} uses tag length ${tagLength}, this target is configured for ${p.tagLength}`, p.tagLength, tagLength);
+    if (challengeLength !== p.challengeLength) throw new ProtocolMismatchError('challengeLength', `${this.where} uses challenge length ${challengeLength}, this target is configured for ${p.challengeLength}`, p.challengeLength, challengeLength);
+    const rest = await s.read(challengeLength + 1);
+    if (!rest) return null;
+    const d = rest[challengeLength];
+    const device = d >= 1 && d <= 32 ? await s.read(d) : null;
+    if (!device || !validId(device.toString('latin1'))) throw new ProtocolMismatchError('deviceId', `${this.where} sent an invalid device id`);
+    if (this.target.device !== undefined && device.toString('latin1') !== this.target.device) {
+      throw new ProtocolMismatchError('device', `${this.where} is device "${device.toString('latin1')}", not "${this.target.device}"`, this.target.device, device.toString('latin1'));
+    }
+    return Buffer.concat([magic, head, rest, device]);
+  }
+
+  /**
+   * Send one command and return its authentic outcome.
+   * @param {string} command
+   * @returns {Promise<SendResult>}
+   */
+  async send(command) {
+    let sent = false;
+    try {
+      return await this.#send(command, (v) => { sent = v; });
+    } catch (e) {
+      // Whatever broke after the deadline or the caller's abort is that.
+      if (this.signal.aborted) throw this.failure(sent);
+      throw e;
+    }
+  }
+
+  /**
+   * @param {string} command @param {(sent: boolean) => void} mark
+   * @returns {Promise<SendResult>}
+   */
+  async #send(command, mark) {
+    const p = this.params;
+    /** @type {Buffer | null} */
+    let hello = null;
+    for (let attempt = 0; attempt < 2 && !hello; attempt++) {
+      if (!this.stream) await this.open();
+      hello = await this.readHello();
+      if (!hello) {
+        const wasReused = this.reused;
+        this.close();
+        if (!wasReused) throw new UnreachableError(`${this.where} closed the connection before its HELLO (connection limit reached, or not a siot device)`);
+      }
+    }
+    if (!hello) throw new UnreachableError(`${this.where} closed the connection before its HELLO`);
+    const s = /** @type {Stream} */ (this.stream);
+    const { bytes, exchange } = buildRequest(p, /** @type {Buffer} */ (this.key), hello, this.target.id ?? '', command);
+    await s.write(bytes);
+    mark(true);
+    this.reused = true;
+
+    if (p.protocol === 'classic') {
+      if (this.target.classicResponse === false) {
+        this.close();
+        return { command, status: /** @type {Status} */ ('ok'), authentic: false };
+      }
+      const tag = await s.read(HASHES[p.hash].length);
+      this.close();
+      if (!tag) {
+        return { command, status: /** @type {Status} */ ('rejected'), authentic: false };
+      }
+      const result = findResult(exchange, /** @type {Buffer} */ (this.key), 0, Buffer.alloc(0), tag);
+      if (result < 0) throw new NotAuthenticError(`the response from ${this.where} is not authentic`, undefined);
+      /** @type {Status} */
+      const verdict = result === 0 ? 'ok' : 'failed';
+      return { command, status: verdict, result, output: Buffer.alloc(0), authentic: true };
+    }
+
+    const head = await s.read(3);
+    if (!head) throw new ProtocolMismatchError('response', `${this.where} closed the connection without a response`);
+    const status = head[0];
+    const outLen = head.readUInt16BE(1);
+    if (outLen > MAX_OUTPUT) throw new ProtocolMismatchError('outputLength', `${this.where} sent a malformed response: output length over the limit`, MAX_OUTPUT, outLen);
+    const sealed = outLen ? await s.read(outLen + SEAL_OVERHEAD) : Buffer.alloc(0);
+    const tag = sealed ? await s.read(p.tagLength) : null;
+    if (!sealed || !tag) throw new ProtocolMismatchError('response', `${this.where} closed the connection in the middle of a response`);
+    const result = findResult(exchange, /** @type {Buffer} */ (this.key), status, sealed, tag);
+    const output = result >= 0 ? openOutput(exchange, /** @type {Buffer} */ (this.key), sealed) : null;
+    if (result < 0 || !output) {
+      this.close();
+      if (status === 2 || status === 3) {
+        throw new NotAuthenticError('refused, not verified: the key is wrong, or the device does not know this client id', status);
+      }
+      throw new NotAuthenticError(`the response from ${this.where} is not authentic`, status);
+    }
+    /** @type {Status} */
+    const name = STATUS_NAMES[status] ?? 'error';
+    if (status === 2 || status === 3) this.close(); // the device closes after these
+    return { command, status: name, result, output, authentic: true };
+  }
+
+  close() {
+    this.stream?.close();
+    this.stream = null;
+  }
+}
+
+/**
+ * Send one command, or several in order over as few connections as the
+ * device allows, stopping at the first that is not OK (the rest come back
+ * with status "not-sent").  Never resends anything.
+ * @overload
+ * @param {Target} target @param {string} command @param {SendOptions} [options]
+ * @returns {Promise<SendResult>}
+ */
+/**
+ * @overload
+ * @param {Target} target @param {string[]} command @param {SendOptions} [options]
+ * @returns {Promise<SendResult[]>}
+ */
+/**
+ * @param {Target} target @param {string | string[]} command @param {SendOptions} [options]
+ * @returns {Promise<SendResult | SendResult[]>}
+ */
+export async function send(target, command, options = {}) {
+  const commands = Array.isArray(command) ? command : [command];
+  if (commands.length === 0) throw new UsageError('no command to send');
+  const conn = new Connection(target, options);
+  /** @type {SendResult[]} */
+  const results = [];
+  try {
+    for (const c of commands) {
+      if (results.length && results[results.length - 1].status !== 'ok') {
+        results.push({ command: c, status: 'not-sent', authentic: false });
+        continue;
+      }
+      try {
+        results.push(await conn.send(c));
+      } catch (e) {
+        if (e instanceof SiotError) e.results = results.slice();
+        throw e;
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  return Array.isArray(command) ? results : results[0];
+}

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+// The siot wire format (siot-protocol(7)), profiles v1 and classic, client
+// side.  Pure functions over Buffers: no I/O.  Every primitive comes from
+// node:crypto.
+
+import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { UsageError } from './errors.js';
+
+export const MAGIC = Buffer.from('SIOT', 'ascii');
+export const VERSION = 1;
+export const DEFAULT_PORT = 7468;
+export const MAX_OUTPUT = 4096;
+export const SEAL_OVERHEAD = 16;
+export const MAX_ID = 32;
+export const MAX_COMMAND = 64;
+
+/** @typedef {'sha256' | 'sha512'} HashName */
+/** @typedef {'v1' | 'classic'} ProfileName */
+
+/** @type {Record<HashName, { id: number, length: number }>} */
+export const HASHES = {
+  sha256: { id: 1, length: 32 },
+  sha512: { id: 2, length: 64 },
+};
+
+/**
+ * Parameters both sides configure identically.
+ * @typedef {object} Params
+ * @property {ProfileName} protocol
+ * @property {HashName} hash
+ * @property {number} tagLength bytes of each MAC sent (classic: the digest length)
+ * @property {number} challengeLength
+ * @property {number} wakeupLength
+ */
+
+const ID_RE = /^[A-Za-z0-9._-]+$/;
+
+/** @param {string} s */
+export function validId(s) {
+  return typeof s === 'string' && s.length >= 1 && s.length <= MAX_ID && ID_RE.test(s);
+}
+
+/** @param {string} s */
+export function validCommand(s) {
+  return typeof s === 'string' && s.length >= 1 && s.length <= MAX_COMMAND && ID_RE.test(s);
+}
+
+/**
+ * Check and complete protocol parameters (defaults as in siot-ctl).
+ * @param {{ protocol?: string, hash?: string, tagLength?: number, challengeLength?: number, wakeupLength?: number }} p
+ * @returns {Params}
+ */
+export function makeParams(p = {}) {
+  const protocol = p.protocol ?? 'v1';
+  const hash = p.hash ?? 'sha256';
+  if (protocol !== 'v1' && protocol !== 'classic') throw new UsageError(`protocol must be "v1" or "classic", not "${protocol}"`);
+  if (hash !== 'sha256' && hash !== 'sha512') throw new UsageError(`hash must be "sha256" or "sha512", not "${hash}"`);
+  const digest = HASHES[hash].length;
+  const tagLength = protocol === 'classic' ? digest : (p.tagLength ?? digest);
+  if (protocol === 'classic' && p.tagLength !== undefined && p.tagLength !== digest) {
+    throw new UsageError('classic always uses the full digest; drop the tag length');
+  }
+  if (!Number.isInteger(tagLength) || tagLength < 16 || tagLength > digest) throw new UsageError(`tag length must be 16 .. ${digest}`);
+  const challengeLength = p.challengeLength ?? 32;
+  if (!Number.isInteger(challengeLength) || challengeLength < 16 || challengeLength > 64) throw new UsageError('challenge length must be 16 .. 64');
+  const wakeupLength = p.wakeupLength ?? 0;
+  if (!Number.isInteger(wakeupLength) || wakeupLength < 0 || wakeupLength > 255) throw new UsageError('wake-up length must be 0 .. 255');
+  return { protocol, hash, tagLength, challengeLength, wakeupLength };
+}
+
+/**
+ * HMAC of the parts, full digest.
+ * @param {HashName} hash @param {Buffer} key @param {Buffer[]} parts
+ */
+export function hmac(hash, key, parts) {
+  const h = createHmac(hash, key);
+  for (const part of parts) h.update(part);
+  return h.digest();
+}
+
+/** @param {string} label */
+const labelBytes = (label) => Buffer.concat([Buffer.from(label, 'ascii'), Buffer.from([0])]);
+const REQUEST = labelBytes('siot-v1 request');
+const RESPONSE = labelBytes('siot-v1 response');
+const OUTPUT = labelBytes('siot-v1 output');
+
+/** @param {Buffer} b */
+const lp = (b) => Buffer.concat([Buffer.from([b.length]), b]);
+
+/**
+ * What one exchange binds together: the HELLO as sent (classic: the bare
+ * challenge), the client id and the request tag.
+ * @typedef {object} Exchange
+ * @property {Params} params
+ * @property {Buffer} hello
+ * @property {Buffer} clientId
+ * @property {Buffer} tag
+ */
+
+/**
+ * The request for `command`.
+ * @param {Params} params @param {Buffer} key @param {Buffer} hello
+ * @param {string} clientId ignored by classic @param {string} command
+ * @returns {{ bytes: Buffer, exchange: Exchange }}
+ */
+export function buildRequest(params, key, hello, clientId, command) {
+  if (!validCommand(command)) throw new UsageError(`"${command}" is not a command name (1 to 64 of A-Z a-z 0-9 . _ -)`);
+  if (params.protocol === 'classic') {
+    const tag = hmac(params.hash, key, [hello, Buffer.from(command, 'ascii')]);
+    return { bytes: tag, exchange: { params, hello, clientId: Buffer.alloc(0), tag } };
+  }
+  if (!validId(clientId)) throw new UsageError(`client id "${clientId}": use 1 to 32 of A-Z a-z 0-9 . _ -`);
+  const id = Buffer.from(clientId, 'ascii');
+  const tag = hmac(params.hash, key, [REQUEST, hello, lp(id), Buffer.from(command, 'ascii')]).subarray(0, params.tagLength);
+  return { bytes: Buffer.concat([lp(id), tag]), exchange: { params, hello, clientId: id, tag } };
+}
+
+/**
+ * The response MAC input up to, not including, the result byte.
+ * @param {Exchange} ex @param {number} status @param {Buffer} sealed
+ */
+function responsePrefix(ex, status, sealed) {
+  const head = Buffer.alloc(3);
+  head[0] = status;
+  head.writeUInt16BE(sealed.length ? sealed.length - SEAL_OVERHEAD : 0, 1);
+  return [RESPONSE, ex.hello, lp(ex.clientId), ex.tag, head, sealed];
+}
+
+/**
+ * Find the unsent result byte: all 256 candidates are computed and each
+ * compared in constant time, with no early exit.  Returns the result, or -1
+ * when none matches (the response is not authentic).
+ * @param {Exchange} ex @param {Buffer} key @param {number} status
+ * @param {Buffer} sealed @param {Buffer} tag
+ */
+export function findResult(ex, key, status, sealed, tag) {
+  const { hash, tagLength, protocol } = ex.params;
+  const prefix = protocol === 'classic' ? [ex.hello] : responsePrefix(ex, status, sealed);
+  const want = protocol === 'classic' ? HASHES[hash].length : tagLength;
+  if (tag.length !== want) return -1;
+  let found = -1;
+  for (let r = 0; r < 256; r++) {
+    const mac = hmac(hash, key, [...prefix, Buffer.from([r])]).subarray(0, want);
+    const eq = timingSafeEqual(mac, tag);
+    // Branch-free select: keep scanning whatever matched.
+    found = eq ? r : found;
+  }
+  return found;
+}
+
+/**
+ * Open sealed output with K_out = H(K, "siot-v1 output" 0 HELLO tag)[0..32).
+ * Returns the plaintext, or null when it does not authenticate.
+ * @param {Exchange} ex @param {Buffer} key @param {Buffer} sealed
+ */
+export function openOutput(ex, key, sealed) {
+  if (sealed.length === 0) return Buffer.alloc(0);
+  const kOut = hmac(ex.params.hash, key, [OUTPUT, ex.hello, ex.tag]).subarray(0, 32);
+  const body = sealed.subarray(0, sealed.length - SEAL_OVERHEAD);
+  const authTag = sealed.subarray(sealed.length - SEAL_OVERHEAD);
+  try {
+    const d = createDecipheriv('chacha20-poly1305', kOut, Buffer.alloc(12), { authTagLength: SEAL_OVERHEAD });
+    d.setAuthTag(authTag);
+    return Buffer.concat([d.update(body), d.final()]);
+  } catch {
+    return null;
+  } finally {
+    kOut.fill(0);
+  }
+}
+
+const HEX_RE = /^[0-9A-Fa-f]+$/;
+const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decode a key file's text: one line, hex (32..128 digits, even) or strict
+ * standard base64 with padding, for 16..64 bytes.  Returns null otherwise.
+ * @param {string} text
+ */
+export function decodeKey(text) {
+  let line = text;
+  if (line.endsWith('\n')) line = line.slice(0, -1);
+  if (line.endsWith('\r')) line = line.slice(0, -1);
+  if (line.includes('\n') || line.includes('\r')) return null;
+  let key;
+  if (line.length >= 32 && line.length <= 128 && line.length % 2 === 0 && HEX_RE.test(line)) {
+    key = Buffer.from(line, 'hex');
+  } else if (line.length % 4 === 0 && B64_RE.test(line)) {
+    key = Buffer.from(line, 'base64');
+    if (key.toString('base64') !== line) return null; // non-canonical padding bits
+  } else {
+    return null;
+  }
+  return key.length >= 16 && key.length <= 64 ? key : null;
+}
