@@ -47,10 +47,12 @@ bool gpio_have_libgpiod(void)
 #endif
 }
 
+#ifdef HAVE_LIBGPIOD
 static bool is_sim(const char *chip_path)
 {
 	return strcmp(chip_path, GPIO_SIM_CHIP) == 0;
 }
+#endif
 
 /* ---- sim backend ----------------------------------------------------------- */
 

@@ -151,7 +151,7 @@ class Gpio(Case):
         p = subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True, text=True)
         self.assertEqual(p.returncode, 1)
         for line, words in ((3, 'lines 0 .. 63, not 64'), (4, 'named line0 .. line63'),
-                            (5, 'no GPIO chip "gpiochip99"'), (6, 'direction "sideways"'),
+                            (5, 'gpiochip99'), (6, 'direction "sideways"'),
                             (7, 'drive is for outputs'), (10, 'no line "nope"'),
                             (11, 'needs an output line'), (12, 'needs value'),
                             (13, 'action = "set"')):

@@ -17,7 +17,11 @@ mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/d
 	awk '{ print $1 }' | grep -v -- '-security' | head -n 1)
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ { print $2; exit }' /etc/apt/sources.list)
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
-key=$(cat "$here/build-image.sh" "$here/guest/siot-vm-setup.service" | sha256sum | cut -c1-12)
+# The key changes with this script, the guest unit, and the kernel the
+# archive offers (what debootstrap would install).
+kernel_offer=$(apt-cache policy linux-image-amd64 2>/dev/null | sed -n 's/^ *Candidate: //p')
+key=$( (cat "$here/build-image.sh" "$here/guest/siot-vm-setup.service"; echo "$kernel_offer") |
+	sha256sum | cut -c1-12)
 out=$cache/vm-$suite-$key
 if [ -f "$out/done" ]; then
 	echo "$out"
