@@ -282,8 +282,12 @@ if __name__ == '__main__':
     if os.geteuid() != 0:
         print('SKIP: the vm suite needs root (debootstrap, chroot, mounts); CI runs it as root')
         sys.exit(77)
-    missing = [t for t in ('qemu-system-x86_64', 'debootstrap', 'mkfs.ext4') if not shutil.which(t)]
+    missing = [t for t in ('qemu-system-x86_64', 'debootstrap', 'mkfs.ext4', 'make') if not shutil.which(t)]
     if missing:
-        print('SKIP: missing ' + ', '.join(missing))
+        msg = 'missing %s (apt-get install qemu-system-x86 debootstrap e2fsprogs make; .ci/run does)' % ', '.join(missing)
+        if os.environ.get('CI'):
+            print('FAIL: ' + msg)
+            sys.exit(1)
+        print('SKIP: ' + msg)
         sys.exit(77)
     unittest.main(verbosity=2)
