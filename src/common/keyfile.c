@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,24 @@
 
 /* The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
 #define KEYFILE_MAX_TEXT 256
+
+/* A group that may read a daemon's key: the one siotd runs as (its own or a
+ * supplementary group), or the packaged daemon's group, so that an
+ * administrator checking the configuration as root sees what siotd will. */
+static bool daemon_group(gid_t gid)
+{
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+	const struct group *g;
+
+	if (gid == getegid())
+		return true;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	g = getgrnam(KEYFILE_DAEMON_GROUP);
+	return g && g->gr_gid == gid;
+}
 
 int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy policy, char *err,
 		  size_t errlen)
@@ -50,12 +69,11 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 			 mode, path);
 		return -EPERM;
 	}
-	if ((mode & 070) && st->st_gid != getegid()) {
+	if ((mode & 070) && !daemon_group(st->st_gid)) {
 		snprintf(err, errlen,
-			 "%s: readable by group %u, which is not the daemon's group %u (mode %04o); "
-			 "fix: chmod 600 %s, or chgrp %u %s",
-			 path, (unsigned)st->st_gid, (unsigned)getegid(), mode, path,
-			 (unsigned)getegid(), path);
+			 "%s: readable by group %u, which is not the daemon's group (mode %04o); "
+			 "fix: chmod 600 %s, or chgrp %s %s",
+			 path, (unsigned)st->st_gid, mode, path, KEYFILE_DAEMON_GROUP, path);
 		return -EPERM;
 	}
 	return 0;

@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+/* The group the packaged siotd runs as (systemd/siotd.service). */
+#define KEYFILE_DAEMON_GROUP "siot"
+
 enum keyfile_policy {
 	/* siotd: owned by root or the daemon's user; never writable by group or
-	 * others, never readable by others; group-readable only when the group
-	 * is the daemon's own (0640). */
+	 * others, never readable by others; group-readable (0640) only by the
+	 * daemon's group: one the process is in, or KEYFILE_DAEMON_GROUP. */
 	KEYFILE_DAEMON,
 	/* siot-ctl, like ssh: owned by the user (or root), no access at all for
 	 * group or others (0600 or 0400). */

@@ -499,6 +499,11 @@ class Startup(Base):
         os.chmod(self.alice_key_path, 0o640)  # group-readable: allowed for our own group
         p, path = self.check(self.conf())
         self.assertEqual(p.returncode, 0, p.stderr)
+        if os.geteuid() == 0:  # another group may not read it
+            os.chown(self.alice_key_path, 0, 54321)
+            p, path = self.check(self.conf())
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("readable by group 54321, which is not the daemon's group", p.stderr)
 
     def test_key_credential(self):
         creds = self.path('creds')

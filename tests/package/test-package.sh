@@ -41,13 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== build (dpkg-buildpackage -us -uc -b)"
-mkdir "$work/src"
-(cd "$src" && git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./build\* -prune -o -type f -print0) |
-	(cd "$src" && tar --ignore-failed-read --null -T - -cf - 2>/dev/null) | tar -C "$work/src" -xf -
-cp -r "$src/packaging/debian" "$work/src/debian"
-(cd "$work/src" && dpkg-buildpackage -us -uc -b) > "$work/build.log" 2>&1 ||
-	{ tail -n 60 "$work/build.log"; exit 1; }
-deb=$(ls "$work"/siot_*.deb)
+deb=$("$(dirname "$0")/build-deb.sh" "$src" "$work")
 echo "built $(basename "$deb")"
 
 echo "== lintian"

@@ -157,27 +157,59 @@ class Guest:
         return data.decode(errors='replace').strip()
 
 
-def build_payload(work, image):
+def start_payload(work):
+    """A payload folder with the agent and fresh keys (alice's goes in)."""
     pay = os.path.join(work, 'payload')
     os.mkdir(pay)
+    shutil.copy(os.path.join(HERE, 'guest', 'vm-agent'), pay)
+    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'alice.key')], check=True)
+    shutil.copy(os.path.join(work, 'alice.key'), os.path.join(pay, 'alice.key'))
+    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'wrong.key')], check=True)
+    return pay
+
+
+def finish_payload(work, pay):
+    subprocess.run(['mkfs.ext4', '-q', '-F', '-L', 'payload', '-d', pay,
+                    os.path.join(work, 'payload.ext4'), '64M'], check=True)
+
+
+def build_payload(work, image):
+    """The built siotd and the files of systemd/, installed by guest-setup.sh."""
+    pay = start_payload(work)
     shutil.copy(os.path.join(image, 'gpio-sim.ko'), pay)
     shutil.copy(SIOTD, os.path.join(pay, 'siotd'))
     shutil.copy(SERVICE, os.path.join(pay, 'siotd.service'))
     for name in ('siotd.socket', 'siot.sysusers', 'siot.tmpfiles', '60-siot-gpio.rules'):
         shutil.copy(os.path.join(SRC, 'systemd', name), pay)
-    for name in ('guest-setup.sh', 'vm-agent'):
-        shutil.copy(os.path.join(HERE, 'guest', name), pay)
+    shutil.copy(os.path.join(HERE, 'guest', 'guest-setup.sh'), pay)
     with open(os.path.join(pay, 'siot.conf'), 'w') as f:
         f.write(CONFIG)
-    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'alice.key')], check=True)
-    shutil.copy(os.path.join(work, 'alice.key'), os.path.join(pay, 'alice.key'))
-    subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'wrong.key')], check=True)
-    subprocess.run(['mkfs.ext4', '-q', '-F', '-L', 'payload', '-d', pay,
-                    os.path.join(work, 'payload.ext4'), '32M'], check=True)
+    finish_payload(work, pay)
 
 
-class VmSuite(unittest.TestCase):
-    """Ordered: each test relies on the state the one before left."""
+def build_deb_payload(work):
+    """The .deb built from this tree, installed the README's way by deb-setup.sh."""
+    pay = start_payload(work)
+    subprocess.run([os.path.join(SRC, 'tests', 'package', 'build-deb.sh'), SRC,
+                    os.path.join(work, 'deb')], check=True, stdout=subprocess.DEVNULL)
+    for name in os.listdir(os.path.join(work, 'deb')):
+        if name.startswith('siot_') and name.endswith('.deb'):
+            shutil.copy(os.path.join(work, 'deb', name), pay)
+    shutil.copy(os.path.join(HERE, 'guest', 'deb-setup.sh'), os.path.join(pay, 'guest-setup.sh'))
+    with open(os.path.join(pay, 'siot.conf.v2'), 'w') as f:
+        f.write('clients  = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );\n'
+                'commands = ( { name = "uptime"; exec = [ "/usr/bin/uptime" ]; output = true; },\n'
+                '             { name = "kernel"; exec = [ "/usr/bin/uname", "-r" ]; output = true; } );\n')
+    finish_payload(work, pay)
+
+
+class Booted(unittest.TestCase):
+    """Boots the guest once for the class; its tests run in name order and
+    each may rely on the state the one before left."""
+
+    @classmethod
+    def make_payload(cls):
+        raise NotImplementedError
 
     @classmethod
     def setUpClass(cls):
@@ -189,12 +221,12 @@ class VmSuite(unittest.TestCase):
             print(image.stderr, end='')
         cls.image = image.stdout.strip().splitlines()[-1]
         log('image %s ready after %.0f s' % (cls.image, time.monotonic() - t0))
-        build_payload(cls.work, cls.image)
+        cls.make_payload()
         cls.guest = Guest(cls.work, cls.image)
         t1 = time.monotonic()
         try:
             cls.guest.boot()
-            if not cls.guest.wait_for('siot-vm: READY', 400):
+            if not cls.guest.wait_for('siot-vm: READY', 300):
                 raise RuntimeError('the guest did not get ready:\n' + cls.guest.serial_text()[-6000:])
             cls.guest.wait_agent(30)
         except BaseException:
@@ -211,12 +243,23 @@ class VmSuite(unittest.TestCase):
         cls.guest.kill()
         shutil.rmtree(cls.work, ignore_errors=True)
 
+    device = 'vm'
+
     def ctl(self, *args, key='alice.key'):
+        device = ['-D', self.device] if self.device else []
         return subprocess.run(
-            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port), '-D', 'vm', '-i',
-             'alice', '-k', os.path.join(self.work, key), '-T', '60'] + list(args),
+            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port)] + device +
+            ['-i', 'alice', '-k', os.path.join(self.work, key), '-T', '60'] + list(args),
             capture_output=True, text=True, timeout=120,
             env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+
+
+class VmGpio(Booted):
+    """The built siotd with the units from systemd/ and a gpio-sim chip."""
+
+    @classmethod
+    def make_payload(cls):
+        build_payload(cls.work, cls.image)
 
     def value(self, line):
         return int(self.guest.agent('value %d' % line))
@@ -276,6 +319,40 @@ class VmSuite(unittest.TestCase):
         self.assertEqual(self.value(3), 0)
         journal = self.guest.agent('journal')
         self.assertIn('outcome=rejected', journal)
+
+
+class VmPackage(Booted):
+    """The README's path for a new user: apt install the .deb, add a key and a
+    command, enable the socket, send a command; then edit and reload."""
+
+    device = None  # the device id is the host name, as shipped
+
+    @classmethod
+    def make_payload(cls):
+        build_deb_payload(cls.work)
+
+    def test_1_installed_socket_enabled(self):
+        said = self.guest.serial_text()
+        self.assertIn('installed: siot ', said)
+        self.assertIn('install ok installed', said)
+        self.assertIn('/etc/siot.conf: OK (1 client(s), 1 command(s)', said)
+        self.assertEqual(self.guest.agent('active siotd.socket'), 'active')
+        self.assertEqual(self.guest.agent('active siotd.service'), 'inactive')
+
+    def test_2_first_command(self):
+        p = self.ctl('send', 'uptime')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('load average', p.stdout)
+        self.assertEqual(self.guest.agent('active siotd.service'), 'active')
+
+    def test_3_edit_and_reload(self):
+        self.assertEqual(self.ctl('send', 'kernel').returncode, 2)  # not declared yet
+        reply = self.guest.agent('reload siot.conf.v2')
+        self.assertEqual(reply, 'ok', self.guest.agent('journal'))
+        p = self.ctl('send', 'kernel')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r'^\d+\.\d+')
+        self.assertIn('reloaded', self.guest.agent('journal'))
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@
 set -eu
 p=/payload
 say() { echo "siot-vm: $*" > /dev/ttyS0; }
-trap 'say "SETUP-FAILED at line $LINENO"' EXIT
+trap 'say "SETUP-FAILED (see the console above)"' EXIT
 
 # The network: QEMU's user-mode network behind the host's port forwards.
 ifc=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
@@ -47,7 +47,7 @@ systemctl enable --now siotd.socket
 # The test agent: a line in, an answer out, on port 7000.
 install -m 0755 "$p/vm-agent" /usr/local/bin/vm-agent
 systemd-run --unit=vm-agent --property=Type=simple \
-	socat TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
+	socat -t 60 TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
 
 trap - EXIT
 say "READY"

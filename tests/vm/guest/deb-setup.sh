@@ -1,0 +1,38 @@
+#!/bin/sh
+# Runs in the guest at boot (as guest-setup.sh on the payload disk) for the
+# package test: what the README tells a new user to do on the device, step
+# by step, with the .deb built from this tree.
+set -eu
+p=/payload
+say() { echo "siot-vm: $*" > /dev/ttyS0; }
+trap 'say "SETUP-FAILED (see the console above)"' EXIT
+
+ifc=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+ip link set lo up
+ip link set "$ifc" up
+ip addr add 10.0.2.15/24 dev "$ifc"
+
+# "sudo apt install ../siot_*.deb": the guest has no network to a mirror,
+# and the image already has every dependency, so dpkg installs it the same
+# way (the same maintainer scripts run).
+dpkg -i "$p"/siot_*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log > /dev/ttyS0; exit 1; }
+say "installed: $(dpkg-query -W -f='${Package} ${Version} ${Status}' siot)"
+say "socket after install: $(systemctl is-enabled siotd.socket) $(systemctl is-active siotd.socket)"
+
+# Step 2: the client's key, readable by the daemon's group only.
+install -m 0640 -o root -g siot "$p/alice.key" /etc/siot/keys/alice.key
+# Step 3: a client and a command in /etc/siot.conf.
+cat > /etc/siot.conf <<'CONF'
+clients  = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );
+commands = ( { name = "uptime"; exec = [ "/usr/bin/uptime" ]; output = true; } );
+CONF
+# Step 4.
+siotd --check-config > /dev/ttyS0 2>&1
+systemctl enable --now siotd.socket
+
+install -m 0755 "$p/vm-agent" /usr/local/bin/vm-agent
+systemd-run --unit=vm-agent --property=Type=simple \
+	socat -t 60 TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
+
+trap - EXIT
+say "READY"
