@@ -11,6 +11,8 @@
 
 #include <libconfig.h>
 
+#include "keyfile.h"
+
 void target_clear(struct target *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -208,6 +210,22 @@ static void read_target(struct reader *r, const config_setting_t *g, struct targ
 			"hash \"%s\": must be \"sha256\" or \"sha512\"", t->hash);
 }
 
+/* check: the key file must be readable, safe and a key. */
+static void check_key(struct reader *r, const config_setting_t *g, const struct target *t)
+{
+	char path[4096], err[600];
+	uint8_t *raw = sodium_malloc(SIOT_MAX_KEY);
+	size_t len;
+
+	if (!raw)
+		return;
+	if (target_expand_home(t->key_file, path, sizeof(path)) < 0)
+		problem(r, config_setting_get_member(g, "key_file"), "key_file is too long");
+	else if (keyfile_load(path, KEYFILE_CLIENT, raw, &len, err, sizeof(err)) < 0)
+		problem(r, config_setting_get_member(g, "key_file"), "%s", err);
+	sodium_free(raw);
+}
+
 int target_load(const char *path, const char *name, struct target *out, target_report_fn report,
 		bool check_all)
 {
@@ -259,6 +277,8 @@ int target_load(const char *path, const char *name, struct target *out, target_r
 		if (!check_all && found)
 			break;
 		read_target(&r, g, &t);
+		if (check_all && t.key_file[0])
+			check_key(&r, g, &t);
 		for (int j = 0; j < i; j++) {
 			const config_setting_t *o = config_setting_get_elem(list, (unsigned)j);
 			const char *on = NULL;

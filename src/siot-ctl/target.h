@@ -40,7 +40,8 @@ typedef void (*target_report_fn)(const char *file, int line, const char *msg);
  * file's `default`, or its only target).  Returns 0, -ENOENT when the file
  * does not exist, -ESRCH when the target is not there, -EINVAL after
  * reporting problems.  With check_all, every target is validated and
- * reported even when one is picked.
+ * reported even when one is picked, key files included (readable, safe
+ * permissions, a key).
  */
 int target_load(const char *path, const char *name, struct target *out, target_report_fn report,
 		bool check_all);

@@ -282,6 +282,14 @@ class Case(unittest.TestCase):
                 '-k', key or self.alice_key_path] + list(extra) + ['send'] + list(commands)
         return ctl(args, timeout=timeout)
 
+    def send_background(self, d, *commands, key=None, cid='alice'):
+        """siot-ctl sending commands while the test goes on; returns the Popen."""
+        return subprocess.Popen(
+            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(d.port), '-i', cid,
+             '-k', key or self.alice_key_path, 'send'] + list(commands),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+
     def assertExit(self, proc, code):
         self.assertEqual(proc.returncode, code,
                          'exit %d, wanted %d\nstdout: %s\nstderr: %s' %

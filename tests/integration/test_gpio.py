@@ -88,11 +88,7 @@ class Gpio(Case):
     def test_pulse_timing_and_busy_line(self):
         d = self.daemon(self.conf())
         t0 = time.monotonic()
-        pulse = subprocess.Popen(
-            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice', '-k',
-             self.alice_key_path, 'send', 'lamp-pulse'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        pulse = self.send_background(d, 'lamp-pulse')
         self.assertTrue(wait_until(lambda: self.level(3) == 1, 5))
         # While the pulse holds the line, another action on it is BUSY...
         self.assertExit(self.send(d, 'lamp-off'), 3)

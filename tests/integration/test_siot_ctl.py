@@ -151,10 +151,7 @@ class Ctl(Case):
         self.assertExit(p, 5)
         self.assertIn('gone: error', p.stderr)
         # busy: a second run while the first is under way
-        first = subprocess.Popen([os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port),
-                                  '-i', 'alice', '-k', self.alice_key_path, 'send', 'slow'],
-                                 env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first = self.send_background(d, 'slow')
         self.assertTrue(wait_until(lambda: 'slow' in self.ran(), 10))
         p = self.send(d, 'slow')
         self.assertExit(p, 3)
@@ -242,17 +239,22 @@ class Ctl(Case):
         self.assertExit(p, 78)
         p = ctl(['-c', cfg, 'check'])
         self.assertExit(p, 0)
+        os.chmod(self.alice_key_path, 0o644)  # check looks at the key files too
+        p = ctl(['-c', cfg, 'check'])
+        self.assertExit(p, 78)
+        self.assertIn('%s:3: %s: unprotected key file' % (cfg, self.alice_key_path), p.stderr)
 
     def test_check_reports_lines(self):
         cfg = self.path('bad.conf')
         with open(cfg, 'w') as f:
             f.write('default = "a";\ntargets = (\n  { name = "a"; port = 99999; hash = "md5"; },\n'
-                    '  { name = "b"; colour = "blue"; }\n);\n')
+                    '  { name = "b"; colour = "blue"; key_file = "/nonexistent.key"; }\n);\n')
         p = ctl(['-c', cfg, 'check'])
         self.assertExit(p, 78)
         self.assertIn('%s:3: port = 99999 is out of range' % cfg, p.stderr)
         self.assertIn('%s:3: hash "md5"' % cfg, p.stderr)
         self.assertIn("%s:4: unknown setting 'colour'" % cfg, p.stderr)
+        self.assertIn('%s:4: /nonexistent.key: cannot open key file' % cfg, p.stderr)
 
     # ---- against fakes ----------------------------------------------------
 

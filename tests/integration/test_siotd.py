@@ -228,11 +228,7 @@ class Protection(Base):
 
     def test_busy_under_concurrency(self):
         d = self.daemon(self.conf())
-        first = subprocess.Popen(
-            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
-             '-k', self.alice_key_path, 'send', 'slow'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        first = self.send_background(d, 'slow')
         self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
         p = self.send(d, 'slow')
         self.assertExit(p, 3)
@@ -431,6 +427,27 @@ class Protection(Base):
         self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10))
         self.assertExit(self.send(d, 'ok', key=self.bob_key_path, cid='bob'), 0)
 
+    def test_reload_keeps_connections_in_flight_on_their_config(self):
+        d = self.daemon(self.conf())
+        running = self.send_background(d, 'slow')
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        # A new key for alice, and no 'slow' command any more.
+        new_key = self.path('alice2.key')
+        write_key(new_key)
+        with open(d.conf, 'w') as f:
+            f.write(self.conf(clients='{ id = "alice"; key_file = "%s"; }' % new_key)
+                    .replace('{ name = "slow"; exec = [ "%s/slow.sh" ]; },\n' % self.dir, ''))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10))
+        # The request in flight is answered under the config it started with:
+        # its response verifies with the old key.
+        self.assertEqual(running.wait(30), 0)
+        self.assertEqual(self.marker('ran-slow'), ['start', 'end'])
+        # New connections use the new config.
+        self.assertExit(self.send(d, 'ok'), 76)
+        self.assertExit(self.send(d, 'ok', key=new_key), 0)
+        self.assertExit(self.send(d, 'slow', key=new_key), 2)
+
     def test_two_clients_cannot_share_a_key(self):
         conf = self.conf(clients='{ id = "alice"; key_file = "%s"; },\n{ id = "eve"; key_file = "%s"; }'
                          % (self.alice_key_path, self.alice_key_path))
@@ -526,11 +543,7 @@ class Startup(Base):
 
     def test_stop_waits_for_running_action(self):
         d = self.daemon(self.conf())
-        client = subprocess.Popen(
-            [os.environ['SIOT_CTL'], '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
-             '-k', self.alice_key_path, 'send', 'slow'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        client = self.send_background(d, 'slow')
         self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
         d.signal(signal.SIGTERM)
         self.assertEqual(client.wait(30), 0)  # the answer still arrives

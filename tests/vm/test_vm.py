@@ -161,7 +161,8 @@ def start_payload(work):
     """A payload folder with the agent and fresh keys (alice's goes in)."""
     pay = os.path.join(work, 'payload')
     os.mkdir(pay)
-    shutil.copy(os.path.join(HERE, 'guest', 'vm-agent'), pay)
+    for name in ('vm-agent', 'common.sh'):
+        shutil.copy(os.path.join(HERE, 'guest', name), pay)
     subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'alice.key')], check=True)
     shutil.copy(os.path.join(work, 'alice.key'), os.path.join(pay, 'alice.key'))
     subprocess.run([SIOT_CTL, 'keygen', '-o', os.path.join(work, 'wrong.key')], check=True)

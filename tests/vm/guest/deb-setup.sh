@@ -4,13 +4,7 @@
 # by step, with the .deb built from this tree.
 set -eu
 p=/payload
-say() { echo "siot-vm: $*" > /dev/ttyS0; }
-trap 'say "SETUP-FAILED (see the console above)"' EXIT
-
-ifc=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip link set lo up
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
+. "$p/common.sh"
 
 # "sudo apt install ../siot_*.deb": the guest has no network to a mirror,
 # and the image already has every dependency, so dpkg installs it the same
@@ -30,9 +24,7 @@ CONF
 siotd --check-config > /dev/ttyS0 2>&1
 systemctl enable --now siotd.socket
 
-install -m 0755 "$p/vm-agent" /usr/local/bin/vm-agent
-systemd-run --unit=vm-agent --property=Type=simple \
-	socat -t 60 TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
+start_agent
 
 trap - EXIT
 say "READY"

@@ -5,14 +5,7 @@
 # the test agent, and say READY on the console.
 set -eu
 p=/payload
-say() { echo "siot-vm: $*" > /dev/ttyS0; }
-trap 'say "SETUP-FAILED (see the console above)"' EXIT
-
-# The network: QEMU's user-mode network behind the host's port forwards.
-ifc=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-ip link set lo up
-ip link set "$ifc" up
-ip addr add 10.0.2.15/24 dev "$ifc"
+. "$p/common.sh"
 
 # siot, from the build tree.
 install -m 0755 "$p/siotd" "$(sed -n 's/^ExecStart=//p' "$p/siotd.service")"
@@ -44,10 +37,7 @@ install -m 0640 -o root -g siot "$p/alice.key" /etc/siot/keys/alice.key
 systemctl daemon-reload
 systemctl enable --now siotd.socket
 
-# The test agent: a line in, an answer out, on port 7000.
-install -m 0755 "$p/vm-agent" /usr/local/bin/vm-agent
-systemd-run --unit=vm-agent --property=Type=simple \
-	socat -t 60 TCP-LISTEN:7000,fork,reuseaddr EXEC:/usr/local/bin/vm-agent
+start_agent
 
 trap - EXIT
 say "READY"
