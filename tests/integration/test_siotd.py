@@ -14,6 +14,32 @@ import unittest
 from harness import (Case, Raw, SIOTD, ctl, wait_until, write_key, write_script)
 
 
+def connect_many(port, sources):
+    """One plain connection to the daemon from each source address."""
+    socks = []
+    for src in sources:
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect(('127.0.0.1', port))
+        socks.append(s)
+    return socks
+
+
+def count_greeted(socks):
+    """How many of socks received a HELLO (the rest were closed at once);
+    closes them all."""
+    greeted = 0
+    for s in socks:
+        s.settimeout(2)
+        try:
+            if s.recv(1):
+                greeted += 1
+        except OSError:
+            pass
+        s.close()
+    return greeted
+
+
 class Base(Case):
     """Scripts and a config every test can start from."""
 
@@ -326,47 +352,18 @@ class Protection(Base):
 
     def test_idle_connections_from_one_source(self):
         d = self.daemon(self.conf(extra='timeout = 5.0;'))
-        idle = []
-        for _ in range(40):
-            s = socket.socket()
-            s.bind(('127.0.0.2', 0))
-            s.connect(('127.0.0.1', d.port))
-            idle.append(s)
+        idle = connect_many(d.port, ['127.0.0.2'] * 40)
         r = Raw(d.port, source='127.0.0.3')
         r.read_hello()
         r.send(r.request(self.alice_key, 'alice', 'ok'))
         self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
         # Only max_connections_per_source (8) of the 40 got a HELLO.
-        greeted = 0
-        for s in idle:
-            s.settimeout(2)
-            try:
-                if s.recv(1):
-                    greeted += 1
-            except OSError:
-                pass
-            s.close()
-        self.assertEqual(greeted, 8)
+        self.assertEqual(count_greeted(idle), 8)
 
     def test_flood_beyond_max_connections(self):
         d = self.daemon(self.conf(extra='max_connections = 10;\nmax_connections_per_source = 10;'))
-        socks = []
-        for i in range(30):
-            s = socket.socket()
-            s.bind(('127.0.0.%d' % (10 + i % 5), 0))
-            s.connect(('127.0.0.1', d.port))
-            socks.append(s)
-        greeted = 0
-        for s in socks:
-            s.settimeout(2)
-            try:
-                if s.recv(1):
-                    greeted += 1
-            except OSError:
-                pass
-        self.assertEqual(greeted, 10)
-        for s in socks:
-            s.close()
+        socks = connect_many(d.port, ['127.0.0.%d' % (10 + i % 5) for i in range(30)])
+        self.assertEqual(count_greeted(socks), 10)
         # Once they are gone, a client gets through.
         self.assertTrue(wait_until(lambda: self.send(d, 'ok').returncode == 0, 10))
 
