@@ -413,6 +413,27 @@ static void load_env(struct loader *l, const config_setting_t *g, struct command
 	}
 }
 
+/* A top-level list of groups: its length, at most max (over it is
+ * reported), 0 when absent or not a list.  *out is the setting or NULL. */
+static int group_list(struct loader *l, const config_setting_t *root, const char *name, int max,
+		      const char *shape, const config_setting_t **out)
+{
+	const config_setting_t *list = config_setting_get_member(root, name);
+	int n = 0;
+
+	*out = list;
+	if (list && config_setting_type(list) != CONFIG_TYPE_LIST &&
+	    config_setting_type(list) != CONFIG_TYPE_ARRAY)
+		report(l, list, "%s must be a list %s", name, shape);
+	else if (list)
+		n = config_setting_length(list);
+	if (n > max) {
+		report(l, list, "at most %d %s", max, name);
+		n = max;
+	}
+	return n;
+}
+
 /* ---- GPIO lines and actions --------------------------------------------- */
 
 /* Match s against names[0..n); returns the index or -1. */
@@ -431,18 +452,10 @@ static void load_lines(struct loader *l, const config_setting_t *root, struct co
 	static const char *const dirs[] = { "input", "output" };
 	static const char *const biases[] = { "as-is", "disabled", "pull-up", "pull-down" };
 	static const char *const drives[] = { "push-pull", "open-drain", "open-source" };
-	const config_setting_t *list = config_setting_get_member(root, "lines");
-	int n = 0;
+	const config_setting_t *list;
+	int n = group_list(l, root, "lines", CONFIG_MAX_LINES,
+			   "( { name = ...; chip = ...; line = ...; }, ... )", &list);
 
-	if (list && config_setting_type(list) != CONFIG_TYPE_LIST &&
-	    config_setting_type(list) != CONFIG_TYPE_ARRAY)
-		report(l, list, "lines must be a list ( { name = ...; chip = ...; line = ...; }, ... )");
-	else if (list)
-		n = config_setting_length(list);
-	if (n > CONFIG_MAX_LINES) {
-		report(l, list, "at most %d lines", CONFIG_MAX_LINES);
-		n = CONFIG_MAX_LINES;
-	}
 	c->lines = xcalloc((size_t)n + 1, sizeof(*c->lines));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
@@ -579,24 +592,10 @@ static void load_commands(struct loader *l, const config_setting_t *root, struct
 {
 	static const char *const keys[] = { "name", "exec", "gpio", "timeout", "output",
 					    "concurrency", "env", NULL };
-	const config_setting_t *list = config_setting_get_member(root, "commands");
-	int n;
+	const config_setting_t *list;
+	int n = group_list(l, root, "commands", CONFIG_MAX_COMMANDS,
+			   "( { name = ...; exec = [...]; }, ... )", &list);
 
-	if (!list) {
-		c->commands = xcalloc(1, sizeof(struct command));
-		c->all_commands = xcalloc(1, sizeof(char *));
-		return;
-	}
-	if (config_setting_type(list) != CONFIG_TYPE_LIST && config_setting_type(list) != CONFIG_TYPE_ARRAY) {
-		report(l, list, "commands must be a list ( { name = ...; exec = [...]; }, ... )");
-		n = 0;
-	} else {
-		n = config_setting_length(list);
-	}
-	if (n > CONFIG_MAX_COMMANDS) {
-		report(l, list, "at most %d commands", CONFIG_MAX_COMMANDS);
-		n = CONFIG_MAX_COMMANDS;
-	}
 	c->commands = xcalloc((size_t)n + 1, sizeof(struct command));
 	c->all_commands = xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
@@ -725,18 +724,10 @@ static void load_key(struct loader *l, const config_setting_t *g, struct config 
 static void load_clients(struct loader *l, const config_setting_t *root, struct config *c)
 {
 	static const char *const keys[] = { "id", "key_file", "key_credential", "commands", NULL };
-	const config_setting_t *list = config_setting_get_member(root, "clients");
-	int n = 0;
+	const config_setting_t *list;
+	int n = group_list(l, root, "clients", CONFIG_MAX_CLIENTS,
+			   "( { id = ...; key_file = ...; }, ... )", &list);
 
-	if (list && config_setting_type(list) != CONFIG_TYPE_LIST &&
-	    config_setting_type(list) != CONFIG_TYPE_ARRAY)
-		report(l, list, "clients must be a list ( { id = ...; key_file = ...; }, ... )");
-	else if (list)
-		n = config_setting_length(list);
-	if (n > CONFIG_MAX_CLIENTS) {
-		report(l, list, "at most %d clients", CONFIG_MAX_CLIENTS);
-		n = CONFIG_MAX_CLIENTS;
-	}
 	c->clients = xcalloc((size_t)n + 1, sizeof(struct client));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
