@@ -142,7 +142,7 @@ export function findResult(ex, key, status, sealed, tag) {
   for (let r = 0; r < 256; r++) {
     const mac = hmac(hash, key, [...prefix, Buffer.from([r])]).subarray(0, want);
     const eq = timingSafeEqual(mac, tag);
-    // Branch-free select: keep scanning whatever matched.
+    // No early exit: every candidate is computed and compared.
     found = eq ? r : found;
   }
   return found;
