@@ -37,14 +37,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-static void report(const char *file, int line, const char *msg)
-{
-	if (line > 0)
-		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
-	else
-		fprintf(stderr, "%s: %s\n", file, msg);
-}
-
 static int parse_int(const char *s, const char *what, int min, int max, int *out)
 {
 	char *end;
@@ -401,7 +393,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		target_clear(&t);
-		r = target_load(config_path, target_name, &t, report, true);
+		r = target_load(config_path, target_name, &t, cfg_print_problem, true);
 		if (r == -ENOENT) {
 			fprintf(stderr, "siot-ctl: %s: no such file\n", config_path);
 			return EXIT_CONFIG;
@@ -441,7 +433,7 @@ int main(int argc, char **argv)
 
 	/* The target: the config's (when there is one), then the flags on top. */
 	target_clear(&t);
-	r = target_load(config_path, target_name, &t, report, false);
+	r = target_load(config_path, target_name, &t, cfg_print_problem, false);
 	if (r == -ENOENT && (explicit_config || target_name)) {
 		fprintf(stderr, "siot-ctl: %s: no such file%s\n", config_path,
 			target_name ? " (needed for -t)" : "");

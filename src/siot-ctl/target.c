@@ -2,15 +2,12 @@
 #include "target.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <libconfig.h>
-
+#include "cfg.h"
 #include "keyfile.h"
 
 void target_clear(struct target *t)
@@ -82,136 +79,57 @@ const char *target_default_path(void)
 	return user;
 }
 
-struct reader {
-	const char *path;
-	target_report_fn report;
-	unsigned errors;
-};
-
-__attribute__((format(printf, 3, 4))) static void problem(struct reader *r,
-							   const config_setting_t *s,
-							   const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	r->errors++;
-	r->report(r->path, s ? (int)config_setting_source_line(s) : 0, msg);
-}
-
-static void str_field(struct reader *r, const config_setting_t *g, const char *name, char *out,
-		      size_t n)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-
-	if (!s)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		problem(r, s, "%s must be a string", name);
-		return;
-	}
-	if (strlen(config_setting_get_string(s)) >= n) {
-		problem(r, s, "%s is too long", name);
-		return;
-	}
-	strcpy(out, config_setting_get_string(s));
-}
-
-static void int_field(struct reader *r, const config_setting_t *g, const char *name, int *out,
-		      int min, int max)
-{
-	const config_setting_t *s = config_setting_get_member(g, name);
-	long long v;
-
-	if (!s)
-		return;
-	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
-		problem(r, s, "%s must be an integer", name);
-		return;
-	}
-	v = config_setting_get_int64(s);
-	if (v < min || v > max) {
-		problem(r, s, "%s = %lld is out of range (%d .. %d)", name, v, min, max);
-		return;
-	}
-	*out = (int)v;
-}
-
-static void read_target(struct reader *r, const config_setting_t *g, struct target *t)
+static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
 {
 	static const char *const keys[] = { "name", "host", "port", "socket", "device", "id",
 					    "key_file", "protocol", "hash", "tag_length",
 					    "challenge_length", "wakeup_length", "timeout",
 					    "classic_response", NULL };
-	const config_setting_t *s;
-	int port = -1;
+	static const char *const protocols[] = { "v1", "classic" };
+	static const char *const hashes[] = { "sha256", "sha512" };
+	unsigned port = 0, n;
+	uint64_t usec;
+	bool b;
+	int k;
 
 	target_clear(t);
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-		bool ok = false;
-		for (size_t k = 0; keys[k]; k++)
-			if (!strcmp(config_setting_name(m), keys[k]))
-				ok = true;
-		if (!ok)
-			problem(r, m, "unknown setting '%s' in a target", config_setting_name(m));
-	}
-	str_field(r, g, "name", t->name, sizeof(t->name));
-	str_field(r, g, "host", t->host, sizeof(t->host));
-	str_field(r, g, "socket", t->socket, sizeof(t->socket));
-	str_field(r, g, "device", t->device, sizeof(t->device));
-	str_field(r, g, "id", t->id, sizeof(t->id));
-	str_field(r, g, "key_file", t->key_file, sizeof(t->key_file));
-	str_field(r, g, "protocol", t->protocol, sizeof(t->protocol));
-	str_field(r, g, "hash", t->hash, sizeof(t->hash));
-	int_field(r, g, "port", &port, 1, 65535);
-	if (port > 0)
-		snprintf(t->port, sizeof(t->port), "%d", port);
-	int_field(r, g, "tag_length", &t->tag_length, SIOT_MIN_TAG, SIOT_MAX_DIGEST);
-	int_field(r, g, "challenge_length", &t->challenge_length, SIOT_MIN_CHALLENGE,
-		  SIOT_MAX_CHALLENGE);
-	int_field(r, g, "wakeup_length", &t->wakeup_length, 0, SIOT_MAX_WAKEUP);
-	if ((s = config_setting_get_member(g, "timeout"))) {
-		double v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
-			   : (config_setting_type(s) == CONFIG_TYPE_INT ||
-			      config_setting_type(s) == CONFIG_TYPE_INT64)
-				   ? (double)config_setting_get_int64(s)
-				   : NAN;
-		if (!(v > 0 && v <= 86400))
-			problem(r, s, "timeout must be a number of seconds (more than 0, at most 86400)");
-		else
-			t->timeout = v;
-	}
-	if ((s = config_setting_get_member(g, "classic_response"))) {
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-			problem(r, s, "classic_response must be true or false");
-		else
-			t->classic_response = config_setting_get_bool(s);
-	}
-	s = config_setting_get_member(g, "name");
+	cfg_check_members(r, g, keys, "a target");
+	cfg_get_string_buf(r, g, "name", t->name, sizeof(t->name));
+	cfg_get_string_buf(r, g, "host", t->host, sizeof(t->host));
+	cfg_get_string_buf(r, g, "socket", t->socket, sizeof(t->socket));
+	cfg_get_string_buf(r, g, "device", t->device, sizeof(t->device));
+	cfg_get_string_buf(r, g, "id", t->id, sizeof(t->id));
+	cfg_get_string_buf(r, g, "key_file", t->key_file, sizeof(t->key_file));
+	if (cfg_get_enum(r, g, "protocol", protocols, 2, "\"v1\" or \"classic\"", &k))
+		snprintf(t->protocol, sizeof(t->protocol), "%s", protocols[k]);
+	if (cfg_get_enum(r, g, "hash", hashes, 2, "\"sha256\" or \"sha512\"", &k))
+		snprintf(t->hash, sizeof(t->hash), "%s", hashes[k]);
+	if (cfg_get_uint(r, g, "port", &port, 1, 65535))
+		snprintf(t->port, sizeof(t->port), "%u", port);
+	if (cfg_get_uint(r, g, "tag_length", &n, SIOT_MIN_TAG, SIOT_MAX_DIGEST))
+		t->tag_length = (int)n;
+	if (cfg_get_uint(r, g, "challenge_length", &n, SIOT_MIN_CHALLENGE, SIOT_MAX_CHALLENGE))
+		t->challenge_length = (int)n;
+	if (cfg_get_uint(r, g, "wakeup_length", &n, 0, SIOT_MAX_WAKEUP))
+		t->wakeup_length = (int)n;
+	if (cfg_get_usec(r, g, "timeout", &usec, 0.0, 86400.0))
+		t->timeout = (double)usec / 1e6;
+	if (cfg_get_bool(r, g, "classic_response", &b))
+		t->classic_response = b;
 	if (!t->name[0])
-		problem(r, g, "a target needs a name");
+		cfg_report(r, g, "a target needs a name");
 	if (t->host[0] && t->socket[0])
-		problem(r, g, "target \"%s\": give host or socket, not both", t->name);
+		cfg_report(r, g, "target \"%s\": give host or socket, not both", t->name);
 	if (t->id[0] && !siot_valid_id(t->id, strlen(t->id)))
-		problem(r, config_setting_get_member(g, "id"),
-			"id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->id);
+		cfg_report(r, config_setting_get_member(g, "id"),
+			   "id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->id);
 	if (t->device[0] && !siot_valid_id(t->device, strlen(t->device)))
-		problem(r, config_setting_get_member(g, "device"),
-			"device \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->device);
-	if (t->protocol[0] && strcmp(t->protocol, "v1") && strcmp(t->protocol, "classic"))
-		problem(r, config_setting_get_member(g, "protocol"),
-			"protocol \"%s\": must be \"v1\" or \"classic\"", t->protocol);
-	if (t->hash[0] && strcmp(t->hash, "sha256") && strcmp(t->hash, "sha512"))
-		problem(r, config_setting_get_member(g, "hash"),
-			"hash \"%s\": must be \"sha256\" or \"sha512\"", t->hash);
+		cfg_report(r, config_setting_get_member(g, "device"),
+			   "device \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->device);
 }
 
 /* check: the key file must be readable, safe and a key. */
-static void check_key(struct reader *r, const config_setting_t *g, const struct target *t)
+static void check_key(struct cfg_reader *r, const config_setting_t *g, const struct target *t)
 {
 	char path[4096], err[600];
 	uint8_t *raw = sodium_malloc(SIOT_MAX_KEY);
@@ -220,60 +138,48 @@ static void check_key(struct reader *r, const config_setting_t *g, const struct 
 	if (!raw)
 		return;
 	if (target_expand_home(t->key_file, path, sizeof(path)) < 0)
-		problem(r, config_setting_get_member(g, "key_file"), "key_file is too long");
+		cfg_report(r, config_setting_get_member(g, "key_file"), "key_file is too long");
 	else if (keyfile_load(path, KEYFILE_CLIENT, raw, &len, err, sizeof(err)) < 0)
-		problem(r, config_setting_get_member(g, "key_file"), "%s", err);
+		cfg_report(r, config_setting_get_member(g, "key_file"), "%s", err);
 	sodium_free(raw);
 }
 
-int target_load(const char *path, const char *name, struct target *out, target_report_fn report,
+int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
 		bool check_all)
 {
-	struct reader r = { .path = path, .report = report };
+	static const char *const keys[] = { "default", "targets", NULL };
 	const config_setting_t *root, *list, *def;
 	const char *want = name;
+	struct cfg_reader r;
 	config_t cf;
 	bool found = false;
 	int n = 0;
 
 	if (access(path, F_OK) < 0)
 		return -ENOENT;
+	cfg_reader_init(&r, path);
 	config_init(&cf);
-	if (config_read_file(&cf, path) != CONFIG_TRUE) {
-		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			report(path, 0, strerror(errno ? errno : EIO));
-		else
-			report(config_error_file(&cf) ? config_error_file(&cf) : path,
-			       config_error_line(&cf), config_error_text(&cf));
+	if (cfg_read_file(&r, &cf) < 0) {
 		config_destroy(&cf);
+		cfg_reader_flush(&r, report, NULL);
 		return -EINVAL;
 	}
 	root = config_root_setting(&cf);
-	for (int i = 0; i < config_setting_length(root); i++) {
-		const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
-		if (strcmp(config_setting_name(m), "default") && strcmp(config_setting_name(m), "targets"))
-			problem(&r, m, "unknown setting '%s'", config_setting_name(m));
-	}
+	cfg_check_members(&r, root, keys, NULL);
 	def = config_setting_get_member(root, "default");
 	if (def && config_setting_type(def) != CONFIG_TYPE_STRING)
-		problem(&r, def, "default must be a string (a target's name)");
+		cfg_report(&r, def, "default must be a string (a target's name)");
 	else if (def && !want)
 		want = config_setting_get_string(def);
-	list = config_setting_get_member(root, "targets");
-	if (list && config_setting_type(list) != CONFIG_TYPE_LIST)
-		problem(&r, list, "targets must be a list ( { name = ...; ... }, ... )");
-	else if (list)
-		n = config_setting_length(list);
+	n = cfg_get_list(&r, root, "targets", 1024, "( { name = ...; ... }, ... )", &list);
 	if (!want && n == 1)
 		want = NULL; /* the only target */
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct target t;
 
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			problem(&r, g, "a target must be a group { ... }");
+		if (!cfg_want_type(&r, g, "a target", CONFIG_TYPE_GROUP))
 			continue;
-		}
 		if (!check_all && found)
 			break;
 		read_target(&r, g, &t);
@@ -283,7 +189,7 @@ int target_load(const char *path, const char *name, struct target *out, target_r
 			const config_setting_t *o = config_setting_get_elem(list, (unsigned)j);
 			const char *on = NULL;
 			if (config_setting_lookup_string(o, "name", &on) && t.name[0] && !strcmp(on, t.name))
-				problem(&r, g, "target \"%s\" is declared twice", t.name);
+				cfg_report(&r, g, "target \"%s\" is declared twice", t.name);
 		}
 		if (!found && ((want && !strcmp(t.name, want)) || (!want && n == 1))) {
 			*out = t;
@@ -291,9 +197,9 @@ int target_load(const char *path, const char *name, struct target *out, target_r
 		}
 	}
 	if (def && want && !found && !name)
-		problem(&r, def, "default = \"%s\": no such target", want);
+		cfg_report(&r, def, "default = \"%s\": no such target", want);
 	config_destroy(&cf);
-	if (r.errors)
+	if (cfg_reader_flush(&r, report, NULL) > 0)
 		return -EINVAL;
 	if (!found)
 		return want || n > 1 ? -ESRCH : 0;

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "cfg.h"
 #include "siot.h"
 
 #define TARGET_DEFAULT_TIMEOUT 30.0
@@ -32,9 +33,6 @@ void target_clear(struct target *t);
 /* Fields set in over replace those of base. */
 void target_merge(struct target *base, const struct target *over);
 
-/* Called for each problem in the config file. */
-typedef void (*target_report_fn)(const char *file, int line, const char *msg);
-
 /*
  * Read the client config at path and pick the target `name` (NULL: the
  * file's `default`, or its only target).  Returns 0, -ENOENT when the file
@@ -43,7 +41,7 @@ typedef void (*target_report_fn)(const char *file, int line, const char *msg);
  * reported even when one is picked, key files included (readable, safe
  * permissions, a key).
  */
-int target_load(const char *path, const char *name, struct target *out, target_report_fn report,
+int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
 		bool check_all);
 
 /* The config path siot-ctl reads: $SIOT_CTL_CONFIG, else

@@ -4,6 +4,8 @@
  * once when it has finished, with the status, the unsent result byte and any
  * output.  Actions run without blocking the event loop.  A client that goes
  * away does not cancel its action; only the daemon's shutdown does.
+ *
+ * Running actions belong to one struct actions, which the daemon owns.
  */
 #ifndef SIOTD_ACTION_H
 #define SIOTD_ACTION_H
@@ -14,6 +16,8 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "gpio.h"
+#include "list.h"
 #include "siot.h"
 
 struct action_result {
@@ -24,7 +28,6 @@ struct action_result {
 	const char *note;         /* why, for the log ("exit 3", "killed by signal 9") */
 };
 
-struct action;
 typedef void (*action_done_fn)(void *userdata, const struct action_result *r);
 
 struct action_context {
@@ -33,29 +36,37 @@ struct action_context {
 	size_t output_max; /* bytes of stdout kept at most */
 };
 
+/* Every running action. */
+struct actions {
+	sd_event *event;
+	struct gpio_registry *gpio;
+	struct list_node scripts;  /* running scripts (action_exec.c) */
+	unsigned n_running;        /* scripts and GPIO actions */
+};
+
+void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio);
+
 /*
- * Start cmd's action (cfg is the configuration cmd belongs to).  done is
- * called exactly once, from the event loop, after action_start returned 0
- * (never from inside it); the action frees itself after calling done.
+ * Start cmd's action.  done is called exactly once, from the event loop,
+ * after action_start returned 0 (never from inside it); the action is
+ * counted out of n_running before done is called, and frees itself after.
  * Returns 0, -EBUSY when the command's GPIO line is in use by another
  * action (the caller answers BUSY), or another negative errno when nothing
  * could be started at all (the caller answers ERROR).
  */
-int action_start(sd_event *e, const struct config *cfg, const struct command *cmd,
-		 const struct action_context *ctx, action_done_fn done, void *userdata);
+int action_start(struct actions *a, const struct command *cmd, const struct action_context *ctx,
+		 action_done_fn done, void *userdata);
 
 /* Stop every running action now (daemon shutdown): each script's process
- * group gets SIGKILL; their done callbacks still run as they are reaped. */
-void action_kill_all(void);
-/* Actions still running. */
-unsigned action_running(void);
+ * group gets SIGKILL; their done callbacks still run as they are reaped.
+ * GPIO actions end by themselves within their pulse. */
+void actions_kill_all(struct actions *a);
 
-/* For the implementations: count an action in (+1) or out (-1). */
-void action_track(int delta);
-int action_exec_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
-		      action_done_fn done, void *userdata);
-void action_exec_kill_all(void);
-int action_gpio_start(sd_event *e, const struct config *cfg, const struct command *cmd,
-		      action_done_fn done, void *userdata);
+/* The implementations (action_exec.c, action_gpio.c). */
+int action_exec_start(struct actions *a, const struct command *cmd,
+		      const struct action_context *ctx, action_done_fn done, void *userdata);
+void action_exec_kill_all(struct actions *a);
+int action_gpio_start(struct actions *a, const struct command *cmd, action_done_fn done,
+		      void *userdata);
 
 #endif

@@ -17,15 +17,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "usec.h"
 
-#define USEC_PER_SEC 1000000ULL
 #define KILL_GRACE_USEC (2 * USEC_PER_SEC) /* SIGTERM, then SIGKILL after this */
 #define STDERR_MAX_LINES 64
 #define STDERR_LINE_MAX 512
 #define DEFAULT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
-struct action {
-	sd_event *event;
+struct script_run {
+	struct actions *owner;
 	char *name;
 	pid_t pid;
 	sd_event_source *child, *out_src, *err_src, *timer;
@@ -38,19 +38,17 @@ struct action {
 	bool timed_out, killed;
 	action_done_fn done;
 	void *userdata;
-	struct action *next;
+	bool counted;          /* in owner->n_running */
+	struct list_node node; /* in owner->scripts */
 };
 
-static struct action *all_actions;
-
-static void unlink_action(struct action *a)
+/* Count the run out of its owner's running actions (once). */
+static void uncount(struct script_run *a)
 {
-	for (struct action **p = &all_actions; *p; p = &(*p)->next) {
-		if (*p == a) {
-			*p = a->next;
-			return;
-		}
-	}
+	if (!a->counted)
+		return;
+	a->counted = false;
+	a->owner->n_running--;
 }
 
 static void close_source(sd_event_source **s, int *fd)
@@ -62,7 +60,7 @@ static void close_source(sd_event_source **s, int *fd)
 	}
 }
 
-static void free_action(struct action *a)
+static void free_action(struct script_run *a)
 {
 	close_source(&a->out_src, &a->out_fd);
 	close_source(&a->err_src, &a->err_fd);
@@ -70,14 +68,14 @@ static void free_action(struct action *a)
 	close_source(&a->child, NULL);
 	if (a->status_fd >= 0)
 		close(a->status_fd);
-	unlink_action(a);
-	action_track(-1);
+	list_del(&a->node);
+	uncount(a);
 	free(a->out);
 	free(a->name);
 	free(a);
 }
 
-static void flush_err_line(struct action *a)
+static void flush_err_line(struct script_run *a)
 {
 	if (a->err_len == 0)
 		return;
@@ -91,7 +89,7 @@ static void flush_err_line(struct action *a)
 }
 
 /* Read what a pipe has; returns false at EOF or error (the source is done). */
-static bool drain(struct action *a, int fd, bool is_stdout)
+static bool drain(struct script_run *a, int fd, bool is_stdout)
 {
 	uint8_t buf[4096];
 
@@ -123,7 +121,7 @@ static bool drain(struct action *a, int fd, bool is_stdout)
 
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-	struct action *a = userdata;
+	struct script_run *a = userdata;
 	bool is_stdout = s == a->out_src;
 
 	(void)revents;
@@ -140,7 +138,7 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	struct action *a = userdata;
+	struct script_run *a = userdata;
 
 	(void)usec;
 	if (!a->timed_out) {
@@ -160,7 +158,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
-	struct action *a = userdata;
+	struct script_run *a = userdata;
 	struct action_result r = { .status = SIOT_STATUS_ERROR };
 	char note[96];
 	int exec_errno = 0;
@@ -200,6 +198,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 		r.output_len = a->out_len;
 	}
 	r.note = note;
+	uncount(a); /* before done: whoever waits for the last action sees it gone */
 	a->done(a->userdata, &r);
 	free_action(a);
 	return 0;
@@ -276,11 +275,11 @@ fail:
 	_exit(127);
 }
 
-int action_exec_start(sd_event *e, const struct command *cmd, const struct action_context *ctx,
-		      action_done_fn done, void *userdata)
+int action_exec_start(struct actions *owner, const struct command *cmd,
+		      const struct action_context *ctx, action_done_fn done, void *userdata)
 {
 	int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
-	struct action *a;
+	struct script_run *a;
 	char **env;
 	int r = -ENOMEM;
 
@@ -293,7 +292,8 @@ int action_exec_start(sd_event *e, const struct command *cmd, const struct actio
 	a->out = malloc(a->out_max ? a->out_max : 1);
 	if (!a->name || !a->out)
 		goto fail_alloc;
-	a->event = e;
+	a->owner = owner;
+	list_init(&a->node);
 	a->done = done;
 	a->userdata = userdata;
 	a->out_fd = a->err_fd = a->status_fd = -1;
@@ -322,25 +322,25 @@ int action_exec_start(sd_event *e, const struct command *cmd, const struct actio
 	a->err_fd = err_p[0];
 	a->status_fd = st_p[0];
 	fcntl(a->status_fd, F_SETFL, O_NONBLOCK);
-	action_track(1);
-	a->next = all_actions;
-	all_actions = a;
+	a->counted = true;
+	owner->n_running++;
+	list_add(&owner->scripts, &a->node);
 
 	if (a->out_fd >= 0) {
 		fcntl(a->out_fd, F_SETFL, O_NONBLOCK);
-		r = sd_event_add_io(e, &a->out_src, a->out_fd, EPOLLIN, on_output, a);
+		r = sd_event_add_io(owner->event, &a->out_src, a->out_fd, EPOLLIN, on_output, a);
 		if (r < 0)
 			goto fail_started;
 	}
 	fcntl(a->err_fd, F_SETFL, O_NONBLOCK);
-	r = sd_event_add_io(e, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
+	r = sd_event_add_io(owner->event, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
 	if (r < 0)
 		goto fail_started;
-	r = sd_event_add_time_relative(e, &a->timer, CLOCK_MONOTONIC,
-				       (uint64_t)(cmd->timeout * USEC_PER_SEC), 0, on_timer, a);
+	r = sd_event_add_time_relative(owner->event, &a->timer, CLOCK_MONOTONIC, cmd->timeout_usec,
+				       0, on_timer, a);
 	if (r < 0)
 		goto fail_started;
-	r = sd_event_add_child(e, &a->child, a->pid, WEXITED, on_child_exit, a);
+	r = sd_event_add_child(owner->event, &a->child, a->pid, WEXITED, on_child_exit, a);
 	if (r < 0)
 		goto fail_started;
 	log_debug("command %s started as pid %d", cmd->name, (int)a->pid);
@@ -371,9 +371,12 @@ fail_alloc:
 	return r;
 }
 
-void action_exec_kill_all(void)
+void action_exec_kill_all(struct actions *owner)
 {
-	for (struct action *a = all_actions; a; a = a->next) {
+	struct list_node *n, *tmp;
+
+	list_for_each_safe(n, tmp, &owner->scripts) {
+		struct script_run *a = list_entry(n, struct script_run, node);
 		a->killed = true;
 		kill(-a->pid, SIGKILL);
 	}

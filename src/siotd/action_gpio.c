@@ -13,9 +13,8 @@
 #include "action.h"
 #include "log.h"
 
-#define USEC_PER_SEC 1000000ULL
-
-struct gpio_action {
+struct gpio_run {
+	struct actions *owner;
 	struct gpio_held *line;
 	int pulse_value;
 	sd_event_source *src;
@@ -25,12 +24,12 @@ struct gpio_action {
 	void *userdata;
 };
 
-static void finish(struct gpio_action *a)
+static void finish(struct gpio_run *a)
 {
 	a->result.note = a->note;
 	a->src = sd_event_source_disable_unref(a->src);
 	gpio_release(a->line);
-	action_track(-1);
+	a->owner->n_running--;
 	a->done(a->userdata, &a->result);
 	free(a);
 }
@@ -44,7 +43,7 @@ static int on_defer(sd_event_source *s, void *userdata)
 
 static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	struct gpio_action *a = userdata;
+	struct gpio_run *a = userdata;
 	int r = gpio_set(a->line, !a->pulse_value);
 
 	(void)s;
@@ -52,7 +51,8 @@ static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
 	if (r < 0) {
 		a->result.status = SIOT_STATUS_FAILED;
 		snprintf(a->note, sizeof(a->note), "pulse could not end: %s", strerror(-r));
-		log_error("GPIO line stuck at %d after a pulse: %s", a->pulse_value, strerror(-r));
+		errno = -r;
+		log_warn("GPIO line stuck at %d after a pulse", a->pulse_value);
 	} else {
 		snprintf(a->note, sizeof(a->note), "pulsed %d", a->pulse_value);
 	}
@@ -60,12 +60,12 @@ static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-int action_gpio_start(sd_event *e, const struct config *cfg, const struct command *cmd,
-		      action_done_fn done, void *userdata)
+int action_gpio_start(struct actions *owner, const struct command *cmd, action_done_fn done,
+		      void *userdata)
 {
-	const struct gpio_line_decl *decl = &cfg->lines[cmd->gpio_line];
-	struct gpio_held *line = gpio_lookup(decl);
-	struct gpio_action *a;
+	const struct gpio_line_decl *decl = cmd->gpio_line;
+	struct gpio_held *line = gpio_lookup(owner->gpio, decl);
+	struct gpio_run *a;
 	int r = -EINVAL, v = 0;
 
 	if (!line)
@@ -77,11 +77,12 @@ int action_gpio_start(sd_event *e, const struct config *cfg, const struct comman
 		gpio_release(line);
 		return -ENOMEM;
 	}
+	a->owner = owner;
 	a->line = line;
 	a->done = done;
 	a->userdata = userdata;
 	a->result.status = SIOT_STATUS_OK;
-	action_track(1);
+	owner->n_running++;
 
 	switch (cmd->op) {
 	case GPIO_OP_SET:
@@ -103,9 +104,8 @@ int action_gpio_start(sd_event *e, const struct config *cfg, const struct comman
 		a->pulse_value = cmd->value;
 		r = gpio_set(line, cmd->value);
 		if (r == 0) {
-			r = sd_event_add_time_relative(e, &a->src, CLOCK_MONOTONIC,
-						       (uint64_t)(cmd->duration * USEC_PER_SEC), 0,
-						       on_pulse_end, a);
+			r = sd_event_add_time_relative(owner->event, &a->src, CLOCK_MONOTONIC,
+						       cmd->duration_usec, 0, on_pulse_end, a);
 			if (r < 0)
 				gpio_set(line, !cmd->value);
 			else
@@ -120,10 +120,10 @@ int action_gpio_start(sd_event *e, const struct config *cfg, const struct comman
 		snprintf(a->note, sizeof(a->note), "%s: %s", decl->name, strerror(-r));
 	}
 	/* done must not run inside action_start: hand it to the loop. */
-	r = sd_event_add_defer(e, &a->src, on_defer, a);
+	r = sd_event_add_defer(owner->event, &a->src, on_defer, a);
 	if (r < 0) {
 		gpio_release(line);
-		action_track(-1);
+		owner->n_running--;
 		free(a);
 		return r;
 	}

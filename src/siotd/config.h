@@ -1,16 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /etc/siot.conf (libconfig syntax) -> one immutable, validated struct
- * config.  Nothing writes a config after config_load returns; connections
- * hold a reference to the config they started with, so a reload swaps in a
- * new one without disturbing them.  See siot.conf(5) for every setting.
+ * /etc/siot.conf (libconfig syntax) -> one immutable struct config.
+ *
+ * Two steps, both reporting every problem as file:line into one
+ * cfg_reader:
+ *   config_load     parses and validates the file alone (no file other
+ *                   than the config is opened, no device is touched);
+ *   config_resolve  (resolve.c) reads the keys, finds the GPIO chips and
+ *                   lines and checks that every exec program can be run.
+ * config_load_and_resolve does both and hands the sorted problems to a report function.
+ *
+ * Nothing writes a config after it is resolved; connections hold a
+ * reference to the config they use, so a reload swaps in a new one without
+ * disturbing them.  See siot.conf(5) for every setting.
  */
 #ifndef SIOTD_CONFIG_H
 #define SIOTD_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "cfg.h"
 #include "gpio.h"
 #include "siot.h"
 
@@ -28,44 +39,62 @@
 enum action_kind { ACTION_EXEC, ACTION_GPIO };
 enum gpio_op { GPIO_OP_SET, GPIO_OP_TOGGLE, GPIO_OP_PULSE, GPIO_OP_GET };
 
+/* Everything an action needs to run: no action looks at the rest of the
+ * config. */
 struct command {
 	char *name;
 	enum action_kind kind;
 	/* gpio */
-	size_t gpio_line;       /* index into config.lines */
+	const struct gpio_line_decl *gpio_line; /* its line, in the same config */
 	enum gpio_op op;
-	int value;              /* set, pulse */
-	double duration;        /* pulse, seconds */
+	int value;               /* set, pulse */
+	uint64_t duration_usec;  /* pulse */
 	/* exec */
-	char **argv;            /* NULL-terminated; argv[0] is an absolute path */
-	char **env;             /* "NAME=value" entries, NULL-terminated */
-	double timeout;         /* seconds the script may run */
-	bool output;            /* return stdout, sealed */
-	unsigned concurrency;   /* runs of this command at once */
-	int line;               /* where it was declared */
+	char **argv;             /* NULL-terminated; argv[0] is an absolute path */
+	char **env;              /* "NAME=value" entries, NULL-terminated */
+	uint64_t timeout_usec;   /* how long the script may run */
+	bool output;             /* return stdout, sealed */
+	unsigned concurrency;    /* runs of this command at once */
+	int line;                /* where it was declared */
+	int exec_line;           /* where its exec = [...] is, for config_resolve */
 };
 
 struct client {
 	char *id;
-	struct siot_key *key;   /* in locked memory (sodium_malloc) */
-	const char **commands;  /* names it may run, NULL-terminated (point into config) */
-	size_t *command_index;  /* index into config.commands, parallel to commands */
+	/* Exactly one of these is set (config_load reports otherwise). */
+	char *key_file;          /* absolute, or relative to the config's folder */
+	char *key_credential;    /* a name in $CREDENTIALS_DIRECTORY */
+	int key_line;            /* where the key setting is */
+	struct siot_key *key;    /* set by config_resolve, in locked memory */
+	const char **commands;   /* names it may run, NULL-terminated (point into config) */
+	const struct command **allowed; /* the same commands, parallel to `commands` */
 	size_t n_commands;
+	bool restricted;         /* has its own commands list */
+	int line;
 };
 
 struct backoff_config {
 	unsigned failures;
-	double window, base, max; /* seconds */
+	uint64_t window_usec, base_usec, max_usec;
+};
+
+/* classic scans every (client, allowed command) pair. */
+struct classic_candidates {
+	struct siot_candidate *candidates;
+	const struct client **client;    /* parallel to candidates */
+	const struct command **command;  /* parallel to candidates */
+	size_t n;
 };
 
 struct config {
 	unsigned refs;
 	char *path;
+	char *dir;               /* the config file's folder, for relative key paths */
 
 	struct siot_params params;
 	char device_id[SIOT_MAX_ID + 1];
-	char **listen;          /* NULL-terminated */
-	double timeout;         /* seconds for one exchange */
+	char **listen;           /* NULL-terminated */
+	uint64_t timeout_usec;   /* one exchange */
 	unsigned max_connections, max_connections_per_source, max_requests, output_max;
 	struct backoff_config backoff;
 	bool classic_response;
@@ -76,35 +105,39 @@ struct config {
 	size_t n_commands;
 	struct gpio_line_decl *lines;
 	size_t n_lines;
+	const char **all_commands; /* every command's name, NULL-terminated */
 
-	/* Unknown clients are scanned with a secret random key against every
-	 * command, so they cost what a known client costs. */
-	struct siot_key *dummy_key;
-	const char **all_commands; /* NULL-terminated */
-
-	/* classic: every (client, allowed command) pair. */
-	struct siot_candidate *candidates;
-	size_t *candidate_client, *candidate_command;
-	size_t n_candidates;
+	/* Set by config_resolve. */
+	struct siot_key *dummy_key; /* secret, random: unknown ids are scanned with it */
+	struct classic_candidates classic;
 };
 
-/* Called once per problem found; line is 0 when there is none. */
-typedef void (*config_report_fn)(void *userdata, const char *file, int line, const char *msg);
+/*
+ * Parse and validate path into a new config (one reference) in *out.
+ * Problems go to r; returns -EINVAL when the file cannot be read or parsed
+ * at all (*out NULL), else 0 with *out set even if problems were reported
+ * (config_resolve may still find more; the caller decides by r->errors).
+ */
+int config_load(const char *path, struct config **out, struct cfg_reader *r);
 
 /*
- * Load and validate path.  Reports every problem through report (all of
- * them, not just the first) and returns -EINVAL if there was any, else 0 with
- * *out holding a config with one reference.  Reads key files and systemd
- * credentials ($CREDENTIALS_DIRECTORY) as part of validation.
+ * Read every key (wiping every intermediate copy), refuse unsafe key files
+ * and shared keys, find every GPIO chip and line, check every exec program,
+ * and build the dummy key and classic's candidate list.  Problems go to r.
+ * Returns 0, or -EINVAL when it reported any.
  */
-int config_load(const char *path, struct config **out, config_report_fn report, void *userdata);
+int config_resolve(struct config *c, struct cfg_reader *r);
+
+/* config_load + config_resolve, problems sorted and handed to report.
+ * Returns 0 with *out set, or -EINVAL. */
+int config_load_and_resolve(const char *path, struct config **out, cfg_report_fn report, void *userdata);
 
 struct config *config_ref(struct config *c);
 /* Drop a reference; the last one wipes the keys and frees everything. */
 void config_unref(struct config *c);
 
-/* Lookups; NULL / SIZE_MAX when absent. */
+/* Lookups; NULL when absent. */
 const struct client *config_find_client(const struct config *c, const char *id);
-size_t config_find_command(const struct config *c, const char *name);
+const struct command *config_find_command(const struct config *c, const char *name);
 
 #endif

@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * One connection's state machine:
- *   wake-up -> HELLO -> request -> verify -> action -> response
- *   -> (next HELLO | shutdown, drain, close)
- * with a deadline for each request that starts when its HELLO is sent.
- */
+#include "conn.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "action.h"
 #include "daemon.h"
-#include "log.h"
+#include "request.h"
+#include "usec.h"
 
-#define USEC_PER_SEC 1000000ULL
 #define DRAIN_USEC USEC_PER_SEC
 #define ACCEPT_BATCH 64
 
@@ -41,14 +36,14 @@ struct conn {
 	size_t rx_bytes;          /* bytes of the current request read so far */
 	bool close_after_send;
 	struct siot_exchange ex;
-	const struct client *client;
-	const struct command *command;
+	struct request_decision decision; /* for the current request */
 	uint64_t request_time;    /* when the request was complete */
 	uint8_t out[SIOT_MAX_RESPONSE + SIOT_MAX_HELLO];
 	size_t out_len, out_off;
-	struct conn *next, *prev;
+	struct list_node node;    /* in d->conns */
 };
 
+/* The one place a connection is freed. */
 static void conn_free(struct conn *c)
 {
 	struct daemon *d = c->d;
@@ -58,20 +53,21 @@ static void conn_free(struct conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	limiter_conn_close(d->limits, &c->src);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		d->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_del(&c->node);
 	d->n_conns--;
 	siot_exchange_wipe(&c->ex);
 	config_unref(c->cfg);
 	free(c);
-	daemon_conn_closed(d);
 }
 
-static uint64_t now_usec(struct conn *c)
+/* Every entry point ends here: a negative r ends the connection. */
+static void conn_finish(struct conn *c, int r)
+{
+	if (r < 0)
+		conn_free(c);
+}
+
+static uint64_t now_usec(const struct conn *c)
 {
 	uint64_t t = 0;
 	sd_event_now(c->d->event, CLOCK_MONOTONIC, &t);
@@ -84,11 +80,6 @@ static void arm_timer(struct conn *c, uint64_t usec)
 	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
-static uint64_t timeout_usec(const struct conn *c)
-{
-	return (uint64_t)(c->cfg->timeout * USEC_PER_SEC);
-}
-
 static void watch(struct conn *c, uint32_t events)
 {
 	sd_event_source_set_io_events(c->io, events);
@@ -97,32 +88,35 @@ static void watch(struct conn *c, uint32_t events)
 
 static const char *client_name(const struct conn *c)
 {
-	if (c->client)
-		return c->client->id;
+	if (c->decision.client)
+		return c->decision.client->id;
 	if (c->cfg->params.profile == SIOT_PROFILE_V1 && c->ex.client_id_len &&
 	    c->ex.client_id_valid)
 		return c->ex.client_id; /* unknown, but printable */
 	return "-";
 }
 
-static void log_outcome(struct conn *c, const char *outcome, const char *note)
+static void log_outcome(const struct conn *c, const char *outcome, const char *note)
 {
-	log_request(c->peer, client_name(c), c->command ? c->command->name : "-", outcome,
+	const struct command *cmd = c->decision.command;
+
+	log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome,
 		    now_usec(c) - c->request_time, note);
 }
 
 /* Shut down our sending side and read until EOF (or 1 s), so the response
  * is not lost to a reset. */
-static void start_drain(struct conn *c)
+static int start_drain(struct conn *c)
 {
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_DRAIN;
 	watch(c, EPOLLIN);
 	arm_timer(c, DRAIN_USEC);
+	return 0;
 }
 
-/* Write what is queued; returns false when the connection was closed. */
-static bool flush(struct conn *c)
+/* Write what is queued, then move on from what was being sent. */
+static int flush(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -131,73 +125,62 @@ static bool flush(struct conn *c)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			watch(c, EPOLLOUT);
-			return true;
+			return 0;
 		}
 		if (n <= 0) {
 			log_debug("%s: write failed: %s", c->peer, strerror(errno));
-			conn_free(c);
-			return false;
+			return -EPIPE;
 		}
 		c->out_off += (size_t)n;
 	}
 	c->out_len = c->out_off = 0;
-	if (c->state == CONN_SENDING) {
-		if (c->close_after_send) {
-			start_drain(c);
-		} else {
-			c->state = CONN_REQUEST;
-			watch(c, EPOLLIN);
-		}
-	} else {
-		watch(c, EPOLLIN);
-	}
-	return true;
+	if (c->state == CONN_SENDING && c->close_after_send)
+		return start_drain(c);
+	if (c->state == CONN_SENDING)
+		c->state = CONN_REQUEST;
+	watch(c, EPOLLIN);
+	return 0;
 }
 
 /* True when the peer sent bytes we have not asked for yet. */
-static bool early_bytes(struct conn *c)
+static bool early_bytes(const struct conn *c)
 {
 	uint8_t b;
-	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n > 0;
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 /* Queue a fresh HELLO after whatever is queued, and start its deadline. */
-static bool queue_hello(struct conn *c)
+static int queue_hello(struct conn *c)
 {
 	if (early_bytes(c)) {
 		log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
 		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
-		conn_free(c);
-		return false;
+		return -EPROTO;
 	}
 	siot_exchange_init(&c->ex, &c->cfg->params);
 	if (siot_server_hello(&c->ex, c->cfg->device_id, NULL) < 0) {
 		log_error("cannot build a HELLO for device id %s", c->cfg->device_id);
-		conn_free(c);
-		return false;
+		return -EINVAL;
 	}
 	memcpy(c->out + c->out_len, c->ex.hello, c->ex.hello_len);
 	c->out_len += c->ex.hello_len;
-	c->client = NULL;
-	c->command = NULL;
+	c->decision = (struct request_decision){ 0 };
 	c->rx_bytes = 0;
-	arm_timer(c, timeout_usec(c));
-	return true;
+	arm_timer(c, c->cfg->timeout_usec);
+	return 0;
 }
 
 /* Queue a v1 response; then either the next HELLO or a close. */
-static void respond_v1(struct conn *c, const struct siot_key *key, enum siot_status status,
-		       uint8_t result, const uint8_t *output, size_t output_len)
+static int respond_v1(struct conn *c, const struct siot_key *key, enum siot_status status,
+		      uint8_t result, const uint8_t *output, size_t output_len)
 {
-	int n;
+	int n = siot_server_response(&c->ex, key, (uint8_t)status, result, output, output_len,
+				     c->out, sizeof(c->out));
 
-	n = siot_server_response(&c->ex, key, (uint8_t)status, result, output, output_len, c->out,
-				 sizeof(c->out));
 	if (n < 0) {
-		log_error("%s: cannot build a response: %s", c->peer, strerror(-n));
-		conn_free(c);
-		return;
+		errno = -n;
+		log_warn("%s: cannot build a response", c->peer);
+		return n;
 	}
 	c->out_len = (size_t)n;
 	c->out_off = 0;
@@ -206,44 +189,41 @@ static void respond_v1(struct conn *c, const struct siot_key *key, enum siot_sta
 	c->close_after_send = status == SIOT_STATUS_REJECTED || status == SIOT_STATUS_BUSY ||
 			      c->requests >= c->cfg->max_requests || c->d->stopping;
 	if (c->close_after_send)
-		arm_timer(c, timeout_usec(c)); /* bounds the write */
-	else if (!queue_hello(c))
-		return;
-	flush(c);
+		arm_timer(c, c->cfg->timeout_usec); /* bounds the write */
+	else if ((n = queue_hello(c)) < 0)
+		return n;
+	return flush(c);
 }
 
 /* classic answers only a completed run, and only when configured to. */
-static void respond_classic(struct conn *c, const struct siot_key *key, enum siot_status status,
-			    uint8_t result)
+static int respond_classic(struct conn *c, const struct siot_key *key, enum siot_status status,
+			   uint8_t result)
 {
 	int n;
 
 	c->requests++;
 	if (!key || !c->cfg->classic_response ||
-	    (status != SIOT_STATUS_OK && status != SIOT_STATUS_FAILED)) {
-		start_drain(c);
-		return;
-	}
+	    (status != SIOT_STATUS_OK && status != SIOT_STATUS_FAILED))
+		return start_drain(c);
 	n = siot_server_response_classic(&c->ex, key, result, c->out);
-	if (n < 0) {
-		conn_free(c);
-		return;
-	}
+	if (n < 0)
+		return n;
 	c->out_len = (size_t)n;
 	c->out_off = 0;
 	c->state = CONN_SENDING;
 	c->close_after_send = true;
-	arm_timer(c, timeout_usec(c));
-	flush(c);
+	arm_timer(c, c->cfg->timeout_usec);
+	return flush(c);
 }
 
-static void respond(struct conn *c, const struct siot_key *key, enum siot_status status,
-		    uint8_t result, const uint8_t *output, size_t output_len)
+static int respond(struct conn *c, enum siot_status status, uint8_t result,
+		   const uint8_t *output, size_t output_len)
 {
+	const struct siot_key *key = c->decision.key;
+
 	if (c->cfg->params.profile == SIOT_PROFILE_CLASSIC)
-		respond_classic(c, key, status, result);
-	else
-		respond_v1(c, key, status, result, output, output_len);
+		return respond_classic(c, key, status, result);
+	return respond_v1(c, key, status, result, output, output_len);
 }
 
 static void on_action_done(void *userdata, const struct action_result *r)
@@ -251,94 +231,103 @@ static void on_action_done(void *userdata, const struct action_result *r)
 	struct conn *c = userdata;
 	size_t out_len = r->output_len;
 
-	limiter_command_release(c->d->limits, c->command->name);
+	limiter_command_release(c->d->limits, c->decision.command->name);
 	if (out_len > c->cfg->output_max)
 		out_len = c->cfg->output_max;
 	log_outcome(c, siot_status_name(r->status), r->note);
-	respond(c, c->client->key, r->status, r->result, out_len ? r->output : NULL, out_len);
+	conn_finish(c, respond(c, r->status, r->result, out_len ? r->output : NULL, out_len));
 }
 
-static void handle_request(struct conn *c)
+/* Apply a RUN decision: take the command's slot and start its action. */
+static int run(struct conn *c)
 {
-	struct config *cfg = c->cfg;
-	const struct siot_key *key = cfg->dummy_key;
-	struct action_context ctx;
-	size_t match = 0;
-	int r;
+	const struct command *cmd = c->decision.command;
+	struct action_context ctx = { .client_id = c->decision.client->id, .peer = c->peer,
+				      .output_max = c->cfg->output_max };
+	int r = limiter_command_acquire(c->d->limits, cmd->name, cmd->concurrency);
+
+	if (r == 0) {
+		c->state = CONN_RUNNING;
+		r = action_start(&c->d->actions, cmd, &ctx, on_action_done, c);
+		if (r == 0)
+			return 0;
+		limiter_command_release(c->d->limits, cmd->name);
+	}
+	if (r == -EBUSY) {
+		log_outcome(c, "busy", "its GPIO line is in use");
+		return respond(c, SIOT_STATUS_BUSY, 0, NULL, 0);
+	}
+	log_outcome(c, "error", strerror(-r));
+	return respond(c, SIOT_STATUS_ERROR, 0, NULL, 0);
+}
+
+static int handle_request(struct conn *c)
+{
+	const struct request_decision *dec = &c->decision;
 
 	c->request_time = now_usec(c);
 	sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
 	watch(c, 0);
+	request_decide(c->cfg, c->d->limits, &c->src, &c->ex, c->request_time, &c->decision);
 
-	if (cfg->params.profile == SIOT_PROFILE_V1 && c->ex.client_id_valid) {
-		c->client = config_find_client(cfg, c->ex.client_id);
-		if (c->client)
-			key = c->client->key;
+	switch (dec->verdict) {
+	case REQUEST_REJECT:
+		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, c->request_time);
+		log_outcome(c, "rejected", request_reason_note(dec->reason));
+		return respond(c, SIOT_STATUS_REJECTED, 0, NULL, 0);
+	case REQUEST_BUSY:
+		if (dec->reason == REQUEST_AT_CONCURRENCY) /* its tag verified */
+			limiter_note_success(c->d->limits, &c->src);
+		log_outcome(c, "busy", request_reason_note(dec->reason));
+		return respond(c, SIOT_STATUS_BUSY, 0, NULL, 0);
+	case REQUEST_RUN:
+		limiter_note_success(c->d->limits, &c->src);
+		return run(c);
 	}
-
-	/* A source in backoff: BUSY, with no candidate computed. */
-	if (limiter_backing_off(c->d->limits, &c->src, c->request_time)) {
-		log_outcome(c, "busy", "source is backing off");
-		respond(c, cfg->params.profile == SIOT_PROFILE_V1 ? key : NULL, SIOT_STATUS_BUSY, 0,
-			NULL, 0);
-		return;
-	}
-
-	if (cfg->params.profile == SIOT_PROFILE_CLASSIC) {
-		r = siot_server_scan_classic(&c->ex, cfg->candidates, cfg->n_candidates, &match);
-		if (r == 1) {
-			c->client = &cfg->clients[cfg->candidate_client[match]];
-			c->command = &cfg->commands[cfg->candidate_command[match]];
-		}
-	} else if (c->client) {
-		r = siot_server_scan(&c->ex, key, c->client->commands, c->client->n_commands, &match);
-		if (r == 1)
-			c->command = &cfg->commands[c->client->command_index[match]];
-	} else {
-		/* Unknown client: the same work against every command, result unused. */
-		siot_server_scan(&c->ex, key, cfg->all_commands, cfg->n_commands, &match);
-		r = 0;
-	}
-
-	if (r != 1) {
-		limiter_note_failure(c->d->limits, &c->src, &cfg->backoff, c->request_time);
-		log_outcome(c, "rejected",
-			    cfg->params.profile == SIOT_PROFILE_CLASSIC ? "no command matched"
-			    : !c->ex.client_id_valid		       ? "invalid client id"
-			    : !c->client			       ? "unknown client"
-								       : "no allowed command matched");
-		respond(c, cfg->params.profile == SIOT_PROFILE_V1 ? key : NULL,
-			SIOT_STATUS_REJECTED, 0, NULL, 0);
-		return;
-	}
-	limiter_note_success(c->d->limits, &c->src);
-
-	r = limiter_command_acquire(c->d->limits, c->command->name, c->command->concurrency);
-	if (r < 0) {
-		log_outcome(c, "busy", "command at its concurrency limit");
-		respond(c, c->client->key, SIOT_STATUS_BUSY, 0, NULL, 0);
-		return;
-	}
-	ctx = (struct action_context){ .client_id = c->client->id, .peer = c->peer,
-				       .output_max = cfg->output_max };
-	c->state = CONN_RUNNING;
-	r = action_start(c->d->event, cfg, c->command, &ctx, on_action_done, c);
-	if (r == -EBUSY) {
-		limiter_command_release(c->d->limits, c->command->name);
-		log_outcome(c, "busy", "its GPIO line is in use");
-		respond(c, c->client->key, SIOT_STATUS_BUSY, 0, NULL, 0);
-	} else if (r < 0) {
-		limiter_command_release(c->d->limits, c->command->name);
-		log_outcome(c, "error", strerror(-r));
-		respond(c, c->client->key, SIOT_STATUS_ERROR, 0, NULL, 0);
-	}
+	return -EINVAL;
 }
 
-static void on_readable(struct conn *c)
+static int read_wakeup(struct conn *c, size_t n)
+{
+	int r;
+
+	c->wake_have += (unsigned)n;
+	if (c->wake_have < c->cfg->params.wakeup_length)
+		return 0;
+	if ((r = queue_hello(c)) < 0)
+		return r;
+	c->state = CONN_REQUEST;
+	return flush(c);
+}
+
+static int read_request(struct conn *c, const uint8_t *buf, size_t n)
+{
+	enum siot_feed f;
+	size_t used = 0;
+
+	if (c->state != CONN_REQUEST || c->out_len) {
+		/* Bytes while our HELLO is still queued came before it. */
+		log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
+		return -EPROTO;
+	}
+	c->rx_bytes += n;
+	f = siot_server_feed(&c->ex, buf, n, &used);
+	if (f == SIOT_FEED_MORE)
+		return 0;
+	if (f == SIOT_FEED_MALFORMED || used != n) {
+		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
+		log_request(c->peer, "-", "-", "malformed", 0,
+			    f == SIOT_FEED_MALFORMED ? siot_reason_str(c->ex.reason)
+						     : "data after the request");
+		return -EPROTO;
+	}
+	return handle_request(c);
+}
+
+static int on_readable(struct conn *c)
 {
 	uint8_t buf[512];
-	size_t want = sizeof(buf), used = 0;
-	enum siot_feed f;
+	size_t want = sizeof(buf);
 	ssize_t n;
 
 	if (c->state == CONN_WAKEUP)
@@ -347,45 +336,17 @@ static void on_readable(struct conn *c)
 		want = SIOT_MAX_REQUEST; /* never read past one request's worth */
 	n = recv(c->fd, buf, want, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (c->state == CONN_DRAIN) {
-		if (n <= 0)
-			conn_free(c);
-		return;
-	}
+		return 0;
+	if (c->state == CONN_DRAIN)
+		return n <= 0 ? -ECONNRESET : 0;
 	if (n <= 0) {
 		if (c->state == CONN_REQUEST && c->rx_bytes > 0)
 			log_request(c->peer, "-", "-", "dropped", 0, "closed mid-request");
-		conn_free(c);
-		return;
+		return -ECONNRESET;
 	}
-	if (c->state == CONN_WAKEUP) {
-		c->wake_have += (unsigned)n;
-		if (c->wake_have == c->cfg->params.wakeup_length && queue_hello(c)) {
-			c->state = CONN_REQUEST;
-			flush(c);
-		}
-		return;
-	}
-	if (c->state != CONN_REQUEST || c->out_len) {
-		/* Bytes while our HELLO is still queued came before it. */
-		log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
-		conn_free(c);
-		return;
-	}
-	c->rx_bytes += (size_t)n;
-	f = siot_server_feed(&c->ex, buf, (size_t)n, &used);
-	if (f == SIOT_FEED_MORE)
-		return;
-	if (f == SIOT_FEED_MALFORMED || used != (size_t)n) {
-		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
-		log_request(c->peer, "-", "-", "malformed",
-			    0, f == SIOT_FEED_MALFORMED ? siot_reason_str(c->ex.reason)
-							: "data after the request");
-		conn_free(c);
-		return;
-	}
-	handle_request(c);
+	if (c->state == CONN_WAKEUP)
+		return read_wakeup(c, (size_t)n);
+	return read_request(c, buf, (size_t)n);
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -394,21 +355,15 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 	(void)s;
 	(void)fd;
-	if (revents & EPOLLOUT) {
-		flush(c);
-		return 0;
-	}
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		on_readable(c);
+	if (revents & EPOLLOUT)
+		conn_finish(c, flush(c));
+	else if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		conn_finish(c, on_readable(c));
 	return 0;
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+static int deadline_passed(struct conn *c)
 {
-	struct conn *c = userdata;
-
-	(void)s;
-	(void)usec;
 	switch (c->state) {
 	case CONN_WAKEUP:
 	case CONN_REQUEST:
@@ -417,34 +372,66 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
 				    "no complete request before the deadline");
 		else
 			log_debug("%s: idle after %u requests, closing", c->peer, c->requests);
-		break;
+		return -ETIMEDOUT;
 	case CONN_SENDING:
 		log_request(c->peer, client_name(c), "-", "dropped", 0,
 			    "response not taken before the deadline");
-		break;
+		return -ETIMEDOUT;
 	case CONN_RUNNING:
 		return 0; /* not armed while running */
 	case CONN_DRAIN:
-		break;
+		return -ETIMEDOUT;
 	}
-	conn_free(c);
+	return -EINVAL;
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct conn *c = userdata;
+
+	(void)s;
+	(void)usec;
+	conn_finish(c, deadline_passed(c));
 	return 0;
+}
+
+/* The first step of a new connection: wait for the wake-up or send the HELLO. */
+static int conn_start(struct conn *c)
+{
+	int r;
+
+	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0 ||
+	    sd_event_add_time_relative(c->d->event, &c->timer, CLOCK_MONOTONIC,
+				       c->cfg->timeout_usec, 0, on_deadline, c) < 0) {
+		log_error("%s: cannot watch the connection", c->peer);
+		return -ENOMEM;
+	}
+	log_debug("%s: connected", c->peer);
+	if (c->cfg->params.wakeup_length > 0) {
+		c->state = CONN_WAKEUP; /* the first deadline covers the wake-up */
+		return 0;
+	}
+	c->state = CONN_REQUEST;
+	if ((r = queue_hello(c)) < 0)
+		return r;
+	return flush(c);
 }
 
 static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss)
 {
 	struct config *cfg = d->config;
-	struct source_key key;
-	char peer[80];
 	struct ucred cred = { .uid = (uid_t)-1 };
 	socklen_t clen = sizeof(cred);
+	struct source_key key;
+	char peer[80];
 	struct conn *c;
 
 	if (ss->ss_family == AF_UNIX)
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
-	source_key_from_peer(ss, cred.uid, &key, peer, sizeof(peer));
+	source_key_from_sockaddr(ss, cred.uid, &key);
+	log_format_peer(ss, cred.uid, peer, sizeof(peer));
 	if (limiter_conn_open(d->limits, &key, cfg->max_connections,
-			     cfg->max_connections_per_source) < 0) {
+			      cfg->max_connections_per_source) < 0) {
 		log_debug("%s: connection limit reached, closed", peer);
 		close(fd);
 		return;
@@ -460,26 +447,9 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 	c->fd = fd;
 	c->src = key;
 	memcpy(c->peer, peer, sizeof(peer));
-	c->next = d->conns;
-	if (d->conns)
-		d->conns->prev = c;
-	d->conns = c;
+	list_add(&d->conns, &c->node);
 	d->n_conns++;
-	if (sd_event_add_io(d->event, &c->io, fd, EPOLLIN, on_io, c) < 0 ||
-	    sd_event_add_time_relative(d->event, &c->timer, CLOCK_MONOTONIC, timeout_usec(c), 0,
-				       on_deadline, c) < 0) {
-		log_error("%s: cannot watch the connection", peer);
-		conn_free(c);
-		return;
-	}
-	log_debug("%s: connected", peer);
-	if (cfg->params.wakeup_length > 0) {
-		c->state = CONN_WAKEUP; /* the first deadline covers the wake-up */
-		return;
-	}
-	c->state = CONN_REQUEST;
-	if (queue_hello(c))
-		flush(c);
+	conn_finish(c, conn_start(c));
 }
 
 int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -495,7 +465,7 @@ int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn(errno, "accept");
+				log_warn("accept");
 			break;
 		}
 		conn_new(d, cfd, &ss);
@@ -505,11 +475,11 @@ int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 void conn_close_idle(struct daemon *d)
 {
-	struct conn *c = d->conns, *next;
+	struct list_node *n, *tmp;
 
-	for (; c; c = next) {
-		next = c->next;
+	list_for_each_safe(n, tmp, &d->conns) {
+		struct conn *c = list_entry(n, struct conn, node);
 		if (c->state != CONN_RUNNING && c->state != CONN_SENDING)
-			conn_free(c);
+			conn_finish(c, -ECANCELED);
 	}
 }

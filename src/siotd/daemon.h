@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's shared state: one event loop, the current config, limits. */
+/*
+ * The daemon's state, all of it in one place: the event loop, the current
+ * config, the limiter, the held GPIO lines, the running actions, the log's
+ * state, the listening sockets and the open connections.  main.c makes it
+ * and takes it down; the modules it owns get what they need from it.
+ */
 #ifndef SIOTD_DAEMON_H
 #define SIOTD_DAEMON_H
 
@@ -7,30 +12,29 @@
 
 #include <systemd/sd-event.h>
 
+#include "action.h"
 #include "config.h"
+#include "gpio.h"
 #include "limiter.h"
+#include "list.h"
 #include "listen.h"
-
-struct conn;
+#include "log.h"
 
 struct daemon {
 	sd_event *event;
 	struct config *config;      /* current; connections keep their own ref */
 	const char *config_path;
 	struct limiter *limits;
+	struct gpio_registry *gpio;
+	struct actions actions;
+	struct log_state log;
 	int listen_fds[LISTEN_MAX_FDS];
 	sd_event_source *listen_src[LISTEN_MAX_FDS];
 	size_t n_listen;
-	struct conn *conns;         /* every open connection */
+	struct list_node conns;     /* every open connection (conn.c) */
 	unsigned n_conns;
+	sd_event_source *stop_check; /* while stopping: exits when nothing is left */
 	bool stopping;
 };
-
-/* Accept what is pending on a listening socket (an sd-event io callback). */
-int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-/* Close every connection that is not waiting for an action (shutdown). */
-void conn_close_idle(struct daemon *d);
-/* Called by conn when a connection ends; main uses it to finish a stop. */
-void daemon_conn_closed(struct daemon *d);
 
 #endif

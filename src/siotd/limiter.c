@@ -1,16 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "limiter.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
-
-#define USEC_PER_SEC 1000000ULL
 
 struct source {
 	struct source_key key;
@@ -35,40 +30,29 @@ struct limiter {
 	size_t n_running;
 };
 
-void source_key_from_peer(const struct sockaddr_storage *sa, uid_t uid, struct source_key *key,
-			  char *peer, size_t peer_len)
+void source_key_from_sockaddr(const struct sockaddr_storage *sa, uid_t uid,
+			      struct source_key *key)
 {
-	char buf[INET6_ADDRSTRLEN];
-
 	memset(key, 0, sizeof(*key));
 	switch (sa->ss_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+	case AF_INET:
 		key->family = AF_INET;
-		memcpy(key->addr, &in->sin_addr, 4);
-		inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-		snprintf(peer, peer_len, "%s:%u", buf, ntohs(in->sin_port));
+		memcpy(key->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 		return;
-	}
 	case AF_INET6: {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
 			key->family = AF_INET;
 			memcpy(key->addr, in6->sin6_addr.s6_addr + 12, 4);
-			inet_ntop(AF_INET, key->addr, buf, sizeof(buf));
-			snprintf(peer, peer_len, "%s:%u", buf, ntohs(in6->sin6_port));
-			return;
+		} else {
+			key->family = AF_INET6;
+			memcpy(key->addr, in6->sin6_addr.s6_addr, 8); /* the /64 */
 		}
-		key->family = AF_INET6;
-		memcpy(key->addr, in6->sin6_addr.s6_addr, 8); /* the /64 */
-		inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-		snprintf(peer, peer_len, "[%s]:%u", buf, ntohs(in6->sin6_port));
 		return;
 	}
 	default:
 		key->family = AF_UNIX;
 		memcpy(key->addr, &uid, sizeof(uid));
-		snprintf(peer, peer_len, "uid=%u", (unsigned)uid);
 		return;
 	}
 }
@@ -94,7 +78,7 @@ static bool same(const struct source_key *a, const struct source_key *b)
 	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
 
-static struct source *find(struct limiter *l, const struct source_key *key)
+static struct source *find(const struct limiter *l, const struct source_key *key)
 {
 	for (size_t i = 0; i < l->n_sources; i++)
 		if (same(&l->sources[i].key, key))
@@ -117,7 +101,7 @@ static bool evict(struct limiter *l)
 	return true;
 }
 
-static struct source *get(struct limiter *l, const struct source_key *key, uint64_t now)
+static struct source *find_or_add(struct limiter *l, const struct source_key *key, uint64_t now)
 {
 	struct source *s = find(l, key);
 
@@ -144,7 +128,7 @@ int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned 
 
 	if (l->total >= max_total)
 		return -EBUSY;
-	s = get(l, key, 0);
+	s = find_or_add(l, key, 0);
 	if (!s || s->conns >= max_per_source)
 		return -EBUSY;
 	s->conns++;
@@ -162,12 +146,7 @@ void limiter_conn_close(struct limiter *l, const struct source_key *key)
 	}
 }
 
-unsigned limiter_conn_total(const struct limiter *l)
-{
-	return l->total;
-}
-
-bool limiter_backing_off(struct limiter *l, const struct source_key *key, uint64_t now)
+bool limiter_backing_off(const struct limiter *l, const struct source_key *key, uint64_t now)
 {
 	struct source *s = find(l, key);
 
@@ -177,9 +156,9 @@ bool limiter_backing_off(struct limiter *l, const struct source_key *key, uint64
 void limiter_note_failure(struct limiter *l, const struct source_key *key,
 			 const struct backoff_config *b, uint64_t now)
 {
-	struct source *s = get(l, key, now);
-	uint64_t oldest, window = (uint64_t)(b->window * USEC_PER_SEC);
-	double secs;
+	struct source *s = find_or_add(l, key, now);
+	uint64_t oldest;
+	double usec;
 
 	if (!s)
 		return;
@@ -199,15 +178,15 @@ void limiter_note_failure(struct limiter *l, const struct source_key *key,
 	}
 	/* The ring holds the last `failures` times; head is the oldest. */
 	oldest = s->failures[s->head];
-	if (now - oldest > window) {
+	if (now - oldest > b->window_usec) {
 		s->level = 0;
 		return;
 	}
 	s->level++;
-	secs = b->base * ldexp(1.0, (int)(s->level < 40 ? s->level - 1 : 39));
-	if (secs > b->max)
-		secs = b->max;
-	s->blocked_until = now + (uint64_t)(secs * USEC_PER_SEC);
+	usec = ldexp((double)b->base_usec, (int)(s->level < 40 ? s->level - 1 : 39));
+	if (usec > (double)b->max_usec)
+		usec = (double)b->max_usec;
+	s->blocked_until = now + (uint64_t)usec;
 }
 
 void limiter_note_success(struct limiter *l, const struct source_key *key)
@@ -220,6 +199,14 @@ void limiter_note_success(struct limiter *l, const struct source_key *key)
 	s->head = 0;
 	s->level = 0;
 	s->blocked_until = 0;
+}
+
+bool limiter_command_available(const struct limiter *l, const char *name, unsigned max)
+{
+	for (size_t i = 0; i < l->n_running; i++)
+		if (strcmp(l->running[i].name, name) == 0)
+			return l->running[i].count < max;
+	return max > 0;
 }
 
 int limiter_command_acquire(struct limiter *l, const char *name, unsigned max)

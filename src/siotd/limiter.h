@@ -24,10 +24,10 @@ struct source_key {
 	uint8_t addr[16];    /* 4 bytes, the /64 prefix (8 bytes), or the uid */
 };
 
-/* Derive the source key and a printable peer ("192.0.2.1:5000",
- * "[2001:db8::1]:5000", "uid=1000") from an accepted socket's address. */
-void source_key_from_peer(const struct sockaddr_storage *sa, uid_t uid, struct source_key *key,
-			  char *peer, size_t peer_len);
+/* The source an accepted socket's address (or, for a Unix socket, its
+ * peer's uid) belongs to. */
+void source_key_from_sockaddr(const struct sockaddr_storage *sa, uid_t uid,
+			      struct source_key *key);
 
 struct limiter;
 
@@ -39,11 +39,10 @@ void limiter_free(struct limiter *l);
 int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
 		     unsigned max_per_source);
 void limiter_conn_close(struct limiter *l, const struct source_key *key);
-unsigned limiter_conn_total(const struct limiter *l);
 
 /* True while key is backed off: its requests get BUSY with no candidate
  * computed. */
-bool limiter_backing_off(struct limiter *l, const struct source_key *key, uint64_t now);
+bool limiter_backing_off(const struct limiter *l, const struct source_key *key, uint64_t now);
 /* A REJECTED or malformed request from key.  `failures` such within `window`
  * seconds back the source off for `base` seconds, doubling with each further
  * failure up to `max`. */
@@ -52,6 +51,8 @@ void limiter_note_failure(struct limiter *l, const struct source_key *key,
 /* A verified request from key: forget its failures. */
 void limiter_note_success(struct limiter *l, const struct source_key *key);
 
+/* True when command `name` may start one more of its max concurrent runs. */
+bool limiter_command_available(const struct limiter *l, const char *name, unsigned max);
 /* Take one of max concurrent runs of command `name`: 0 or -EBUSY. */
 int limiter_command_acquire(struct limiter *l, const char *name, unsigned max);
 void limiter_command_release(struct limiter *l, const char *name);

@@ -26,7 +26,8 @@ int listen_from_systemd(int *fds, size_t max)
 	size_t k = 0;
 
 	if (n < 0) {
-		log_warn(-n, "cannot read the sockets systemd passed");
+		errno = -n;
+		log_warn("cannot read the sockets systemd passed");
 		return n;
 	}
 	for (int i = 0; i < n; i++) {

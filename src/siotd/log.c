@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +13,8 @@
 
 #include <systemd/sd-journal.h>
 
-static bool journal;
-static bool want_debug;
+static struct log_state before_init;
+static struct log_state *state = &before_init;
 
 /* $JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected; use the
  * journal only if stderr is still that stream. */
@@ -29,65 +31,91 @@ static bool stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_init(bool debug)
+void log_init(struct log_state *st, bool debug)
 {
-	journal = stderr_is_journal();
-	want_debug = debug;
+	st->journal = stderr_is_journal();
+	st->debug = debug;
+	state = st;
 }
 
-bool log_to_journal(void)
-{
-	return journal;
-}
-
-static void vlog(int prio, int err, const char *fmt, va_list ap)
+static void vlog(int prio, bool with_errno, const char *fmt, va_list ap)
 {
 	char msg[2048];
 	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (err) {
+	if (with_errno) {
 		size_t n = strlen(msg);
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(saved));
 	}
-	if (journal)
+	if (state->journal)
 		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio, NULL);
 	else
 		fprintf(stderr, "siotd: %s\n", msg);
 	errno = saved;
 }
 
-#define LOG_FN(name, prio)                                                                      \
+#define LOG_FN(name, prio, with_errno)                                                          \
 	void name(const char *fmt, ...)                                                         \
 	{                                                                                       \
 		va_list ap;                                                                     \
 		va_start(ap, fmt);                                                              \
-		vlog(prio, 0, fmt, ap);                                                         \
+		vlog(prio, with_errno, fmt, ap);                                                \
 		va_end(ap);                                                                     \
 	}
 
-LOG_FN(log_info, LOG_INFO)
-LOG_FN(log_warnx, LOG_WARNING)
-LOG_FN(log_error, LOG_ERR)
+LOG_FN(log_info, LOG_INFO, false)
+LOG_FN(log_warn, LOG_WARNING, true)
+LOG_FN(log_warnx, LOG_WARNING, false)
+LOG_FN(log_error, LOG_ERR, false)
 
 void log_debug(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!want_debug)
+	if (!state->debug)
 		return;
 	va_start(ap, fmt);
-	vlog(LOG_DEBUG, 0, fmt, ap);
+	vlog(LOG_DEBUG, false, fmt, ap);
 	va_end(ap);
 }
 
-void log_warn(int err, const char *fmt, ...)
+void log_fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_WARNING, err, fmt, ap);
+	vlog(LOG_ERR, true, fmt, ap);
 	va_end(ap);
+	exit(1);
+}
+
+void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	switch (sa->ss_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+		snprintf(out, len, "%s:%u", buf, ntohs(in->sin_port));
+		return;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, buf, sizeof(buf));
+			snprintf(out, len, "%s:%u", buf, ntohs(in6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+			snprintf(out, len, "[%s]:%u", buf, ntohs(in6->sin6_port));
+		}
+		return;
+	}
+	default:
+		snprintf(out, len, "uid=%u", (unsigned)uid);
+		return;
+	}
 }
 
 void log_request(const char *peer, const char *client, const char *command,
@@ -98,7 +126,7 @@ void log_request(const char *peer, const char *client, const char *command,
 
 	if (!note)
 		note = "";
-	if (journal) {
+	if (state->journal) {
 		sd_journal_send("MESSAGE=request peer=%s client=%s command=%s outcome=%s "
 				"duration=%llums%s%s",
 				peer, client, command, outcome, ms, *note ? " " : "", note,

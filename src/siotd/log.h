@@ -4,23 +4,40 @@
  * journal, as $JOURNAL_STREAM says) lines go to the journal with structured
  * fields; otherwise to stderr, one line each.  Every function preserves
  * errno.  Library code never logs: callers log once, with context.
+ *
+ * The state (where lines go, whether debug lines are wanted) is a struct
+ * log_state that the daemon owns and hands to log_init; until then lines go
+ * to stderr and debug lines are dropped.
  */
 #ifndef SIOTD_LOG_H
 #define SIOTD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
-/* Pick the journal or stderr; debug lines only when `debug`. */
-void log_init(bool debug);
-bool log_to_journal(void);
+struct log_state {
+	bool journal;  /* stderr is the journal's stream */
+	bool debug;    /* debug lines are wanted */
+};
+
+/* Decide where lines go (checked once, here) and use st from now on. */
+void log_init(struct log_state *st, bool debug);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* warn appends ": strerror(err)"; err is a positive errno value. */
-void log_warn(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* warn appends ": strerror(errno)"; warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* An error with ": strerror(errno)", then exit(1): for start-up only. */
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* A peer as the log names it: "192.0.2.1:5000", "[2001:db8::1]:5000" (an
+ * IPv4-mapped address as IPv4), or "uid=1000" for a Unix socket's peer. */
+void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len);
 
 /*
  * The one line a request gets: peer, client id ("-" when none or invalid),

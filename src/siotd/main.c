@@ -14,17 +14,20 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "action.h"
-#include "config.h"
+#include "conn.h"
 #include "daemon.h"
-#include "gpio.h"
-#include "listen.h"
-#include "log.h"
 #include "siot.h"
 
 #ifndef SIOT_VERSION_STRING
 #define SIOT_VERSION_STRING "unknown"
 #endif
+
+struct options {
+	const char *config_path;
+	const char *listen[LISTEN_MAX_FDS];
+	size_t n_listen;
+	bool check_only, debug;
+};
 
 static void usage(FILE *f)
 {
@@ -42,101 +45,8 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_PATH, CONFIG_DEFAULT_LISTEN);
 }
 
-/* Config problems: "file:line: message", to stderr or the journal. */
-static void report_stderr(void *userdata, const char *file, int line, const char *msg)
-{
-	(void)userdata;
-	if (line > 0)
-		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
-	else
-		fprintf(stderr, "%s: %s\n", file, msg);
-}
-
-static void report_log(void *userdata, const char *file, int line, const char *msg)
-{
-	(void)userdata;
-	if (line > 0)
-		log_error("%s:%d: %s", file, line, msg);
-	else
-		log_error("%s: %s", file, msg);
-}
-
-static void notify_status(struct daemon *d)
-{
-	sd_notifyf(0, "STATUS=Serving %zu client(s), %zu command(s) as device %s (%s) on %zu socket(s)",
-		   d->config->n_clients, d->config->n_commands, d->config->device_id,
-		   siot_profile_name(d->config->params.profile), d->n_listen);
-}
-
-/* Request or adjust the GPIO lines a configuration declares. */
-static bool apply_lines(const struct config *c)
-{
-	char err[512];
-
-	if (gpio_apply(c->lines, c->n_lines, err, sizeof(err)) < 0) {
-		log_error("%s: %s", c->path, err);
-		return false;
-	}
-	return true;
-}
-
-static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct daemon *d = userdata;
-	struct config *next = NULL;
-
-	(void)s;
-	(void)si;
-	sd_notify(0, "RELOADING=1");
-	log_info("reloading %s", d->config_path);
-	if (config_load(d->config_path, &next, report_log, NULL) < 0 || !apply_lines(next)) {
-		config_unref(next);
-		log_error("reload failed: still serving the previous configuration");
-		sd_notify(0, "READY=1\nSTATUS=Reload failed; serving the previous configuration");
-		return 0;
-	}
-	config_unref(d->config);
-	d->config = next;
-	gpio_release_unused(next->lines, next->n_lines);
-	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
-	sd_notify(0, "READY=1");
-	notify_status(d);
-	return 0;
-}
-
-void daemon_conn_closed(struct daemon *d)
-{
-	if (d->stopping && d->n_conns == 0 && action_running() == 0)
-		sd_event_exit(d->event, 0);
-}
-
-static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	struct daemon *d = userdata;
-
-	(void)s;
-	if (d->stopping) {
-		log_info("second stop signal: killing %u running action(s)", action_running());
-		action_kill_all();
-		conn_close_idle(d);
-		daemon_conn_closed(d);
-		return 0;
-	}
-	d->stopping = true;
-	sd_notify(0, "STOPPING=1");
-	log_info("stopping on signal %u: %u connection(s), %u action(s) to finish", si->ssi_signo,
-		 d->n_conns, action_running());
-	for (size_t i = 0; i < d->n_listen; i++) {
-		d->listen_src[i] = sd_event_source_disable_unref(d->listen_src[i]);
-		close(d->listen_fds[i]);
-	}
-	d->n_listen = 0;
-	conn_close_idle(d);
-	daemon_conn_closed(d);
-	return 0;
-}
-
-int main(int argc, char **argv)
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -147,30 +57,26 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .config_path = CONFIG_DEFAULT_PATH };
-	const char *listen_args[LISTEN_MAX_FDS];
-	size_t n_listen_args = 0;
-	bool check_only = false, debug = false;
-	sigset_t mask;
-	int opt, r, n;
+	int opt;
 
+	*o = (struct options){ .config_path = CONFIG_DEFAULT_PATH };
 	while ((opt = getopt_long(argc, argv, "c:l:dh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			d.config_path = optarg;
+			o->config_path = optarg;
 			break;
 		case 'l':
-			if (n_listen_args == LISTEN_MAX_FDS) {
+			if (o->n_listen == LISTEN_MAX_FDS) {
 				fprintf(stderr, "siotd: at most %d --listen addresses\n", LISTEN_MAX_FDS);
 				return 64;
 			}
-			listen_args[n_listen_args++] = optarg;
+			o->listen[o->n_listen++] = optarg;
 			break;
 		case 'C':
-			check_only = true;
+			o->check_only = true;
 			break;
 		case 'd':
-			debug = true;
+			o->debug = true;
 			break;
 		case 'V':
 			printf("siotd %s\n", SIOT_VERSION_STRING);
@@ -188,23 +94,163 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
-	if (siot_init() < 0) {
-		fprintf(stderr, "siotd: libsodium cannot start\n");
-		return 1;
-	}
+	return -1;
+}
 
-	if (check_only) {
-		struct config *c;
-		if (config_load(d.config_path, &c, report_stderr, NULL) < 0)
-			return 1;
-		printf("%s: OK (%zu client(s), %zu command(s), protocol %s)\n", d.config_path,
-		       c->n_clients, c->n_commands, siot_profile_name(c->params.profile));
-		config_unref(c);
+/* Config problems: "file:line: message", to the log. */
+static void report_log(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	if (line > 0)
+		log_error("%s:%d: %s", file, line, msg);
+	else
+		log_error("%s: %s", file, msg);
+}
+
+static int check_config(const char *path)
+{
+	struct config *c;
+
+	if (config_load_and_resolve(path, &c, cfg_print_problem, NULL) < 0)
+		return 1;
+	printf("%s: OK (%zu client(s), %zu command(s), protocol %s)\n", path, c->n_clients,
+	       c->n_commands, siot_profile_name(c->params.profile));
+	config_unref(c);
+	return 0;
+}
+
+static void notify_status(const struct daemon *d)
+{
+	sd_notifyf(0, "STATUS=Serving %zu client(s), %zu command(s) as device %s (%s) on %zu socket(s)",
+		   d->config->n_clients, d->config->n_commands, d->config->device_id,
+		   siot_profile_name(d->config->params.profile), d->n_listen);
+}
+
+/* Request or adjust the GPIO lines a configuration declares. */
+static bool apply_lines(struct daemon *d, const struct config *c)
+{
+	char err[512];
+
+	if (gpio_apply(d->gpio, c->lines, c->n_lines, err, sizeof(err)) < 0) {
+		log_error("%s: %s", c->path, err);
+		return false;
+	}
+	return true;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct config *next = NULL;
+
+	(void)s;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading %s", d->config_path);
+	if (config_load_and_resolve(d->config_path, &next, report_log, NULL) < 0 || !apply_lines(d, next)) {
+		config_unref(next);
+		log_error("reload failed: still serving the previous configuration");
+		sd_notify(0, "READY=1\nSTATUS=Reload failed; serving the previous configuration");
 		return 0;
 	}
+	config_unref(d->config);
+	d->config = next;
+	gpio_release_undeclared(d->gpio, next->lines, next->n_lines);
+	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	return 0;
+}
 
-	log_init(debug);
-	/* Signals arrive through sd-event; children inherit an empty mask. */
+/* While stopping, after every loop iteration: exit once nothing is left. */
+static int on_stop_check(sd_event_source *s, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	(void)s;
+	if (d->n_conns == 0 && d->actions.n_running == 0)
+		sd_event_exit(d->event, 0);
+	return 0;
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r;
+
+	(void)s;
+	if (d->stopping) {
+		log_info("second stop signal: killing %u running action(s)", d->actions.n_running);
+		actions_kill_all(&d->actions);
+		conn_close_idle(d);
+		return 0;
+	}
+	d->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping on signal %u: %u connection(s), %u action(s) to finish", si->ssi_signo,
+		 d->n_conns, d->actions.n_running);
+	for (size_t i = 0; i < d->n_listen; i++) {
+		d->listen_src[i] = sd_event_source_disable_unref(d->listen_src[i]);
+		close(d->listen_fds[i]);
+	}
+	d->n_listen = 0;
+	conn_close_idle(d);
+	r = sd_event_add_post(d->event, &d->stop_check, on_stop_check, d);
+	if (r < 0) {
+		errno = -r;
+		log_warn("cannot wait for running actions; exiting now");
+		sd_event_exit(d->event, 0);
+	}
+	return on_stop_check(NULL, d); /* perhaps nothing is left already */
+}
+
+/* The listening sockets: systemd's, else --listen, else the config's. */
+static void open_listeners(struct daemon *d, const struct options *o)
+{
+	const char **specs = (const char **)o->listen;
+	size_t count = o->n_listen;
+	int n = listen_from_systemd(d->listen_fds, LISTEN_MAX_FDS);
+
+	if (n < 0)
+		exit(1);
+	d->n_listen = (size_t)n;
+	if (d->n_listen > 0) {
+		log_info("using %zu socket(s) from systemd", d->n_listen);
+		return;
+	}
+	if (count == 0) {
+		specs = (const char **)d->config->listen;
+		while (d->config->listen[count])
+			count++;
+	}
+	for (size_t i = 0; i < count && i < LISTEN_MAX_FDS; i++) {
+		char err[256];
+		int fd = listen_open(specs[i], err, sizeof(err));
+
+		if (fd < 0) {
+			log_error("cannot listen: %s", err);
+			exit(1);
+		}
+		log_info("listening on %s", specs[i]);
+		d->listen_fds[d->n_listen++] = fd;
+	}
+	if (d->n_listen == 0) {
+		log_error("no socket to listen on");
+		exit(1);
+	}
+}
+
+/* Everything the daemon owns, made in order; any failure ends the process. */
+static void daemon_init(struct daemon *d, const struct options *o)
+{
+	sigset_t mask;
+	int r;
+
+	*d = (struct daemon){ .config_path = o->config_path };
+	list_init(&d->conns);
+	log_init(&d->log, o->debug);
+	/* Signals arrive through sd-event, so they are blocked here.  Children
+	 * inherit the mask; action_exec.c clears it before execve. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGTERM);
@@ -213,69 +259,77 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (config_load(d.config_path, &d.config, report_log, NULL) < 0) {
+	if (config_load_and_resolve(d->config_path, &d->config, report_log, NULL) < 0) {
 		log_error("refusing to start: fix the configuration (siotd --check-config -c %s)",
-			  d.config_path);
-		return 1;
+			  d->config_path);
+		exit(1);
 	}
-
-	if (!apply_lines(d.config)) {
+	/* The sim chip's folder is read once, here. */
+	d->gpio = gpio_registry_new(getenv("SIOTD_GPIO_SIM_DIR"));
+	if (!d->gpio)
+		log_fatal("cannot set up GPIO");
+	if (!apply_lines(d, d->config)) {
 		log_error("refusing to start: the GPIO lines cannot be requested");
-		return 1;
+		exit(1);
 	}
+	open_listeners(d, o);
 
-	n = listen_from_systemd(d.listen_fds, LISTEN_MAX_FDS);
-	if (n < 0)
-		return 1;
-	d.n_listen = (size_t)n;
-	if (d.n_listen == 0) {
-		const char **specs = listen_args;
-		size_t count = n_listen_args;
-		if (count == 0) {
-			specs = (const char **)d.config->listen;
-			while (d.config->listen[count])
-				count++;
-		}
-		for (size_t i = 0; i < count && i < LISTEN_MAX_FDS; i++) {
-			char err[256];
-			int fd = listen_open(specs[i], err, sizeof(err));
-			if (fd < 0) {
-				log_error("cannot listen: %s", err);
-				return 1;
-			}
-			log_info("listening on %s", specs[i]);
-			d.listen_fds[d.n_listen++] = fd;
-		}
-	} else {
-		log_info("using %zu socket(s) from systemd", d.n_listen);
+	d->limits = limiter_new();
+	if (!d->limits)
+		log_fatal("cannot set up the limiter");
+	r = sd_event_default(&d->event);
+	if (r < 0) {
+		errno = -r;
+		log_fatal("cannot set up the event loop");
 	}
-	if (d.n_listen == 0) {
-		log_error("no socket to listen on");
-		return 1;
+	actions_init(&d->actions, d->event, d->gpio);
+	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_stop, d)) < 0 ||
+	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_stop, d)) < 0 ||
+	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d)) < 0 ||
+	    (r = sd_event_set_watchdog(d->event, 1)) < 0) {
+		errno = -r;
+		log_fatal("cannot set up signals and the watchdog");
 	}
-
-	d.limits = limiter_new();
-	r = sd_event_default(&d.event);
-	if (r < 0 || !d.limits) {
-		log_warn(r < 0 ? -r : ENOMEM, "cannot set up the event loop");
-		return 1;
-	}
-	if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_stop, &d)) < 0 ||
-	    (r = sd_event_add_signal(d.event, NULL, SIGINT, on_stop, &d)) < 0 ||
-	    (r = sd_event_add_signal(d.event, NULL, SIGHUP, on_reload, &d)) < 0 ||
-	    (r = sd_event_set_watchdog(d.event, 1)) < 0) {
-		log_warn(-r, "cannot set up signals and the watchdog");
-		return 1;
-	}
-	for (size_t i = 0; i < d.n_listen; i++) {
-		r = sd_event_add_io(d.event, &d.listen_src[i], d.listen_fds[i], EPOLLIN,
-				    conn_on_listen, &d);
+	for (size_t i = 0; i < d->n_listen; i++) {
+		r = sd_event_add_io(d->event, &d->listen_src[i], d->listen_fds[i], EPOLLIN,
+				    conn_on_listen, d);
 		if (r < 0) {
-			log_warn(-r, "cannot watch a listening socket");
-			return 1;
+			errno = -r;
+			log_fatal("cannot watch a listening socket");
 		}
 	}
+}
 
+/* The mirror of daemon_init, once the loop has ended. */
+static void daemon_finish(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_listen; i++) {
+		sd_event_source_disable_unref(d->listen_src[i]);
+		close(d->listen_fds[i]);
+	}
+	sd_event_source_disable_unref(d->stop_check);
+	sd_event_unref(d->event);
+	limiter_free(d->limits);
+	gpio_registry_free(d->gpio);
+	config_unref(d->config);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct daemon d;
+	int r = parse_options(argc, argv, &o);
+
+	if (r >= 0)
+		return r;
+	if (siot_init() < 0) {
+		fprintf(stderr, "siotd: libsodium cannot start\n");
+		return 1;
+	}
+	if (o.check_only)
+		return check_config(o.config_path);
+
+	daemon_init(&d, &o);
 	log_info("siotd %s ready: device %s, protocol %s, %zu client(s), %zu command(s)",
 		 SIOT_VERSION_STRING, d.config->device_id,
 		 siot_profile_name(d.config->params.profile), d.config->n_clients,
@@ -285,14 +339,7 @@ int main(int argc, char **argv)
 
 	r = sd_event_loop(d.event);
 
-	for (size_t i = 0; i < d.n_listen; i++) {
-		sd_event_source_disable_unref(d.listen_src[i]);
-		close(d.listen_fds[i]);
-	}
-	sd_event_unref(d.event);
-	limiter_free(d.limits);
-	gpio_release_all();
-	config_unref(d.config);
+	daemon_finish(&d);
 	log_info("stopped");
 	return r < 0 ? 1 : 0;
 }

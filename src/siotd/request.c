@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#include "request.h"
+
+static void scan_classic(const struct config *cfg, struct siot_exchange *ex,
+			 struct request_decision *d)
+{
+	size_t match = 0;
+
+	if (siot_server_scan_classic(ex, cfg->classic.candidates, cfg->classic.n, &match) == 1) {
+		d->client = cfg->classic.client[match];
+		d->command = cfg->classic.command[match];
+		d->key = d->client->key;
+		return;
+	}
+	d->verdict = REQUEST_REJECT;
+	d->reason = REQUEST_NO_MATCH;
+}
+
+static void scan_v1(const struct config *cfg, struct siot_exchange *ex,
+		    struct request_decision *d)
+{
+	size_t match = 0;
+
+	if (!d->client) {
+		/* Unknown or invalid: the same work against every command, result unused. */
+		siot_server_scan(ex, cfg->dummy_key, cfg->all_commands, cfg->n_commands, &match);
+		d->verdict = REQUEST_REJECT;
+		d->reason = ex->client_id_valid ? REQUEST_UNKNOWN_CLIENT : REQUEST_INVALID_ID;
+		return;
+	}
+	if (siot_server_scan(ex, d->client->key, d->client->commands, d->client->n_commands,
+			     &match) == 1) {
+		d->command = d->client->allowed[match];
+		return;
+	}
+	d->verdict = REQUEST_REJECT;
+	d->reason = REQUEST_NOT_MATCHED;
+}
+
+void request_decide(const struct config *cfg, const struct limiter *limits,
+		    const struct source_key *src, struct siot_exchange *ex, uint64_t now,
+		    struct request_decision *out)
+{
+	bool v1 = cfg->params.profile == SIOT_PROFILE_V1;
+	struct request_decision d = { .verdict = REQUEST_RUN, .reason = REQUEST_MATCHED };
+
+	if (v1) {
+		if (ex->client_id_valid)
+			d.client = config_find_client(cfg, ex->client_id);
+		d.key = d.client ? d.client->key : cfg->dummy_key;
+	}
+
+	if (limiter_backing_off(limits, src, now)) {
+		d.verdict = REQUEST_BUSY;
+		d.reason = REQUEST_BACKING_OFF;
+	} else if (v1) {
+		scan_v1(cfg, ex, &d);
+	} else {
+		scan_classic(cfg, ex, &d);
+	}
+
+	if (d.verdict == REQUEST_RUN &&
+	    !limiter_command_available(limits, d.command->name, d.command->concurrency)) {
+		d.verdict = REQUEST_BUSY;
+		d.reason = REQUEST_AT_CONCURRENCY;
+	}
+	*out = d;
+}
+
+const char *request_reason_note(enum request_reason reason)
+{
+	switch (reason) {
+	case REQUEST_MATCHED:
+		return "";
+	case REQUEST_BACKING_OFF:
+		return "source is backing off";
+	case REQUEST_AT_CONCURRENCY:
+		return "command at its concurrency limit";
+	case REQUEST_NO_MATCH:
+		return "no command matched";
+	case REQUEST_INVALID_ID:
+		return "invalid client id";
+	case REQUEST_UNKNOWN_CLIENT:
+		return "unknown client";
+	case REQUEST_NOT_MATCHED:
+		return "no allowed command matched";
+	}
+	return "?";
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config_resolve: what a parsed config refers to outside itself.  Keys are
+ * read (and two clients sharing one refused), GPIO chips and lines are
+ * found (and two names for one line refused), exec programs are checked,
+ * and what the request decision needs is built: the dummy key and classic's
+ * candidate list.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keys.h"
+
+static void resolve_keys(struct config *c, struct cfg_reader *r)
+{
+	/* Raw keys, kept (locked) only while resolving, to refuse a shared one. */
+	uint8_t *raw = sodium_malloc(CONFIG_MAX_CLIENTS * SIOT_MAX_KEY);
+	size_t len[CONFIG_MAX_CLIENTS] = { 0 };
+	char err[512];
+
+	if (!raw)
+		abort();
+	for (size_t i = 0; i < c->n_clients; i++) {
+		struct client *cl = &c->clients[i];
+		uint8_t *mine = raw + i * SIOT_MAX_KEY;
+
+		if (!cl->key_file && !cl->key_credential)
+			continue; /* config_load reported it */
+		if (keys_read(c->dir, cl->key_file, cl->key_credential, mine, &len[i], err,
+			      sizeof(err)) < 0) {
+			cfg_report_line(r, cl->key_line, "%s", err);
+			len[i] = 0;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (len[j] == len[i] && sodium_memcmp(raw + j * SIOT_MAX_KEY, mine, len[i]) == 0)
+				cfg_report_line(r, cl->line,
+						"clients \"%s\" and \"%s\" share a key: give each client its own",
+						c->clients[j].id, cl->id);
+		cl->key = keys_new(c->params.hash, mine, len[i]);
+	}
+	sodium_free(raw); /* wipes */
+	c->dummy_key = keys_new_dummy(c->params.hash);
+}
+
+static void resolve_lines(struct config *c, struct cfg_reader *r)
+{
+	char err[512];
+
+	for (size_t i = 0; i < c->n_lines; i++) {
+		struct gpio_line_decl *d = &c->lines[i];
+
+		if (!d->spec_line)
+			continue; /* no chip or no line: config_load reported it */
+		if (gpio_resolve(d->chip, d->line_name, d->offset, &d->chip_path, &d->offset, err,
+				 sizeof(err)) < 0) {
+			cfg_report_line(r, d->spec_line, "line \"%s\": %s", d->name, err);
+			continue;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (c->lines[j].chip_path && !strcmp(c->lines[j].chip_path, d->chip_path) &&
+			    c->lines[j].offset == d->offset)
+				cfg_report_line(r, d->source_line,
+						"lines \"%s\" and \"%s\" are the same GPIO line (%s %u)",
+						c->lines[j].name, d->name, d->chip_path, d->offset);
+	}
+}
+
+static void resolve_programs(struct config *c, struct cfg_reader *r)
+{
+	for (size_t i = 0; i < c->n_commands; i++) {
+		const struct command *cmd = &c->commands[i];
+
+		if (cmd->kind == ACTION_EXEC && cmd->exec_line && access(cmd->argv[0], X_OK) < 0)
+			cfg_report_line(r, cmd->exec_line, "exec: %s: %s", cmd->argv[0],
+					strerror(errno));
+	}
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		abort();
+	return p;
+}
+
+static void build_classic(struct config *c)
+{
+	struct classic_candidates *k = &c->classic;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_clients; i++)
+		n += c->clients[i].n_commands;
+	k->candidates = xcalloc(n, sizeof(*k->candidates));
+	k->client = xcalloc(n, sizeof(*k->client));
+	k->command = xcalloc(n, sizeof(*k->command));
+	for (size_t i = 0; i < c->n_clients; i++) {
+		const struct client *cl = &c->clients[i];
+
+		if (!cl->key)
+			continue;
+		for (size_t j = 0; j < cl->n_commands; j++) {
+			k->candidates[k->n] = (struct siot_candidate){ cl->key, cl->commands[j] };
+			k->client[k->n] = cl;
+			k->command[k->n] = cl->allowed[j];
+			k->n++;
+		}
+	}
+}
+
+int config_resolve(struct config *c, struct cfg_reader *r)
+{
+	unsigned before = r->errors;
+
+	resolve_keys(c, r);
+	resolve_lines(c, r);
+	resolve_programs(c, r);
+	build_classic(c);
+	return r->errors > before ? -EINVAL : 0;
+}
