@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of siotd's request decision (request.c) with a real config
+ * (config_load + config_resolve from files in a temporary folder), a real
+ * limiter and real protocol exchanges, but no socket and no event loop.
+ *
+ * They prove the security order: a backed-off source costs no scan MAC; an
+ * unknown or invalid client id is scanned with the dummy key against every
+ * command; each kind of id costs the MAC count request.h states.  The
+ * counts asserted are today's (a restricted client scans only its own
+ * commands); the hardening issue makes them equal for every id.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "limiter.h"
+#include "request.h"
+#include "usec.h"
+
+#define N_COMMANDS 8
+
+static char dir[] = "/tmp/siot-request-test-XXXXXX";
+static uint8_t alice_raw[32], bob_raw[32], mallory_raw[32];
+
+static void write_key(const char *name, uint8_t raw[32])
+{
+	char path[256], b64[64];
+	FILE *f;
+
+	randombytes_buf(raw, 32);
+	sodium_bin2base64(b64, sizeof(b64), raw, 32, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "%s\n", b64);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+static void problem(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	ck_abort_msg("%s:%d: %s", file, line, msg);
+}
+
+/* alice may run every command, bob only c1 and c2 (restricted). */
+static struct config *load(const char *protocol)
+{
+	char path[256];
+	struct config *c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/siot.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "device_id = \"dev\";\nprotocol = \"%s\";\n", protocol);
+	fprintf(f, "backoff = { failures = 2; window = 60.0; base = 10.0; max = 60.0; };\n");
+	fprintf(f, "clients = (\n  { id = \"alice\"; key_file = \"alice.key\"; },\n"
+		   "  { id = \"bob\"; key_file = \"bob.key\"; commands = [ \"c1\", \"c2\" ]; }\n);\n");
+	fprintf(f, "commands = (\n");
+	for (int i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  { name = \"c%d\"; exec = [ \"/bin/true\" ]; concurrency = 1; }%s\n", i,
+			i + 1 < N_COMMANDS ? "," : "");
+	fprintf(f, ");\n");
+	fclose(f);
+	ck_assert_int_eq(config_load_and_resolve(path, &c, problem, NULL), 0);
+	return c;
+}
+
+static void setup(void)
+{
+	ck_assert_int_ge(siot_init(), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	write_key("alice", alice_raw);
+	write_key("bob", bob_raw);
+	randombytes_buf(mallory_raw, sizeof(mallory_raw)); /* a key siotd does not have */
+}
+
+static void teardown(void)
+{
+	char path[256];
+
+	for (const char *const *n = (const char *const[]){ "alice.key", "bob.key", "siot.conf",
+							    NULL }; *n; n++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *n);
+		unlink(path);
+	}
+	rmdir(dir);
+	strcpy(dir, "/tmp/siot-request-test-XXXXXX");
+}
+
+/* A server exchange that has read `id`'s request for `command` under raw. */
+static void exchange(const struct config *cfg, struct siot_exchange *srv, const uint8_t *raw,
+		     const char *id, const char *command)
+{
+	struct siot_exchange cli;
+	struct siot_key key;
+	uint8_t req[SIOT_MAX_REQUEST];
+	size_t used = 0;
+	int n;
+
+	siot_exchange_init(srv, &cfg->params);
+	ck_assert_int_eq(siot_server_hello(srv, cfg->device_id, NULL), 0);
+	siot_exchange_init(&cli, &cfg->params);
+	ck_assert_int_eq(siot_client_feed_hello(&cli, srv->hello, srv->hello_len, &used),
+			 SIOT_FEED_DONE);
+	ck_assert_int_eq(siot_key_init(&key, cfg->params.hash, raw, 32), 0);
+	/* An id with a space cannot be built by a client: build it with an 'x'
+	 * and put the space in on the wire. */
+	char *space = id ? strchr(id, ' ') : NULL;
+	char valid[SIOT_MAX_ID + 1];
+	snprintf(valid, sizeof(valid), "%s", id ? id : "");
+	if (space)
+		valid[space - id] = 'x';
+	n = siot_client_request(&cli, &key, id ? valid : NULL, command, req, sizeof(req));
+	ck_assert_int_gt(n, 0);
+	if (space)
+		req[1 + (space - id)] = ' ';
+	ck_assert_int_eq(siot_server_feed(srv, req, (size_t)n, &used), SIOT_FEED_DONE);
+	ck_assert_uint_eq(used, (size_t)n);
+	srv->macs = 0; /* count the decision's MACs only */
+	siot_key_wipe(&key);
+	siot_exchange_wipe(&cli);
+}
+
+static const struct source_key src = { .family = AF_INET, .addr = { 127, 0, 0, 2 } };
+
+struct decided {
+	struct request_decision d;
+	unsigned macs;
+};
+
+static struct decided decide(const struct config *cfg, const struct limiter *l,
+			     const uint8_t *raw, const char *id, const char *command)
+{
+	struct siot_exchange ex;
+	struct decided out;
+
+	exchange(cfg, &ex, raw, id, command);
+	request_decide(cfg, l, &src, &ex, 1000 * USEC_PER_SEC, &out.d);
+	out.macs = ex.macs;
+	siot_exchange_wipe(&ex);
+	return out;
+}
+
+START_TEST(known_client_runs_its_command)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r = decide(cfg, l, alice_raw, "alice", "c5");
+
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	ck_assert_int_eq(r.d.reason, REQUEST_MATCHED);
+	ck_assert_str_eq(r.d.client->id, "alice");
+	ck_assert_str_eq(r.d.command->name, "c5");
+	ck_assert_ptr_eq(r.d.key, r.d.client->key);
+	ck_assert_uint_eq(r.macs, N_COMMANDS); /* every command, no early exit */
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+/* A source in backoff gets BUSY before any candidate is computed, even
+ * with a request that would verify. */
+START_TEST(backoff_comes_before_any_scan)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r;
+
+	for (unsigned i = 0; i < cfg->backoff.failures; i++)
+		limiter_note_failure(l, &src, &cfg->backoff, 1000 * USEC_PER_SEC);
+	ck_assert(limiter_backing_off(l, &src, 1000 * USEC_PER_SEC));
+	r = decide(cfg, l, alice_raw, "alice", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
+	ck_assert_int_eq(r.d.reason, REQUEST_BACKING_OFF);
+	ck_assert_ptr_null(r.d.command);
+	ck_assert_uint_eq(r.macs, 0);
+	ck_assert_ptr_eq(r.d.key, r.d.client->key); /* the BUSY answer verifies for alice */
+	r = decide(cfg, l, mallory_raw, "mallory", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
+	ck_assert_uint_eq(r.macs, 0);
+	ck_assert_ptr_eq(r.d.key, cfg->dummy_key);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+/* Unknown ids and invalid ids are scanned with the dummy key against every
+ * command, and are rejected even when their tag is right for some key. */
+START_TEST(unknown_and_invalid_ids_get_the_dummy_key)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r = decide(cfg, l, mallory_raw, "mallory", "c1");
+
+	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
+	ck_assert_int_eq(r.d.reason, REQUEST_UNKNOWN_CLIENT);
+	ck_assert_ptr_null(r.d.client);
+	ck_assert_ptr_eq(r.d.key, cfg->dummy_key);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	/* alice's key under another, unknown name: still the dummy key. */
+	r = decide(cfg, l, alice_raw, "alice2", "c1");
+	ck_assert_int_eq(r.d.reason, REQUEST_UNKNOWN_CLIENT);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	r = decide(cfg, l, alice_raw, "al ice", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
+	ck_assert_int_eq(r.d.reason, REQUEST_INVALID_ID);
+	ck_assert_ptr_eq(r.d.key, cfg->dummy_key);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+/* Each kind of id and its MAC count today: unknown N, unrestricted N,
+ * restricted its own list (2 of 8). */
+START_TEST(mac_count_per_kind_of_id)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r;
+
+	r = decide(cfg, l, alice_raw, "alice", "nope");
+	ck_assert_int_eq(r.d.reason, REQUEST_NOT_MATCHED);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	r = decide(cfg, l, bob_raw, "bob", "c2");
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	ck_assert_uint_eq(r.macs, 2);
+	r = decide(cfg, l, bob_raw, "bob", "c5"); /* exists, but bob may not run it */
+	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
+	ck_assert_int_eq(r.d.reason, REQUEST_NOT_MATCHED);
+	ck_assert_ptr_eq(r.d.key, r.d.client->key); /* a genuine rejection for bob */
+	ck_assert_uint_eq(r.macs, 2);
+	r = decide(cfg, l, mallory_raw, "mallory", "c2");
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(command_at_its_concurrency_is_busy)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r;
+
+	ck_assert_int_eq(limiter_command_acquire(l, "c3", 1), 0);
+	r = decide(cfg, l, alice_raw, "alice", "c3");
+	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
+	ck_assert_int_eq(r.d.reason, REQUEST_AT_CONCURRENCY);
+	ck_assert_str_eq(r.d.command->name, "c3");
+	ck_assert_uint_eq(r.macs, N_COMMANDS); /* it was verified first */
+	limiter_command_release(l, "c3");
+	r = decide(cfg, l, alice_raw, "alice", "c3");
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+/* classic: every (client, allowed command) pair is a candidate; the key
+ * that matched answers; no match has no key (a silent close). */
+START_TEST(classic_scans_every_pair)
+{
+	struct config *cfg = load("classic");
+	struct limiter *l = limiter_new();
+	struct decided r = decide(cfg, l, bob_raw, NULL, "c2");
+
+	ck_assert_uint_eq(cfg->classic.n, N_COMMANDS + 2);
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	ck_assert_str_eq(r.d.client->id, "bob");
+	ck_assert_str_eq(r.d.command->name, "c2");
+	ck_assert_uint_eq(r.macs, N_COMMANDS + 2);
+	r = decide(cfg, l, bob_raw, NULL, "c5");
+	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
+	ck_assert_int_eq(r.d.reason, REQUEST_NO_MATCH);
+	ck_assert_ptr_null(r.d.key);
+	ck_assert_uint_eq(r.macs, N_COMMANDS + 2);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("request");
+	TCase *tc = tcase_create("decide");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, known_client_runs_its_command);
+	tcase_add_test(tc, backoff_comes_before_any_scan);
+	tcase_add_test(tc, unknown_and_invalid_ids_get_the_dummy_key);
+	tcase_add_test(tc, mac_count_per_kind_of_id);
+	tcase_add_test(tc, command_at_its_concurrency_is_busy);
+	tcase_add_test(tc, classic_scans_every_pair);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
