@@ -40,8 +40,24 @@ __attribute__((format(printf, 3, 4))) static int fail(struct send_outcome *out, 
 	vsnprintf(out->error, sizeof(out->error), fmt, ap);
 	va_end(ap);
 	out->exit_code = code;
-	out->json_status = "error";
+	out->outcome = OUTCOME_ERROR;
 	return code;
+}
+
+const char *outcome_name(enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_OK:
+	case OUTCOME_FAILED:
+	case OUTCOME_REJECTED:
+	case OUTCOME_BUSY:
+	case OUTCOME_TIMEOUT:
+	case OUTCOME_ERROR:
+		return siot_status_name((unsigned)o);
+	case OUTCOME_NOT_SENT:
+		return "not-sent";
+	}
+	return "error";
 }
 
 /* Wait for events on the session's fd until the overall deadline, or until
@@ -213,7 +229,9 @@ static int session_read(struct session *s, feed_fn fn)
 
 static const char *hash_id_name(unsigned id)
 {
-	return id == SIOT_HASH_SHA256 ? "sha256" : id == SIOT_HASH_SHA512 ? "sha512" : "an unknown hash";
+	if (id != SIOT_HASH_SHA256 && id != SIOT_HASH_SHA512)
+		return "an unknown hash";
+	return siot_hash_name((enum siot_hash)id);
 }
 
 static int hello_error(struct session *s, struct send_outcome *out)
@@ -240,13 +258,15 @@ static int hello_error(struct session *s, struct send_outcome *out)
 			    s->where, ex->peer_challenge_length, p->challenge_length);
 	case SIOT_REASON_DEVICE_ID:
 		return fail(out, EXIT_PROTOCOL, "%s sent an invalid device id", s->where);
-	default:
-		return fail(out, EXIT_PROTOCOL, "%s sent a malformed HELLO: %s", s->where,
-			    siot_reason_str(ex->reason));
+	case SIOT_REASON_NONE:
+	case SIOT_REASON_ID_LENGTH:
+	case SIOT_REASON_OUTPUT_LENGTH:
+	case SIOT_REASON_STATE:
+		break; /* not reasons a HELLO is refused for */
 	}
+	return fail(out, EXIT_PROTOCOL, "%s sent a malformed HELLO: %s", s->where,
+		    siot_reason_str(ex->reason));
 }
-
-static const char *const json_names[] = { "ok", "failed", "rejected", "busy", "timeout", "error" };
 
 /* One command over the session; the connection is open and no HELLO of it
  * has been read.  Returns the command's exit code; *reconnect asks the
@@ -293,7 +313,7 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 
 	if (o->params.profile == SIOT_PROFILE_CLASSIC && !o->classic_response) {
 		out->exit_code = 0;
-		out->json_status = "ok";
+		out->outcome = OUTCOME_OK;
 		snprintf(out->error, sizeof(out->error), "sent; no confirmation requested");
 		return 0;
 	}
@@ -307,7 +327,7 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 		fail(out, 2, "not confirmed: %s closed the connection without a response (no "
 			     "command matched, or it did not complete)",
 		     s->where);
-		out->json_status = "rejected";
+		out->outcome = OUTCOME_REJECTED;
 		return 2;
 	}
 	if (r == 0)
@@ -335,7 +355,7 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 		out->status = s->ex.status;
 		out->exit_code = s->ex.status > SIOT_STATUS_ERROR ? SIOT_STATUS_ERROR : s->ex.status;
 	}
-	out->json_status = json_names[out->exit_code];
+	out->outcome = (enum outcome)out->exit_code;
 	return out->exit_code;
 }
 
@@ -354,7 +374,7 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 	for (i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].command = commands[i];
-		out[i].json_status = "not-sent";
+		out[i].outcome = OUTCOME_NOT_SENT;
 	}
 	for (i = 0; i < n; i++) {
 		bool reconnect = false;

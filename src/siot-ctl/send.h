@@ -34,6 +34,22 @@ struct send_options {
 	bool classic_response;    /* classic: wait for the response digest */
 };
 
+/* What became of one command: the device's status (OK .. ERROR, the values
+ * of enum siot_status), or NOT_SENT. */
+enum outcome {
+	OUTCOME_OK = SIOT_STATUS_OK,
+	OUTCOME_FAILED = SIOT_STATUS_FAILED,
+	OUTCOME_REJECTED = SIOT_STATUS_REJECTED,
+	OUTCOME_BUSY = SIOT_STATUS_BUSY,
+	OUTCOME_TIMEOUT = SIOT_STATUS_TIMEOUT,
+	OUTCOME_ERROR = SIOT_STATUS_ERROR,
+	OUTCOME_NOT_SENT,
+};
+
+/* Its name in --json and messages: ok, failed, rejected, busy, timeout,
+ * error, not-sent. */
+const char *outcome_name(enum outcome o);
+
 /* What became of one command. */
 struct send_outcome {
 	const char *command;
@@ -45,7 +61,7 @@ struct send_outcome {
 	size_t output_len;
 	int exit_code;             /* this command's exit status */
 	char error[512];           /* what went wrong, when not a device status */
-	const char *json_status;   /* ok, failed, ..., not-sent */
+	enum outcome outcome;
 };
 
 /* Send commands[0..n) in order over as few connections as the device allows,

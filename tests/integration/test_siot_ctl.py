@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import Case, ctl, wait_until, write_key, write_script
+from harness import SIOT_CTL, Case, ctl, wait_until, write_key, write_script
 
 
 class FakeServer:
@@ -87,6 +87,65 @@ def huge_output(srv, c):
     c.recv(64)
     c.sendall(bytes([0, 0x10, 0x01]))  # 4097 bytes announced
     time.sleep(1)
+
+
+GOLDEN_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden',
+                           'siot-ctl-json.txt')
+# Where json-c (siot-ctl since the move to it) and the hand-written emitter
+# before it differ: json-c names \b and \f and leaves DEL as it is, as
+# JavaScript's JSON.stringify does.  Both decode to the same strings.
+JSON_C_ESCAPES = ((b'\\u0008', b'\\b'), (b'\\u000c', b'\\f'), (b'\\u007f', b'\x7f'))
+
+
+class JsonBytes(Case):
+    """siot-ctl --json, byte for byte, against the output recorded from the
+    emitter it had before json-c (tests/integration/golden)."""
+
+    def test_json_bytes_match_the_recorded_output(self):
+        d = self.dir
+        controls = ''.join('%%' if b == 0o45 else '\\%03o' % b for b in range(1, 128))
+        write_script(self.path('controls.sh'), "printf '%s'" % controls)
+        write_script(self.path('utf8.sh'), "printf 'Temp\\303\\251rature \\342\\234\\223 "
+                                           "\\360\\237\\230\\200\\n'")
+        write_script(self.path('bin.sh'), "printf '\\377\\000\\033[31mred'")
+        write_script(self.path('fail.sh'), "printf 'disk \"full\"\\\\\\n'; exit 3")
+        write_script(self.path('hang.sh'), 'sleep 60')
+        conf = ('device_id = "testdev";\nmax_requests = 10;\n'
+                'clients = ( { id = "alice"; key_file = "%(d)s/alice.key"; '
+                'commands = [ "controls", "utf8", "bin", "fail", "hang" ]; } );\n'
+                'commands = (\n'
+                ' { name = "controls"; exec = [ "%(d)s/controls.sh" ]; output = true; },\n'
+                ' { name = "utf8"; exec = [ "%(d)s/utf8.sh" ]; output = true; },\n'
+                ' { name = "bin"; exec = [ "%(d)s/bin.sh" ]; output = true; },\n'
+                ' { name = "fail"; exec = [ "%(d)s/fail.sh" ]; output = true; },\n'
+                ' { name = "hang"; exec = [ "%(d)s/hang.sh" ]; timeout = 0.2; },\n'
+                ' { name = "forbidden"; exec = [ "%(d)s/fail.sh" ]; }\n'
+                ');\n' % {'d': d})
+        daemon = self.daemon(conf)
+        env = dict(os.environ, SIOT_CTL_CONFIG='/nonexistent')
+        base = [SIOT_CTL, '-H', '127.0.0.1', '-p', str(daemon.port), '-i', 'alice',
+                '-k', self.alice_key_path, '--json', 'send']
+        out = b''
+        for args in (base + ['controls', 'utf8', 'bin', 'fail', 'controls'],
+                     base + ['hang'], base + ['forbidden'],
+                     [SIOT_CTL, '-U', self.path('no.sock'), '-i', 'alice', '-k',
+                      self.alice_key_path, '--json', 'send', 'controls']):
+            out += subprocess.run(args, capture_output=True, timeout=60, env=env).stdout
+        out = out.replace(self.path('no.sock').encode(), b'SOCKET')
+        if os.environ.get('SIOT_RECORD_GOLDEN'):
+            with open(GOLDEN_JSON, 'wb') as f:
+                f.write(out)
+        with open(GOLDEN_JSON, 'rb') as f:
+            want = f.read()
+        for old, new in JSON_C_ESCAPES:
+            want = want.replace(old, new)
+        self.assertEqual(out, want)
+        # Every line is one JSON object, and the controls came through whole.
+        objs = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual(objs[0]['output'], ''.join(chr(b) for b in range(1, 128)))
+        self.assertEqual([o['status'] for o in objs],
+                         ['ok', 'ok', 'ok', 'failed', 'not-sent', 'timeout', 'rejected',
+                          'error'])
 
 
 class Ctl(Case):

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "keyfile.h"
+#include "output.h"
+#include "send.h"
+
+/* The target: the config's (when there is one), then the flags on top. */
+static int pick_target(const struct options *o, struct target *t)
+{
+	const char *path = o->config_path ? o->config_path : target_default_path();
+	int r;
+
+	target_clear(t);
+	r = target_load(path, o->target_name, t, cfg_print_problem, false);
+	if (r == -ENOENT && (o->config_path || o->target_name)) {
+		fprintf(stderr, "siot-ctl: %s: no such file%s\n", path,
+			o->target_name ? " (needed for -t)" : "");
+		return EXIT_CONFIG;
+	}
+	if (r == -ESRCH) {
+		fprintf(stderr, "siot-ctl: %s: no target named \"%s\"%s\n", path,
+			o->target_name ? o->target_name : "?",
+			o->target_name ? "" : " (set default, or give -t NAME)");
+		return EXIT_CONFIG;
+	}
+	if (r < 0 && r != -ENOENT)
+		return EXIT_CONFIG;
+	target_merge(t, &o->flags);
+	if (!t->host[0] && !t->socket[0]) {
+		fprintf(stderr,
+			"siot-ctl: no device to talk to: give -t TARGET (from %s), -H HOST or -U SOCKET\n",
+			path);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The protocol parameters and ids of t into so (not the key). */
+static int session_options(const struct target *t, struct send_options *so)
+{
+	enum siot_profile profile = SIOT_PROFILE_V1;
+	enum siot_hash hash = SIOT_HASH_SHA256;
+
+	if (t->protocol[0] && siot_profile_from_name(t->protocol, &profile) < 0) {
+		fprintf(stderr, "siot-ctl: protocol must be v1 or classic, not '%s'\n", t->protocol);
+		return EXIT_USAGE;
+	}
+	if (t->hash[0] && siot_hash_from_name(t->hash, &hash) < 0) {
+		fprintf(stderr, "siot-ctl: hash must be sha256 or sha512, not '%s'\n", t->hash);
+		return EXIT_USAGE;
+	}
+	if (profile == SIOT_PROFILE_V1 && !t->id[0]) {
+		fprintf(stderr, "siot-ctl: no client id: give -i ID or set id in the target\n");
+		return EXIT_USAGE;
+	}
+	if (t->id[0] && !siot_valid_id(t->id, strlen(t->id))) {
+		fprintf(stderr, "siot-ctl: client id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -\n",
+			t->id);
+		return EXIT_USAGE;
+	}
+	if (!t->key_file[0]) {
+		fprintf(stderr, "siot-ctl: no key: give -k KEYFILE or set key_file in the target\n");
+		return EXIT_USAGE;
+	}
+	if (profile == SIOT_PROFILE_CLASSIC && t->tag_length >= 0 &&
+	    (size_t)t->tag_length != siot_digest_length(hash)) {
+		fprintf(stderr, "siot-ctl: classic always uses the full digest; drop the tag length\n");
+		return EXIT_USAGE;
+	}
+	if (siot_params_init(&so->params, profile, hash,
+			     t->tag_length < 0 ? 0 : (unsigned)t->tag_length,
+			     t->challenge_length < 0 ? SIOT_DEFAULT_CHALLENGE
+						     : (unsigned)t->challenge_length,
+			     t->wakeup_length < 0 ? 0 : (unsigned)t->wakeup_length) < 0) {
+		fprintf(stderr, "siot-ctl: tag length %d does not fit hash %s (16 .. %zu)\n",
+			t->tag_length, siot_hash_name(hash), siot_digest_length(hash));
+		return EXIT_USAGE;
+	}
+	so->client_id = t->id;
+	so->host = t->host[0] ? t->host : NULL;
+	so->port = t->port[0] ? t->port : "7468";
+	so->socket_path = t->socket[0] ? t->socket : NULL;
+	so->device = t->device[0] ? t->device : NULL;
+	so->timeout = t->timeout > 0 ? t->timeout : TARGET_DEFAULT_TIMEOUT;
+	so->classic_response = t->classic_response != 0;
+	return 0;
+}
+
+/* Read the key file into a key state in locked memory; NULL after a message. */
+static struct siot_key *read_key(const struct target *t, enum siot_hash hash, int *code)
+{
+	char path[4096], err[600];
+	struct siot_key *key;
+	uint8_t *raw;
+	size_t len = 0;
+
+	*code = EXIT_CONFIG;
+	if (target_expand_home(t->key_file, path, sizeof(path)) < 0) {
+		fprintf(stderr, "siot-ctl: key file path too long\n");
+		return NULL;
+	}
+	raw = sodium_malloc(SIOT_MAX_KEY);
+	key = sodium_malloc(sizeof(*key));
+	if (!raw || !key) {
+		fprintf(stderr, "siot-ctl: cannot lock memory for the key\n");
+		*code = 5;
+		key = NULL;
+	} else if (keyfile_load(path, KEYFILE_CLIENT, raw, &len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "siot-ctl: %s\n", err);
+		sodium_free(key);
+		key = NULL;
+	} else {
+		siot_key_init(key, hash, raw, len);
+	}
+	sodium_free(raw); /* wipes; NULL is fine */
+	return key;
+}
+
+int cmd_send(const struct options *o)
+{
+	static struct send_outcome outcomes[OPTIONS_MAX_COMMANDS];
+	struct send_options so = { 0 };
+	struct siot_key *key;
+	struct target t;
+	int code;
+
+	if ((code = pick_target(o, &t)) != 0 || (code = session_options(&t, &so)) != 0)
+		return code;
+	key = read_key(&t, so.params.hash, &code);
+	if (!key)
+		return code;
+	so.key = key;
+	code = send_commands(&so, o->commands, o->n_commands, outcomes);
+	siot_key_wipe(key);
+	sodium_free(key);
+	for (size_t i = 0; i < o->n_commands; i++) {
+		if (o->json)
+			output_json(&outcomes[i]);
+		else
+			output_human(&outcomes[i]);
+	}
+	fflush(stdout);
+	return code;
+}

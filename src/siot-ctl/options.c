@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "send.h"
+
+#ifndef SIOT_VERSION_STRING
+#define SIOT_VERSION_STRING "unknown"
+#endif
+
+enum {
+	OPT_PROTOCOL = 256,
+	OPT_HASH,
+	OPT_TAG,
+	OPT_CHALLENGE,
+	OPT_WAKEUP,
+	OPT_JSON,
+	OPT_VERSION,
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: siot-ctl [-c FILE] [-t TARGET] [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE]\n"
+	      "                [-i ID] [-k KEYFILE] [--protocol v1|classic] [--hash sha256|sha512]\n"
+	      "                [--tag-length N] [--challenge-length N] [--wakeup-length N]\n"
+	      "                [-T SECONDS] [--json] send COMMAND [COMMAND...]\n"
+	      "       siot-ctl keygen [-o FILE]\n"
+	      "       siot-ctl [-c FILE] check\n"
+	      "\n"
+	      "Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's\n"
+	      "answer); 76 not authentic or wrong protocol/device, 69 could not connect,\n"
+	      "75 network timeout, 64 usage, 78 configuration (or unsafe key file).\n",
+	      f);
+}
+
+static int parse_int(const char *s, const char *what, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end || v < min || v > max) {
+		fprintf(stderr, "siot-ctl: %s must be an integer from %d to %d, not '%s'\n", what,
+			min, max, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int copy_arg(char *dst, size_t n, const char *src, const char *what)
+{
+	if (strlen(src) >= n) {
+		fprintf(stderr, "siot-ctl: %s is too long\n", what);
+		return -1;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+/* One option into o; 0, or -1 after a message. */
+static int take(struct options *o, int opt, const char *arg)
+{
+	struct target *t = &o->flags;
+	char *end;
+	int port;
+
+	switch (opt) {
+	case 'c':
+		o->config_path = arg;
+		return 0;
+	case 't':
+		o->target_name = arg;
+		return 0;
+	case 'o':
+		o->keygen_out = arg;
+		return 0;
+	case OPT_JSON:
+		o->json = true;
+		return 0;
+	case 'H':
+		return copy_arg(t->host, sizeof(t->host), arg, "host");
+	case 'p':
+		if (parse_int(arg, "port", 1, 65535, &port))
+			return -1;
+		snprintf(t->port, sizeof(t->port), "%d", port);
+		return 0;
+	case 'U':
+		return copy_arg(t->socket, sizeof(t->socket), arg, "socket path");
+	case 'D':
+		return copy_arg(t->device, sizeof(t->device), arg, "device id");
+	case 'i':
+		return copy_arg(t->id, sizeof(t->id), arg, "client id");
+	case 'k':
+		return copy_arg(t->key_file, sizeof(t->key_file), arg, "key file");
+	case OPT_PROTOCOL:
+		return copy_arg(t->protocol, sizeof(t->protocol), arg, "protocol");
+	case OPT_HASH:
+		return copy_arg(t->hash, sizeof(t->hash), arg, "hash");
+	case OPT_TAG:
+		return parse_int(arg, "--tag-length", SIOT_MIN_TAG, SIOT_MAX_DIGEST, &t->tag_length);
+	case OPT_CHALLENGE:
+		return parse_int(arg, "--challenge-length", SIOT_MIN_CHALLENGE, SIOT_MAX_CHALLENGE,
+				 &t->challenge_length);
+	case OPT_WAKEUP:
+		return parse_int(arg, "--wakeup-length", 0, SIOT_MAX_WAKEUP, &t->wakeup_length);
+	case 'T':
+		t->timeout = strtod(arg, &end);
+		if (*end || !(t->timeout > 0 && t->timeout <= 86400)) {
+			fprintf(stderr, "siot-ctl: -T takes seconds (more than 0), not '%s'\n", arg);
+			return -1;
+		}
+		return 0;
+	}
+	usage(stderr);
+	return -1;
+}
+
+/* The subcommand and its arguments. */
+static int subcommand(int argc, char **argv, struct options *o)
+{
+	const char *sub = argv[optind++];
+
+	if (!strcmp(sub, "keygen")) {
+		o->sub = SUB_KEYGEN;
+		if (optind < argc) {
+			fprintf(stderr, "siot-ctl: keygen takes no arguments (use -o FILE)\n");
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
+	if (o->keygen_out) {
+		fprintf(stderr, "siot-ctl: -o is for keygen\n");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(sub, "check")) {
+		o->sub = SUB_CHECK;
+		if (optind < argc) {
+			fprintf(stderr, "siot-ctl: check takes no arguments\n");
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
+	if (strcmp(sub, "send")) {
+		fprintf(stderr, "siot-ctl: unknown command '%s'\n", sub);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	o->sub = SUB_SEND;
+	o->commands = (const char *const *)&argv[optind];
+	o->n_commands = (size_t)(argc - optind);
+	if (o->n_commands == 0) {
+		fprintf(stderr, "siot-ctl: send needs at least one command name\n");
+		return EXIT_USAGE;
+	}
+	if (o->n_commands > OPTIONS_MAX_COMMANDS) {
+		fprintf(stderr, "siot-ctl: at most %d commands at once\n", OPTIONS_MAX_COMMANDS);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o->n_commands; i++) {
+		const char *c = o->commands[i];
+		if (!siot_valid_command(c, strlen(c))) {
+			fprintf(stderr,
+				"siot-ctl: \"%s\" is not a command name (1 to 64 of A-Z a-z 0-9 . _ -)\n",
+				c);
+			return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+int options_parse(int argc, char **argv, struct options *o)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "target", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 'U' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "protocol", required_argument, NULL, OPT_PROTOCOL },
+		{ "hash", required_argument, NULL, OPT_HASH },
+		{ "tag-length", required_argument, NULL, OPT_TAG },
+		{ "challenge-length", required_argument, NULL, OPT_CHALLENGE },
+		{ "wakeup-length", required_argument, NULL, OPT_WAKEUP },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*o = (struct options){ 0 };
+	target_clear(&o->flags);
+	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:D:i:k:o:T:h", opts, NULL)) != -1) {
+		if (opt == OPT_VERSION) {
+			printf("siot-ctl %s\n", SIOT_VERSION_STRING);
+			return 0;
+		}
+		if (opt == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (take(o, opt, optarg) < 0)
+			return EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return subcommand(argc, argv, o);
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* siot-ctl's command line: every option, and which subcommand to run. */
+#ifndef SIOT_CTL_OPTIONS_H
+#define SIOT_CTL_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "target.h"
+
+enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK };
+
+struct options {
+	enum subcommand sub;
+	const char *config_path;   /* -c, or NULL for the default */
+	const char *target_name;   /* -t */
+	const char *keygen_out;    /* -o */
+	bool json;
+	struct target flags;       /* what the flags set (the rest unset) */
+	const char *const *commands; /* send's command names */
+	size_t n_commands;
+};
+
+#define OPTIONS_MAX_COMMANDS 64
+
+/* Parse argv.  Returns -1 when the caller should go on, else the exit
+ * status (0 after --help or --version, 64 after a usage error, with a
+ * message on stderr). */
+int options_parse(int argc, char **argv, struct options *o);
+
+#endif
