@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Turn tests/siot-vectors.json into a C header of hex strings.
+"""Turn tests/siot-vectors.json into a C header: the vector structs and
+their tables, as hex strings.
 
 The JSON file is a copy of ../shared/vectors/siot-vectors.json, computed by an
-independent implementation of PROTOCOL.md.  The unit tests decode the hex
-with libsodium and must reproduce every byte.
+independent implementation of PROTOCOL.md, and the one copy in the
+repository: the C unit tests, the fuzzers and the Node.js client's tests all
+read it.  The C tests decode the hex with libsodium and must reproduce every
+byte.
 """
 import json
 import sys
@@ -16,7 +19,24 @@ def c_str(s):
 def main(src, dst):
     with open(src, encoding='utf-8') as f:
         d = json.load(f)
-    out = ['/* Generated from siot-vectors.json by gen-vectors.py; do not edit. */', '']
+    out = ['/* Generated from siot-vectors.json by gen-vectors.py; do not edit. */', '',
+           'struct v1_vector {',
+           '\tconst char *hash;',
+           '\tunsigned tag_length;',
+           '\tconst char *key, *device_id, *client_id, *command, *hello, *request;',
+           '\tunsigned status, result;',
+           '\tconst char *output, *response;',
+           '};',
+           'struct classic_vector {',
+           '\tconst char *hash, *key, *challenge, *command, *request;',
+           '\tunsigned result;',
+           '\tconst char *response;',
+           '};',
+           'struct negative_vector {',
+           '\tconst char *why, *key, *hello, *request;',
+           '\tconst char *commands[%d];' % (max(len(v['commands']) for v in d['negatives']) + 1),
+           '};',
+           '']
     out.append('static const struct v1_vector v1_vectors[] = {')
     for v in d['v1']:
         out.append('\t{ %s, %d, %s, %s, %s, %s, %s, %s, %d, %d, %s, %s },' % (

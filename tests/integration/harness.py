@@ -142,16 +142,13 @@ def lp(b):
     return bytes([len(b)]) + b
 
 
-OPEN_SOCKETS = []
-
-
 class Raw:
-    """A raw connection speaking the wire format byte by byte."""
+    """A raw connection speaking the wire format byte by byte.  Tests make
+    them with Case.raw(), which closes them at the end of the test."""
 
     def __init__(self, port, host='127.0.0.1', source=None, hash_name='sha256', tag_length=None,
                  challenge_length=32, classic=False, timeout=10.0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        OPEN_SOCKETS.append(self.sock)
         self.sock.settimeout(timeout)
         if source:
             self.sock.bind((source, 0))
@@ -250,22 +247,35 @@ class Case(unittest.TestCase):
         self.daemons = []
 
     def tearDown(self):
-        while OPEN_SOCKETS:
-            OPEN_SOCKETS.pop().close()
         for d in self.daemons:
             d.stop()
-        if self._outcome_failed():
-            for d in self.daemons:
-                print('--- siotd log (%s)\n%s' % (d.log_path, d.log()))
+        self.daemon_logs = [(d.log_path, d.log()) for d in self.daemons]
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _outcome_failed(self):
-        outcome = getattr(self, '_outcome', None)
-        errors = getattr(outcome, 'errors', None) or []
-        if hasattr(outcome, 'result'):
-            r = outcome.result
-            return bool(getattr(r, 'failures', [])) or bool(getattr(r, 'errors', []))
-        return any(e for _, e in errors)
+    def run(self, result=None):
+        """Run the test; when it failed, print the logs of its daemons."""
+        result = result or self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        self.daemon_logs = []
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for path, text in self.daemon_logs:
+                print('--- siotd log (%s)\n%s' % (path, text))
+        return result
+
+    def raw(self, port, **kw):
+        """A Raw connection, closed when the test ends."""
+        r = Raw(port, **kw)
+        self.addCleanup(r.close)
+        return r
+
+    def raw_request(self, port, key, client_id, command, **kw):
+        """Connect, read the HELLO, send one request; returns (Raw, response)
+        where response is read_response()'s tuple."""
+        r = self.raw(port, **kw)
+        r.read_hello()
+        r.send(r.request(key, client_id, command))
+        return r, r.read_response()
 
     def path(self, name):
         return os.path.join(self.dir, name)

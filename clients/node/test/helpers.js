@@ -97,7 +97,8 @@ export function cleanup(dir) {
 }
 
 export function readVectors() {
-  return JSON.parse(readFileSync(join(here, 'siot-vectors.json'), 'utf8'));
+  // The repository's one copy, shared with the C unit tests.
+  return JSON.parse(readFileSync(join(here, '..', '..', '..', 'tests', 'siot-vectors.json'), 'utf8'));
 }
 
 /** Run the CLI without blocking this process (for fake servers living in it). */
