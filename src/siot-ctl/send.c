@@ -268,48 +268,11 @@ static int hello_error(struct session *s, struct send_outcome *out)
 		    siot_reason_str(ex->reason));
 }
 
-/* One command over the session; the connection is open and no HELLO of it
- * has been read.  Returns the command's exit code; *reconnect asks the
- * caller to open a new connection and call again (the device closed a kept
- * connection before its next HELLO: nothing was sent). */
-static int send_one(struct session *s, const char *command, bool reused, bool *reconnect,
-		    struct send_outcome *out)
+/* After the request left: read the response, verify it, fill out. */
+static int read_outcome(struct session *s, struct send_outcome *out)
 {
 	const struct send_options *o = s->o;
-	uint8_t req[SIOT_MAX_REQUEST];
-	int r, n;
-
-	*reconnect = false;
-	r = session_read(s, siot_client_feed_hello);
-	if (r == 0 && reused) {
-		*reconnect = true;
-		return 0;
-	}
-	if (r == 0)
-		return fail(out, EXIT_UNREACHABLE,
-			    "%s closed the connection before its HELLO (connection limit reached, "
-			    "or not a siot device)",
-			    s->where);
-	if (r == -ETIMEDOUT)
-		return fail(out, EXIT_NETTIMEOUT, "timed out waiting for the HELLO of %s", s->where);
-	if (r == -EBADMSG)
-		return hello_error(s, out);
-	if (r < 0)
-		return fail(out, EXIT_UNREACHABLE, "%s: %s", s->where, strerror(-r));
-	if (o->params.profile == SIOT_PROFILE_V1 && o->device && strcmp(o->device, s->ex.device_id))
-		return fail(out, EXIT_PROTOCOL, "%s is device \"%s\", not \"%s\"", s->where,
-			    s->ex.device_id, o->device);
-
-	n = siot_client_request(&s->ex, o->key, o->client_id, command, req, sizeof(req));
-	if (n < 0)
-		return fail(out, EXIT_USAGE, "cannot build a request for \"%s\"", command);
-	r = session_write(s, req, (size_t)n);
-	sodium_memzero(req, sizeof(req));
-	if (r == -ETIMEDOUT)
-		return fail(out, EXIT_NETTIMEOUT, "timed out sending to %s", s->where);
-	if (r < 0)
-		return fail(out, EXIT_UNREACHABLE, "sending to %s: %s", s->where, strerror(-r));
-	out->sent = true;
+	int r;
 
 	if (o->params.profile == SIOT_PROFILE_CLASSIC && !o->classic_response) {
 		out->exit_code = 0;
@@ -357,6 +320,51 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 	}
 	out->outcome = (enum outcome)out->exit_code;
 	return out->exit_code;
+}
+
+/* One command over the session; the connection is open and no HELLO of it
+ * has been read.  Returns the command's exit code; *reconnect asks the
+ * caller to open a new connection and call again (the device closed a kept
+ * connection before its next HELLO: nothing was sent). */
+static int send_one(struct session *s, const char *command, bool reused, bool *reconnect,
+		    struct send_outcome *out)
+{
+	const struct send_options *o = s->o;
+	uint8_t req[SIOT_MAX_REQUEST];
+	int r, n;
+
+	*reconnect = false;
+	r = session_read(s, siot_client_feed_hello);
+	if (r == 0 && reused) {
+		*reconnect = true;
+		return 0;
+	}
+	if (r == 0)
+		return fail(out, EXIT_UNREACHABLE,
+			    "%s closed the connection before its HELLO (connection limit reached, "
+			    "or not a siot device)",
+			    s->where);
+	if (r == -ETIMEDOUT)
+		return fail(out, EXIT_NETTIMEOUT, "timed out waiting for the HELLO of %s", s->where);
+	if (r == -EBADMSG)
+		return hello_error(s, out);
+	if (r < 0)
+		return fail(out, EXIT_UNREACHABLE, "%s: %s", s->where, strerror(-r));
+	if (o->params.profile == SIOT_PROFILE_V1 && o->device && strcmp(o->device, s->ex.device_id))
+		return fail(out, EXIT_PROTOCOL, "%s is device \"%s\", not \"%s\"", s->where,
+			    s->ex.device_id, o->device);
+
+	n = siot_client_request(&s->ex, o->key, o->client_id, command, req, sizeof(req));
+	if (n < 0)
+		return fail(out, EXIT_USAGE, "cannot build a request for \"%s\"", command);
+	r = session_write(s, req, (size_t)n);
+	sodium_memzero(req, sizeof(req));
+	if (r == -ETIMEDOUT)
+		return fail(out, EXIT_NETTIMEOUT, "timed out sending to %s", s->where);
+	if (r < 0)
+		return fail(out, EXIT_UNREACHABLE, "sending to %s: %s", s->where, strerror(-r));
+	out->sent = true;
+	return read_outcome(s, out);
 }
 
 int send_commands(const struct send_options *o, const char *const *commands, size_t n,

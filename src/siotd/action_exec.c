@@ -275,93 +275,101 @@ fail:
 	_exit(127);
 }
 
+static void close_pipes(int p[3][2])
+{
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 2; i++)
+			if (p[k][i] >= 0)
+				close(p[k][i]);
+}
+
+/* Fork the script with pipes for stdout (when kept), stderr and the exec
+ * status; the parent keeps the read ends, non-blocking.  0 or -errno. */
+static int spawn(struct script_run *a, const struct command *cmd, char **env)
+{
+	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }; /* out, err, status */
+	int r;
+
+	if ((cmd->output && pipe2(p[0], O_CLOEXEC) < 0) || pipe2(p[1], O_CLOEXEC) < 0 ||
+	    pipe2(p[2], O_CLOEXEC) < 0) {
+		r = -errno;
+		close_pipes(p);
+		return r;
+	}
+	a->pid = fork();
+	if (a->pid < 0) {
+		r = -errno;
+		close_pipes(p);
+		return r;
+	}
+	if (a->pid == 0)
+		child(cmd, env, p[0][1], p[1][1], p[2][1]);
+	setpgid(a->pid, a->pid); /* also done by the child: no race either way */
+	for (int k = 0; k < 3; k++) {
+		if (p[k][1] >= 0)
+			close(p[k][1]);
+		if (p[k][0] >= 0)
+			fcntl(p[k][0], F_SETFL, O_NONBLOCK);
+	}
+	a->out_fd = p[0][0];
+	a->err_fd = p[1][0];
+	a->status_fd = p[2][0];
+	return 0;
+}
+
+/* Watch the running script: its pipes, its time limit, its exit. */
+static int watch_run(struct script_run *a, uint64_t timeout_usec)
+{
+	sd_event *e = a->owner->event;
+	int r = 0;
+
+	if (a->out_fd >= 0)
+		r = sd_event_add_io(e, &a->out_src, a->out_fd, EPOLLIN, on_output, a);
+	if (r >= 0)
+		r = sd_event_add_io(e, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
+	if (r >= 0)
+		r = sd_event_add_time_relative(e, &a->timer, CLOCK_MONOTONIC, timeout_usec, 0,
+					       on_timer, a);
+	if (r >= 0)
+		r = sd_event_add_child(e, &a->child, a->pid, WEXITED, on_child_exit, a);
+	return r < 0 ? r : 0;
+}
+
 int action_exec_start(struct actions *owner, const struct command *cmd,
 		      const struct action_context *ctx, action_done_fn done, void *userdata)
 {
-	int out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, st_p[2] = { -1, -1 };
-	struct script_run *a;
-	char **env;
+	struct script_run *a = calloc(1, sizeof(*a));
+	char **env = make_env(cmd, ctx);
 	int r = -ENOMEM;
 
-	a = calloc(1, sizeof(*a));
-	env = make_env(cmd, ctx);
 	if (!a || !env)
-		goto fail_alloc;
-	a->name = strdup(cmd->name);
-	a->out_max = cmd->output ? ctx->output_max : 0;
-	a->out = malloc(a->out_max ? a->out_max : 1);
-	if (!a->name || !a->out)
-		goto fail_alloc;
+		goto fail;
 	a->owner = owner;
 	list_init(&a->node);
 	a->done = done;
 	a->userdata = userdata;
 	a->out_fd = a->err_fd = a->status_fd = -1;
-
-	if ((cmd->output && pipe2(out_p, O_CLOEXEC) < 0) || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    pipe2(st_p, O_CLOEXEC) < 0) {
-		r = -errno;
-		goto fail_pipes;
-	}
-	a->pid = fork();
-	if (a->pid < 0) {
-		r = -errno;
-		goto fail_pipes;
-	}
-	if (a->pid == 0)
-		child(cmd, env, out_p[1], err_p[1], st_p[1]);
-
-	setpgid(a->pid, a->pid); /* also done by the child: no race either way */
+	a->name = strdup(cmd->name);
+	a->out_max = cmd->output ? ctx->output_max : 0;
+	a->out = malloc(a->out_max ? a->out_max : 1);
+	if (!a->name || !a->out || (r = spawn(a, cmd, env)) < 0)
+		goto fail;
 	free_env(env);
-	env = NULL;
-	if (out_p[1] >= 0)
-		close(out_p[1]);
-	close(err_p[1]);
-	close(st_p[1]);
-	a->out_fd = out_p[0];
-	a->err_fd = err_p[0];
-	a->status_fd = st_p[0];
-	fcntl(a->status_fd, F_SETFL, O_NONBLOCK);
 	a->counted = true;
 	owner->n_running++;
 	list_add(&owner->scripts, &a->node);
-
-	if (a->out_fd >= 0) {
-		fcntl(a->out_fd, F_SETFL, O_NONBLOCK);
-		r = sd_event_add_io(owner->event, &a->out_src, a->out_fd, EPOLLIN, on_output, a);
-		if (r < 0)
-			goto fail_started;
+	r = watch_run(a, cmd->timeout_usec);
+	if (r < 0) {
+		/* The process exists but cannot be watched: stop it and reap it. */
+		kill(-a->pid, SIGKILL);
+		waitpid(a->pid, NULL, 0);
+		free_action(a);
+		return r;
 	}
-	fcntl(a->err_fd, F_SETFL, O_NONBLOCK);
-	r = sd_event_add_io(owner->event, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
-	if (r < 0)
-		goto fail_started;
-	r = sd_event_add_time_relative(owner->event, &a->timer, CLOCK_MONOTONIC, cmd->timeout_usec,
-				       0, on_timer, a);
-	if (r < 0)
-		goto fail_started;
-	r = sd_event_add_child(owner->event, &a->child, a->pid, WEXITED, on_child_exit, a);
-	if (r < 0)
-		goto fail_started;
 	log_debug("command %s started as pid %d", cmd->name, (int)a->pid);
 	return 0;
 
-fail_started:
-	/* The process exists but cannot be watched: stop it and reap it. */
-	kill(-a->pid, SIGKILL);
-	waitpid(a->pid, NULL, 0);
-	free_action(a);
-	return r;
-fail_pipes:
-	for (int i = 0; i < 2; i++) {
-		if (out_p[i] >= 0)
-			close(out_p[i]);
-		if (err_p[i] >= 0)
-			close(err_p[i]);
-		if (st_p[i] >= 0)
-			close(st_p[i]);
-	}
-fail_alloc:
+fail:
 	free_env(env);
 	if (a) {
 		free(a->out);
