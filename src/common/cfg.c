@@ -260,9 +260,8 @@ bool cfg_get_usec(struct cfg_reader *r, const config_setting_t *g, const char *n
 		cfg_report(r, s, "%s must be a number of seconds", name);
 		return false;
 	}
-	if (!isfinite(v) || v <= min || v > max) {
-		cfg_report(r, s, "%s = %g is out of range (more than %g, at most %g seconds)", name, v,
-			   min, max);
+	if (!isfinite(v) || v < min || v > max) {
+		cfg_report(r, s, "%s = %g is out of range (%g .. %g seconds)", name, v, min, max);
 		return false;
 	}
 	*out = usec_from_seconds(v);

@@ -72,7 +72,7 @@ bool cfg_get_string_buf(struct cfg_reader *r, const config_setting_t *g, const c
 bool cfg_get_uint(struct cfg_reader *r, const config_setting_t *g, const char *name,
 		  unsigned *out, unsigned min, unsigned max);
 bool cfg_get_bool(struct cfg_reader *r, const config_setting_t *g, const char *name, bool *out);
-/* Seconds, an integer or a number with min < value <= max, as usec. */
+/* Seconds, an integer or a number with min <= value <= max, as usec. */
 bool cfg_get_usec(struct cfg_reader *r, const config_setting_t *g, const char *name,
 		  uint64_t *out, double min, double max);
 /*

@@ -112,7 +112,7 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		t->challenge_length = (int)n;
 	if (cfg_get_uint(r, g, "wakeup_length", &n, 0, SIOT_MAX_WAKEUP))
 		t->wakeup_length = (int)n;
-	if (cfg_get_usec(r, g, "timeout", &usec, 0.0, 86400.0))
+	if (cfg_get_usec(r, g, "timeout", &usec, 0.001, 86400.0))
 		t->timeout = (double)usec / 1e6;
 	if (cfg_get_bool(r, g, "classic_response", &b))
 		t->classic_response = b;

@@ -130,7 +130,7 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 					      .max_usec = 300 * USEC_PER_SEC };
 	c->classic_response = true;
 
-	cfg_get_usec(r, root, "timeout", &c->timeout_usec, 0.0, 3600.0);
+	cfg_get_usec(r, root, "timeout", &c->timeout_usec, CONFIG_MIN_TIMEOUT, 3600.0);
 	cfg_get_uint(r, root, "max_connections", &c->max_connections, 1, 65535);
 	cfg_get_uint(r, root, "max_connections_per_source", &c->max_connections_per_source, 1,
 		     65535);
@@ -146,9 +146,9 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 	if (b && cfg_want_type(r, b, "backoff", CONFIG_TYPE_GROUP)) {
 		cfg_check_members(r, b, backoff_keys, "backoff");
 		cfg_get_uint(r, b, "failures", &c->backoff.failures, 1, CONFIG_MAX_BACKOFF_FAILURES);
-		cfg_get_usec(r, b, "window", &c->backoff.window_usec, 0.0, 86400.0);
-		cfg_get_usec(r, b, "base", &c->backoff.base_usec, 0.0, 86400.0);
-		cfg_get_usec(r, b, "max", &c->backoff.max_usec, 0.0, 86400.0);
+		cfg_get_usec(r, b, "window", &c->backoff.window_usec, CONFIG_MIN_BACKOFF, 86400.0);
+		cfg_get_usec(r, b, "base", &c->backoff.base_usec, CONFIG_MIN_BACKOFF, 86400.0);
+		cfg_get_usec(r, b, "max", &c->backoff.max_usec, CONFIG_MIN_BACKOFF, 86400.0);
 		if (c->backoff.max_usec < c->backoff.base_usec)
 			cfg_report(r, b, "backoff: max (%g) is less than base (%g)",
 				   (double)c->backoff.max_usec / USEC_PER_SEC,
@@ -358,7 +358,7 @@ static void load_gpio_action(struct cfg_reader *r, const config_setting_t *g, st
 	if (cmd->op == GPIO_OP_PULSE) {
 		if (!config_setting_get_member(g, "duration"))
 			cfg_report(r, g, "gpio action \"pulse\" needs duration = seconds");
-		cfg_get_usec(r, g, "duration", &cmd->duration_usec, 0.0, CONFIG_MAX_PULSE);
+		cfg_get_usec(r, g, "duration", &cmd->duration_usec, CONFIG_MIN_PULSE, CONFIG_MAX_PULSE);
 	} else if (config_setting_get_member(g, "duration")) {
 		cfg_report(r, config_setting_get_member(g, "duration"), "only pulse takes a duration");
 	}
@@ -399,7 +399,7 @@ static void load_command(struct cfg_reader *r, const config_setting_t *g, struct
 			cfg_report(r, g, "command \"%s\" is declared twice (first on line %d)", name,
 				   c->commands[j].line);
 	cmd->name = xstrdup(name);
-	cfg_get_usec(r, g, "timeout", &cmd->timeout_usec, 0.0, 86400.0);
+	cfg_get_usec(r, g, "timeout", &cmd->timeout_usec, CONFIG_MIN_TIMEOUT, 86400.0);
 	cfg_get_bool(r, g, "output", &cmd->output);
 	cfg_get_uint(r, g, "concurrency", &cmd->concurrency, 1, 1024);
 	if ((e = config_setting_get_member(g, "env")))
@@ -443,8 +443,9 @@ static void load_commands(struct cfg_reader *r, const config_setting_t *root, st
 
 /* ---- clients --------------------------------------------------------------- */
 
-static void allow(struct client *cl, const struct command *cmd)
+static void allow(struct config *c, struct client *cl, const struct command *cmd)
 {
+	cl->may_run[cmd - c->commands] = true;
 	cl->commands[cl->n_commands] = cmd->name;
 	cl->allowed[cl->n_commands++] = cmd;
 }
@@ -455,11 +456,12 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 	const config_setting_t *cmds = config_setting_get_member(g, "commands");
 	int m;
 
+	cl->may_run = xcalloc(c->n_commands, sizeof(bool));
 	if (!cmds) {
 		cl->commands = xcalloc(c->n_commands + 1, sizeof(char *));
 		cl->allowed = xcalloc(c->n_commands + 1, sizeof(*cl->allowed));
 		for (size_t k = 0; k < c->n_commands; k++)
-			allow(cl, &c->commands[k]);
+			allow(c, cl, &c->commands[k]);
 		return;
 	}
 	cl->restricted = true;
@@ -484,7 +486,12 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 				   config_setting_get_string(e));
 			continue;
 		}
-		allow(cl, cmd);
+		if (cl->may_run[cmd - c->commands]) {
+			cfg_report(r, e, "client \"%s\": command \"%s\" is listed twice", cl->id,
+				   cmd->name);
+			continue;
+		}
+		allow(c, cl, cmd);
 	}
 }
 
@@ -642,6 +649,7 @@ void config_unref(struct config *c)
 		free(c->clients[i].key_credential);
 		free(c->clients[i].commands);
 		free(c->clients[i].allowed);
+		free(c->clients[i].may_run);
 	}
 	free(c->clients);
 	for (size_t i = 0; i < c->n_commands; i++) {

@@ -35,6 +35,10 @@
 #define CONFIG_MAX_BACKOFF_FAILURES 64
 #define CONFIG_MAX_LINES 256
 #define CONFIG_MAX_PULSE 3600.0
+/* The shortest durations siot.conf(5) allows, in seconds. */
+#define CONFIG_MIN_TIMEOUT 0.1   /* timeout, a command's timeout */
+#define CONFIG_MIN_PULSE 0.001   /* a pulse's duration */
+#define CONFIG_MIN_BACKOFF 0.001 /* backoff window, base and max */
 
 enum action_kind { ACTION_EXEC, ACTION_GPIO };
 enum gpio_op { GPIO_OP_SET, GPIO_OP_TOGGLE, GPIO_OP_PULSE, GPIO_OP_GET };
@@ -69,6 +73,7 @@ struct client {
 	const char **commands;   /* names it may run, NULL-terminated (point into config) */
 	const struct command **allowed; /* the same commands, parallel to `commands` */
 	size_t n_commands;
+	bool *may_run;           /* indexed like config.commands */
 	bool restricted;         /* has its own commands list */
 	int line;
 };

@@ -28,13 +28,17 @@ static void scan_v1(const struct config *cfg, struct siot_exchange *ex,
 		d->reason = ex->client_id_valid ? REQUEST_UNKNOWN_CLIENT : REQUEST_INVALID_ID;
 		return;
 	}
-	if (siot_server_scan(ex, d->client->key, d->client->commands, d->client->n_commands,
-			     &match) == 1) {
-		d->command = d->client->allowed[match];
+	/* Every command, whatever the client may run: the same count for all. */
+	if (siot_server_scan(ex, d->client->key, cfg->all_commands, cfg->n_commands, &match) != 1) {
+		d->verdict = REQUEST_REJECT;
+		d->reason = REQUEST_NOT_MATCHED;
 		return;
 	}
-	d->verdict = REQUEST_REJECT;
-	d->reason = REQUEST_NOT_MATCHED;
+	d->command = &cfg->commands[match];
+	if (!d->client->may_run[match]) {
+		d->verdict = REQUEST_REJECT;
+		d->reason = REQUEST_NOT_ALLOWED;
+	}
 }
 
 void request_decide(const struct config *cfg, const struct limiter *limits,
@@ -83,7 +87,9 @@ const char *request_reason_note(enum request_reason reason)
 	case REQUEST_UNKNOWN_CLIENT:
 		return "unknown client";
 	case REQUEST_NOT_MATCHED:
-		return "no allowed command matched";
+		return "no command matched";
+	case REQUEST_NOT_ALLOWED:
+		return "a command this client may not run";
 	}
 	return "?";
 }

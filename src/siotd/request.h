@@ -14,10 +14,12 @@
  *   4. no match is REJECTED; a match whose command is at its concurrency
  *      limit is BUSY; otherwise RUN.
  *
- * MACs computed per kind of request (counted in ex->macs):
+ * MACs computed per kind of request (counted in ex->macs), so that timing
+ * does not tell which client ids exist or what they may run:
  *   backoff: 0 here (the caller's BUSY response computes one);
- *   v1, unknown or invalid id: every command (N), under the dummy key;
- *   v1, known id: the commands that client may run;
+ *   v1, any id (known, unknown, invalid, restricted or not): every command,
+ *     N, under the client's key or the dummy key; whether the client may
+ *     run the command that matched is looked at only after the full scan;
  *   classic: every (client, allowed command) pair.
  */
 #ifndef SIOTD_REQUEST_H
@@ -38,14 +40,15 @@ enum request_reason {
 	REQUEST_NO_MATCH,         /* REJECT, classic: no candidate matched */
 	REQUEST_INVALID_ID,       /* REJECT, v1: the id has characters no id has */
 	REQUEST_UNKNOWN_CLIENT,   /* REJECT, v1 */
-	REQUEST_NOT_MATCHED,      /* REJECT, v1: no command this client may run matched */
+	REQUEST_NOT_MATCHED,      /* REJECT, v1: no command matched */
+	REQUEST_NOT_ALLOWED,      /* REJECT, v1: a command matched that this client may not run */
 };
 
 struct request_decision {
 	enum request_verdict verdict;
 	enum request_reason reason;
 	const struct client *client;    /* the known client, or NULL */
-	const struct command *command;  /* the matched command (RUN, AT_CONCURRENCY) */
+	const struct command *command;  /* the matched command (RUN, AT_CONCURRENCY, NOT_ALLOWED) */
 	/* The key the response is made with: v1, the client's or the dummy
 	 * key; classic, the matched client's key or NULL (no response). */
 	const struct siot_key *key;
