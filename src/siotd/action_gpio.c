@@ -12,6 +12,7 @@
 
 #include "action.h"
 #include "log.h"
+#include "usec.h"
 
 struct gpio_run {
 	struct actions *owner;
@@ -105,7 +106,8 @@ int action_gpio_start(struct actions *owner, const struct command *cmd, action_d
 		r = gpio_set(line, cmd->value);
 		if (r == 0) {
 			r = sd_event_add_time_relative(owner->event, &a->src, CLOCK_MONOTONIC,
-						       cmd->duration_usec, 0, on_pulse_end, a);
+						       cmd->duration_usec, ACCURACY_ACTION_USEC,
+						       on_pulse_end, a);
 			if (r < 0)
 				gpio_set(line, !cmd->value);
 			else

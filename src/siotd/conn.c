@@ -402,7 +402,8 @@ static int conn_start(struct conn *c)
 
 	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0 ||
 	    sd_event_add_time_relative(c->d->event, &c->timer, CLOCK_MONOTONIC,
-				       c->cfg->timeout_usec, 0, on_deadline, c) < 0) {
+				       c->cfg->timeout_usec, ACCURACY_NETWORK_USEC, on_deadline,
+				       c) < 0) {
 		log_error("%s: cannot watch the connection", c->peer);
 		return -ENOMEM;
 	}

@@ -32,6 +32,7 @@ class Gpio(Case):
                 '  { name = "lamp-toggle"; gpio = { line = "lamp"; action = "toggle"; }; },\n'
                 '  { name = "lamp-state"; gpio = { line = "lamp"; action = "get"; }; },\n'
                 '  { name = "lamp-pulse"; gpio = { line = "lamp"; action = "pulse"; value = 1; duration = 1.0; }; },\n'
+                '  { name = "lamp-blink"; gpio = { line = "lamp"; action = "pulse"; value = 1; duration = 0.1; }; },\n'
                 '  { name = "relay-on"; gpio = { line = "relay"; action = "set"; value = 1; }; },\n'
                 '  { name = "relay-state"; gpio = { line = "relay"; action = "get"; }; },\n'
                 '  { name = "door"; gpio = { line = "door"; action = "get"; }; }\n'
@@ -84,6 +85,32 @@ class Gpio(Case):
         with open(os.path.join(self.sim, 'line5.in'), 'w') as f:
             f.write('0\n')
         self.assertEqual(self.result(d, 'door'), 0)
+
+    def pulse_width(self, d, command, line):
+        """Send command (a pulse) and measure, from outside siotd, how long
+        the line's published level was high: sampled every 0.2 ms."""
+        step = 0.0002
+        proc = self.send_background(d, command)
+        self.assertTrue(wait_until(lambda: self.level(line) == 1, 5, step=step / 2))
+        t1 = time.monotonic()
+        self.assertTrue(wait_until(lambda: self.level(line) == 0, 5, step=step / 2))
+        t2 = time.monotonic()
+        self.assertEqual(proc.wait(10), 0)
+        return t2 - t1, step
+
+    def test_short_pulse_width(self):
+        """A 100 ms pulse is never shorter than 100 ms and ends before 200 ms
+        (sd-event's default timer accuracy, 250 ms, once made it 109-250 ms)."""
+        d = self.daemon(self.conf())
+        widths = []
+        for _ in range(5):
+            width, step = self.pulse_width(d, 'lamp-blink', 3)
+            widths.append(width)
+        print('sim pulse of 100 ms, widths measured: %s ms' %
+              ', '.join('%.1f' % (w * 1000) for w in widths))
+        for w in widths:
+            self.assertGreaterEqual(w, 0.1 - step)  # to the sampling step
+            self.assertLess(w, 0.2)
 
     def test_pulse_timing_and_busy_line(self):
         d = self.daemon(self.conf())
