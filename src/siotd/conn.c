@@ -149,13 +149,26 @@ static bool early_bytes(const struct conn *c)
 	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
-/* Queue a fresh HELLO after whatever is queued, and start its deadline. */
+/* Bytes that came before their HELLO: logged and counted against the source. */
+static bool refuse_early_bytes(struct conn *c)
+{
+	if (!early_bytes(c))
+		return false;
+	log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
+	limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
+	return true;
+}
+
+/* Queue a fresh HELLO after whatever is queued, and start its deadline.
+ * Every HELLO is answered under the current config: a client removed by a
+ * reload cannot go on with a connection it already has. */
 static int queue_hello(struct conn *c)
 {
-	if (early_bytes(c)) {
-		log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
-		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
+	if (refuse_early_bytes(c))
 		return -EPROTO;
+	if (c->cfg != c->d->config) {
+		config_unref(c->cfg);
+		c->cfg = config_ref(c->d->config);
 	}
 	siot_exchange_init(&c->ex, &c->cfg->params);
 	if (siot_server_hello(&c->ex, c->cfg->device_id, NULL) < 0) {
@@ -186,8 +199,11 @@ static int respond_v1(struct conn *c, const struct siot_key *key, enum siot_stat
 	c->out_off = 0;
 	c->requests++;
 	c->state = CONN_SENDING;
+	/* A byte that came while the action ran is no next request: the
+	 * response still goes out, then the connection closes. */
 	c->close_after_send = status == SIOT_STATUS_REJECTED || status == SIOT_STATUS_BUSY ||
-			      c->requests >= c->cfg->max_requests || c->d->stopping;
+			      c->requests >= c->cfg->max_requests || c->d->stopping ||
+			      refuse_early_bytes(c);
 	if (c->close_after_send)
 		arm_timer(c, c->cfg->timeout_usec); /* bounds the write */
 	else if ((n = queue_hello(c)) < 0)
@@ -261,13 +277,42 @@ static int run(struct conn *c)
 	return respond(c, SIOT_STATUS_ERROR, 0, NULL, 0);
 }
 
+/* True when a HELLO made under a can be answered under b. */
+static bool same_exchange(const struct config *a, const struct config *b)
+{
+	return a->params.profile == b->params.profile && a->params.hash == b->params.hash &&
+	       a->params.tag_length == b->params.tag_length &&
+	       a->params.challenge_length == b->params.challenge_length &&
+	       strcmp(a->device_id, b->device_id) == 0;
+}
+
+/* A reload since this request's HELLO: decide under the current config, so
+ * a revoked client or key stops working at once, or drop the exchange if
+ * the protocol parameters it was made with are gone. */
+static int follow_reload(struct conn *c)
+{
+	if (c->cfg == c->d->config)
+		return 0;
+	if (!same_exchange(c->cfg, c->d->config)) {
+		log_request(c->peer, "-", "-", "dropped", 0,
+			    "the configuration's protocol parameters changed under this exchange");
+		return -ESTALE;
+	}
+	config_unref(c->cfg);
+	c->cfg = config_ref(c->d->config);
+	return 0;
+}
+
 static int handle_request(struct conn *c)
 {
 	const struct request_decision *dec = &c->decision;
+	int r;
 
 	c->request_time = now_usec(c);
 	sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
 	watch(c, 0);
+	if ((r = follow_reload(c)) < 0)
+		return r;
 	request_decide(c->cfg, c->d->limits, &c->src, &c->ex, c->request_time, &c->decision);
 
 	switch (dec->verdict) {

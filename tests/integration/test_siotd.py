@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import time
 import unittest
@@ -427,6 +428,51 @@ class Protection(Base):
         self.assertExit(self.send(d, 'ok', key=new_key), 0)
         self.assertExit(self.send(d, 'slow', key=new_key), 2)
 
+    def test_revoked_client_loses_its_kept_connection(self):
+        """A client removed by a reload cannot go on with the connection it
+        already has: each HELLO is answered under the current config."""
+        d = self.daemon(self.conf(extra='max_requests = 5;'))
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok')
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        with open(d.conf, 'w') as f:
+            f.write(self.conf(extra='max_requests = 5;',
+                              clients='{ id = "bob"; key_file = "%s"; }' % self.bob_key_path))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10))
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        resp = r.read_response()
+        self.assertEqual(resp[0], 2)  # REJECTED: alice is unknown now
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+        self.assertTrue(r.closed())
+
+    def test_kept_connection_survives_a_reload(self):
+        """A multi-command send goes on across a reload that keeps its client."""
+        d = self.daemon(self.conf(extra='max_requests = 5;'))
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok')
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 10))
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'ok'))
+        self.assertEqual(r.verify(self.alice_key, r.read_response()), 0)
+        self.assertEqual(len(self.marker('ran-ok')), 2)
+
+    def test_stray_byte_after_request_keeps_the_response(self):
+        """A byte that follows a request while its action runs does not cost
+        the response: it is sent, then the connection is closed."""
+        d = self.daemon(self.conf(extra='max_requests = 5;'))
+        r = self.raw(d.port)
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'slow'))
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        r.send(b'\x05')
+        resp = r.read_response()
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        self.assertEqual(resp[0], 0)
+        self.assertTrue(r.closed())  # no next HELLO
+        self.assertIn('data before its HELLO', d.log())
+
     def test_two_clients_cannot_share_a_key(self):
         conf = self.conf(clients='{ id = "alice"; key_file = "%s"; },\n{ id = "eve"; key_file = "%s"; }'
                          % (self.alice_key_path, self.alice_key_path))
@@ -519,6 +565,20 @@ class Startup(Base):
         p = subprocess.run([SIOTD, '--check-config', '-c', shipped], capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_stop_after_client_reset_does_not_hang(self):
+        """SIGTERM while a script runs whose client has reset: siotd exits
+        when the script ends (it once waited for a second signal)."""
+        d = self.daemon(self.conf())
+        r = self.raw(d.port)
+        r.read_hello()
+        r.send(r.request(self.alice_key, 'alice', 'slow'))
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        r.close()  # a reset
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.proc.wait(15), 0)
+        self.assertEqual(self.marker('ran-slow'), ['start', 'end'])
 
     def test_stop_waits_for_running_action(self):
         d = self.daemon(self.conf())
