@@ -37,12 +37,12 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 	uid_t euid = geteuid();
 
-	if (policy == KEYFILE_TRUSTED)
-		return 0;
 	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -EPERM;
 	}
+	if (policy == KEYFILE_TRUSTED)
+		return 0;
 	if (st->st_uid != 0 && st->st_uid != euid) {
 		snprintf(err, errlen,
 			 "%s: owned by uid %u, not by root or uid %u that reads it; fix: chown %u %s",
@@ -88,7 +88,10 @@ int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, siz
 	size_t have = 0;
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO (or a device) put in a key's place must not block
+	 * the caller in open(); fstat of the descriptor then refuses it.  A
+	 * symlink is followed; its target is what is checked. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: cannot open key file: %s", path, strerror(errno));

@@ -35,7 +35,9 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 		  size_t errlen);
 
 /*
- * Open path, check it (keyfile_check), read and decode it into out
+ * Open path without blocking (a FIFO or a device in a key's place is
+ * refused, not waited on), check the opened file (keyfile_check: a regular
+ * file, for every policy; a symlink's target counts), read and decode it into out
  * (SIOT_MAX_KEY bytes, which the caller should have locked, e.g. with
  * sodium_malloc) and set *len.  Every intermediate copy is wiped.  Returns 0
  * or a negative errno with a message in err: -ENOENT and friends from open,

@@ -70,6 +70,8 @@ static void free_action(struct script_run *a)
 		close(a->status_fd);
 	list_del(&a->node);
 	uncount(a);
+	if (a->out)
+		sodium_memzero(a->out, a->out_max); /* the output was sent sealed */
 	free(a->out);
 	free(a->name);
 	free(a);

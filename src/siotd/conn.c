@@ -322,11 +322,11 @@ static int handle_request(struct conn *c)
 		return respond(c, SIOT_STATUS_REJECTED, 0, NULL, 0);
 	case REQUEST_BUSY:
 		if (dec->reason == REQUEST_AT_CONCURRENCY) /* its tag verified */
-			limiter_note_success(c->d->limits, &c->src);
+			limiter_note_success(c->d->limits, &c->src, c->request_time);
 		log_outcome(c, "busy", request_reason_note(dec->reason));
 		return respond(c, SIOT_STATUS_BUSY, 0, NULL, 0);
 	case REQUEST_RUN:
-		limiter_note_success(c->d->limits, &c->src);
+		limiter_note_success(c->d->limits, &c->src, c->request_time);
 		return run(c);
 	}
 	return -EINVAL;
@@ -469,6 +469,7 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 	struct ucred cred = { .uid = (uid_t)-1 };
 	socklen_t clen = sizeof(cred);
 	struct source_key key;
+	uint64_t now = 0;
 	char peer[80];
 	struct conn *c;
 
@@ -476,8 +477,9 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
 	source_key_from_sockaddr(ss, cred.uid, &key);
 	log_format_peer(ss, cred.uid, peer, sizeof(peer));
+	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
 	if (limiter_conn_open(d->limits, &key, cfg->max_connections,
-			      cfg->max_connections_per_source) < 0) {
+			      cfg->max_connections_per_source, now) < 0) {
 		log_debug("%s: connection limit reached, closed", peer);
 		close(fd);
 		return;

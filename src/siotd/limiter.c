@@ -86,15 +86,25 @@ static struct source *find(const struct limiter *l, const struct source_key *key
 	return NULL;
 }
 
-/* Forget one source with no connection: the one seen longest ago. */
-static bool evict(struct limiter *l)
+/* Forget one source with no connection: the one seen longest ago, but
+ * never one that is backing off while another idle source remains. */
+static bool evict(struct limiter *l, uint64_t now)
 {
 	size_t victim = SIZE_MAX;
+	bool victim_blocked = true;
 
-	for (size_t i = 0; i < l->n_sources; i++)
-		if (l->sources[i].conns == 0 &&
-		    (victim == SIZE_MAX || l->sources[i].last_seen < l->sources[victim].last_seen))
+	for (size_t i = 0; i < l->n_sources; i++) {
+		const struct source *s = &l->sources[i];
+		bool blocked = now < s->blocked_until;
+
+		if (s->conns > 0)
+			continue;
+		if (victim == SIZE_MAX || (victim_blocked && !blocked) ||
+		    (blocked == victim_blocked && s->last_seen < l->sources[victim].last_seen)) {
 			victim = i;
+			victim_blocked = blocked;
+		}
+	}
 	if (victim == SIZE_MAX)
 		return false;
 	l->sources[victim] = l->sources[--l->n_sources];
@@ -112,7 +122,7 @@ static struct source *find_or_add(struct limiter *l, const struct source_key *ke
 		if (!l->sources)
 			return NULL;
 	}
-	if (l->n_sources == LIMITER_MAX_SOURCES && !evict(l))
+	if (l->n_sources == LIMITER_MAX_SOURCES && !evict(l, now))
 		return NULL;
 	s = &l->sources[l->n_sources++];
 	memset(s, 0, sizeof(*s));
@@ -122,15 +132,16 @@ static struct source *find_or_add(struct limiter *l, const struct source_key *ke
 }
 
 int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
-		     unsigned max_per_source)
+		      unsigned max_per_source, uint64_t now)
 {
 	struct source *s;
 
 	if (l->total >= max_total)
 		return -EBUSY;
-	s = find_or_add(l, key, 0);
+	s = find_or_add(l, key, now);
 	if (!s || s->conns >= max_per_source)
 		return -EBUSY;
+	s->last_seen = now;
 	s->conns++;
 	l->total++;
 	return 0;
@@ -189,12 +200,13 @@ void limiter_note_failure(struct limiter *l, const struct source_key *key,
 	s->blocked_until = now + (uint64_t)usec;
 }
 
-void limiter_note_success(struct limiter *l, const struct source_key *key)
+void limiter_note_success(struct limiter *l, const struct source_key *key, uint64_t now)
 {
 	struct source *s = find(l, key);
 
 	if (!s)
 		return;
+	s->last_seen = now;
 	s->n_failures = 0;
 	s->head = 0;
 	s->level = 0;

@@ -16,7 +16,9 @@
 
 #include "config.h"
 
-/* Most sources remembered; when full, idle ones are forgotten first. */
+/* Most sources remembered.  When full, a source with no connection is
+ * forgotten: the one seen longest ago (a connection, a failure or a
+ * success), and one that is backing off only when no other is idle. */
 #define LIMITER_MAX_SOURCES 4096
 
 struct source_key {
@@ -37,7 +39,7 @@ void limiter_free(struct limiter *l);
 /* A new connection from key: 0, or -EBUSY when the total or the source is
  * at its cap (the caller closes the connection at once). */
 int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
-		     unsigned max_per_source);
+		      unsigned max_per_source, uint64_t now);
 void limiter_conn_close(struct limiter *l, const struct source_key *key);
 
 /* True while key is backed off: its requests get BUSY with no candidate
@@ -49,7 +51,7 @@ bool limiter_backing_off(const struct limiter *l, const struct source_key *key, 
 void limiter_note_failure(struct limiter *l, const struct source_key *key,
 			 const struct backoff_config *b, uint64_t now);
 /* A verified request from key: forget its failures. */
-void limiter_note_success(struct limiter *l, const struct source_key *key);
+void limiter_note_success(struct limiter *l, const struct source_key *key, uint64_t now);
 
 /* True when command `name` may start one more of its max concurrent runs. */
 bool limiter_command_available(const struct limiter *l, const char *name, unsigned max);

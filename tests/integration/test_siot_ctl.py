@@ -390,6 +390,17 @@ class Ctl(Case):
         p = self.ctl_to(1, 'send', 'ok')
         self.assertExit(p, 69)  # the key is fine; nothing listens on port 1
 
+    def test_key_file_that_is_a_fifo(self):
+        """-k naming a FIFO is refused at once (78), not waited on past -T."""
+        fifo = self.path('fifo.key')
+        os.mkfifo(fifo, 0o600)
+        t0 = time.monotonic()
+        p = ctl(['-H', '127.0.0.1', '-p', '1', '-i', 'alice', '-k', fifo, '-T', '1',
+                 'send', 'ok'], timeout=20)
+        self.assertExit(p, 78)
+        self.assertIn('not a regular file', p.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+
     def test_usage_errors(self):
         self.assertExit(ctl(['send']), 64)
         self.assertExit(ctl(['frobnicate']), 64)

@@ -547,6 +547,33 @@ class Startup(Base):
             self.assertEqual(p.returncode, 1)
             self.assertIn("readable by group 54321, which is not the daemon's group", p.stderr)
 
+    def test_key_file_that_is_a_fifo_or_a_symlink(self):
+        """A FIFO in a key's place is refused at once (open() once blocked
+        --check-config, and a reload until the watchdog); a symlink to a
+        key is followed, and its target's permissions count."""
+        fifo = self.path('fifo.key')
+        os.mkfifo(fifo, 0o600)
+        conf = self.conf(clients='{ id = "alice"; key_file = "%s"; }' % fifo)
+        p, path = self.check(conf)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('not a regular file', p.stderr)
+        link = self.path('link.key')
+        os.symlink(self.alice_key_path, link)
+        p, path = self.check(self.conf(clients='{ id = "alice"; key_file = "%s"; }' % link))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        os.chmod(self.alice_key_path, 0o644)
+        p, path = self.check(self.conf(clients='{ id = "alice"; key_file = "%s"; }' % link))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('readable by others', p.stderr)
+        os.chmod(self.alice_key_path, 0o600)
+        # A reload onto a FIFO fails at once and keeps serving.
+        d = self.daemon(self.conf())
+        with open(d.conf, 'w') as f:
+            f.write(conf)
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reload failed' in d.log(), 10))
+        self.assertExit(self.send(d, 'ok'), 0)
+
     def test_key_credential(self):
         creds = self.path('creds')
         os.mkdir(creds)

@@ -210,7 +210,7 @@ async function main() {
       }
     }
   } finally {
-    conn.close();
+    conn.destroy();
   }
   return code;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Connections to siot devices over TCP or a Unix socket.
 
-import { statSync, readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { homedir } from 'node:os';
 import {
@@ -58,28 +58,49 @@ import {
 
 const STATUS_NAMES = /** @type {const} */ (['ok', 'failed', 'rejected', 'busy', 'timeout', 'error']);
 
+/** The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
+const KEY_FILE_MAX = 256;
+
 /**
- * Read a key file with the same rule as siot-ctl (and ssh): owned by this
- * user or root, no access at all for group or others.
+ * Read a key file with the same rule as siot-ctl (and ssh): a regular file
+ * (a symlink's target counts), owned by this user or root, no access at all
+ * for group or others.  The file is opened without blocking (a FIFO in a
+ * key's place is refused, not waited on) and the opened descriptor is the
+ * one checked and read, so nothing can be swapped in between.
  * @param {string} path
  */
 export function readKeyFile(path) {
   const file = path.startsWith('~/') ? homedir() + path.slice(1) : path;
-  let st;
+  let fd;
   try {
-    st = statSync(file);
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   } catch (e) {
     throw new KeyFileError(`${file}: cannot read key file: ${/** @type {Error} */ (e).message}`);
   }
-  const uid = process.getuid ? process.getuid() : 0;
-  if (!st.isFile()) throw new KeyFileError(`${file}: not a regular file`);
-  if (st.uid !== uid && st.uid !== 0) throw new KeyFileError(`${file}: owned by uid ${st.uid}; fix: chown ${uid} ${file}`);
-  if (st.mode & 0o077) {
-    throw new KeyFileError(`${file}: unprotected key file (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): group and others must have no access; fix: chmod 600 ${file}`);
+  const text = Buffer.alloc(KEY_FILE_MAX + 1);
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid ? process.getuid() : 0;
+    if (!st.isFile()) throw new KeyFileError(`${file}: not a regular file`);
+    if (st.uid !== uid && st.uid !== 0) throw new KeyFileError(`${file}: owned by uid ${st.uid}; fix: chown ${uid} ${file}`);
+    if (st.mode & 0o077) {
+      throw new KeyFileError(`${file}: unprotected key file (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): group and others must have no access; fix: chmod 600 ${file}`);
+    }
+    let have = 0;
+    for (;;) {
+      const n = readSync(fd, text, have, text.length - have, null);
+      if (n === 0) break;
+      have += n;
+      if (have === text.length) break;
+    }
+    if (have > KEY_FILE_MAX) throw new KeyFileError(`${file}: too large to be a key file`);
+    const key = decodeKey(text.toString('latin1', 0, have));
+    if (!key) throw new KeyFileError(`${file}: not a key: expected one line of hex or base64 for 16..64 bytes (make one with: siot-client keygen)`);
+    return key;
+  } finally {
+    text.fill(0);
+    closeSync(fd);
   }
-  const key = decodeKey(readFileSync(file, 'latin1'));
-  if (!key) throw new KeyFileError(`${file}: not a key: expected one line of hex or base64 for 16..64 bytes (make one with: siot-client keygen)`);
-  return key;
 }
 
 /** A byte stream with exact reads and one deadline for everything. */
@@ -151,6 +172,7 @@ export class Connection {
     this.params = makeParams(target);
     if (this.params.protocol === 'v1' && !validId(target.id ?? '')) throw new UsageError('a v1 target needs a valid id');
     if (target.device !== undefined && !validId(target.device)) throw new UsageError(`device "${target.device}" is not a valid device id`);
+    /** @type {Buffer | null} this connection's copy of the key (null once destroyed) */
     this.key = target.key ? Buffer.from(target.key) : target.keyFile ? readKeyFile(target.keyFile) : null;
     if (!this.key) throw new UsageError('a target needs key or keyFile');
     const timeout = options.timeout ?? target.timeout ?? 30000;
@@ -225,6 +247,7 @@ export class Connection {
    * @returns {Promise<SendResult>}
    */
   async send(command) {
+    if (!this.key) throw new UsageError('this connection was destroyed');
     let sent = false;
     try {
       return await this.#send(command, (v) => { sent = v; });
@@ -303,6 +326,13 @@ export class Connection {
     this.stream?.close();
     this.stream = null;
   }
+
+  /** Close for good and wipe this connection's copy of the key. */
+  destroy() {
+    this.close();
+    this.key?.fill(0);
+    this.key = null;
+  }
 }
 
 /**
@@ -342,7 +372,7 @@ export async function send(target, command, options = {}) {
       }
     }
   } finally {
-    conn.close();
+    conn.destroy();
   }
   return Array.isArray(command) ? results : results[0];
 }

@@ -4,9 +4,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import {
-  KeyFileError, NotAuthenticError, ProtocolMismatchError, TimeoutError, UnreachableError, send,
+  Connection, KeyFileError, NotAuthenticError, ProtocolMismatchError, TimeoutError, UnreachableError,
+  send,
 } from '../src/index.js';
 import { cleanup, cli, cliAsync, freePort, makeKey, tempDir } from './helpers.js';
 
@@ -83,6 +87,35 @@ test('an unsafe key file is refused', async () => {
     (e) => e instanceof KeyFileError && e.code === 'ERR_SIOT_KEY_FILE' && /chmod 600/.test(e.message));
   const c = cli(['-H', '127.0.0.1', '-p', '1', '-i', 'alice', '-k', loose, 'send', 'ok']);
   assert.equal(c.status, 78);
+});
+
+test('a FIFO as key file is refused at once, a symlink to a key is followed', async () => {
+  const fifo = join(dir, 'fifo.key');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  await assert.rejects(send({ host: '127.0.0.1', port: 1, id: 'a', keyFile: fifo }, 'ok'),
+    (e) => e instanceof KeyFileError && /not a regular file/.test(e.message));
+  const c = cli(['-H', '127.0.0.1', '-p', '1', '-i', 'alice', '-k', fifo, '-T', '1', 'send', 'ok']);
+  assert.equal(c.status, 78);
+  const link = join(dir, 'link.key');
+  symlinkSync(keyPath, link);
+  await assert.rejects(send({ host: '127.0.0.1', port: 1, id: 'a', keyFile: link }, 'ok'),
+    (e) => e instanceof UnreachableError); // the key was fine; nothing listens on port 1
+  const [loose] = makeKey(dir, 'loose2.key', 0o644);
+  const looseLink = join(dir, 'loose-link.key');
+  symlinkSync(loose, looseLink);
+  await assert.rejects(send({ host: '127.0.0.1', port: 1, id: 'a', keyFile: looseLink }, 'ok'),
+    (e) => e instanceof KeyFileError && /chmod 600/.test(e.message));
+});
+
+test('destroy() wipes the connection\'s copy of the key', async () => {
+  const k = Buffer.from(key);
+  const conn = new Connection({ host: '127.0.0.1', port: 1, id: 'a', key: k });
+  const copy = conn.key;
+  assert.deepEqual(copy, k);
+  conn.destroy();
+  assert.ok(copy.every((b) => b === 0));
+  assert.deepEqual(k, key); // the caller's buffer is the caller's
+  await assert.rejects(conn.send('ok'), (e) => e.code === 'ERR_SIOT_USAGE');
 });
 
 test('keygen: 32 bytes, mode 0600, never overwrites', async () => {
