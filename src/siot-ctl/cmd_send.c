@@ -130,6 +130,17 @@ int cmd_send(const struct options *o)
 
 	if ((code = pick_target(o, &t)) != 0 || (code = session_options(&t, &so)) != 0)
 		return code;
+	for (size_t i = 0; so.params.profile == SIOT_PROFILE_CLASSIC && i < o->n_commands; i++) {
+		if (strlen(o->commands[i]) < 2) {
+			/* A man in the middle could hand the request digest back as
+			 * the response for such a name (siot-protocol(7)). */
+			fprintf(stderr,
+				"siot-ctl: \"%s\": classic refuses one-character command names (a "
+				"reflected request digest could pass for a response)\n",
+				o->commands[i]);
+			return EXIT_USAGE;
+		}
+	}
 	key = read_key(&t, so.params.hash, &code);
 	if (!key)
 		return code;

@@ -401,6 +401,24 @@ class Ctl(Case):
         self.assertIn('not a regular file', p.stderr)
         self.assertLess(time.monotonic() - t0, 5)
 
+    def test_classic_refuses_one_character_names(self):
+        """A man in the middle that echoes the request digest made
+        --protocol classic report 'failed, result 120, authentic' for a
+        one-character command; the client refuses such names (64)."""
+        def echo_digest(srv, c):
+            c.sendall(os.urandom(32))
+            digest = c.recv(32)
+            srv.got.append(digest)
+            c.sendall(digest)
+            hold_open(c, 5)
+        srv = self.fake(echo_digest)
+        p = self.ctl_to(srv.port, '--protocol', 'classic', 'send', 'x')
+        self.assertExit(p, 64)
+        self.assertIn('one-character', p.stderr)
+        self.assertEqual(srv.got, [])  # nothing was sent
+        p = self.ctl_to(srv.port, '--protocol', 'classic', 'send', 'ab', 'x')
+        self.assertExit(p, 64)
+
     def test_usage_errors(self):
         self.assertExit(ctl(['send']), 64)
         self.assertExit(ctl(['frobnicate']), 64)

@@ -9,7 +9,7 @@ import {
   UnreachableError, UsageError,
 } from './errors.js';
 import {
-  DEFAULT_PORT, HASHES, MAGIC, MAX_OUTPUT, SEAL_OVERHEAD, VERSION, buildRequest, decodeKey,
+  DEFAULT_PORT, HASHES, MAGIC, MAX_OUTPUT, SEAL_OVERHEAD, VERSION, buildRequest, checkCommand, decodeKey,
   findResult, makeParams, openOutput, validId,
 } from './protocol.js';
 
@@ -248,6 +248,7 @@ export class Connection {
    */
   async send(command) {
     if (!this.key) throw new UsageError('this connection was destroyed');
+    checkCommand(this.params, command);
     let sent = false;
     try {
       return await this.#send(command, (v) => { sent = v; });

@@ -98,13 +98,26 @@ const lp = (b) => Buffer.concat([Buffer.from([b.length]), b]);
  */
 
 /**
+ * Refuse what no request may carry: a name that is not a command name, and
+ * in classic a one-character name (a man in the middle could hand back the
+ * request digest as the response for such a name).
+ * @param {Params} params @param {string} command
+ */
+export function checkCommand(params, command) {
+  if (!validCommand(command)) throw new UsageError(`"${command}" is not a command name (1 to 64 of A-Z a-z 0-9 . _ -)`);
+  if (params.protocol === 'classic' && command.length < 2) {
+    throw new UsageError(`"${command}": classic refuses one-character command names (a reflected request digest could pass for a response)`);
+  }
+}
+
+/**
  * The request for `command`.
  * @param {Params} params @param {Buffer} key @param {Buffer} hello
  * @param {string} clientId ignored by classic @param {string} command
  * @returns {{ bytes: Buffer, exchange: Exchange }}
  */
 export function buildRequest(params, key, hello, clientId, command) {
-  if (!validCommand(command)) throw new UsageError(`"${command}" is not a command name (1 to 64 of A-Z a-z 0-9 . _ -)`);
+  checkCommand(params, command);
   if (params.protocol === 'classic') {
     const tag = hmac(params.hash, key, [hello, Buffer.from(command, 'ascii')]);
     return { bytes: tag, exchange: { params, hello, clientId: Buffer.alloc(0), tag } };

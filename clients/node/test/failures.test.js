@@ -118,6 +118,20 @@ test('destroy() wipes the connection\'s copy of the key', async () => {
   await assert.rejects(conn.send('ok'), (e) => e.code === 'ERR_SIOT_USAGE');
 });
 
+test('classic refuses one-character command names before sending', async () => {
+  let got = 0;
+  const srv = await fake((s) => { s.write(randomBytes(32)); s.on('data', (d) => { got += d.length; s.write(d); }); });
+  try {
+    await assert.rejects(send(target(srv.port, { protocol: 'classic' }), 'x'),
+      (e) => e.code === 'ERR_SIOT_USAGE' && /one-character/.test(e.message));
+    const c = await cliAsync(['-H', '127.0.0.1', '-p', String(srv.port), '-k', keyPath, '--protocol', 'classic', 'send', 'x']);
+    assert.equal(c.status, 64);
+    assert.equal(got, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
 test('keygen: 32 bytes, mode 0600, never overwrites', async () => {
   const { statSync, readFileSync } = await import('node:fs');
   const out = `${dir}/new.key`;
