@@ -132,6 +132,9 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 
 	cfg_get_usec(r, root, "timeout", &c->timeout_usec, CONFIG_MIN_TIMEOUT, 3600.0);
 	cfg_get_uint(r, root, "max_connections", &c->max_connections, 1, 65535);
+	if (config_setting_get_member(root, "max_connections"))
+		c->max_connections_line =
+			(int)config_setting_source_line(config_setting_get_member(root, "max_connections"));
 	cfg_get_uint(r, root, "max_connections_per_source", &c->max_connections_per_source, 1,
 		     65535);
 	cfg_get_uint(r, root, "max_requests", &c->max_requests, 1, 1000000);

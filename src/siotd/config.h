@@ -101,6 +101,7 @@ struct config {
 	char **listen;           /* NULL-terminated */
 	uint64_t timeout_usec;   /* one exchange */
 	unsigned max_connections, max_connections_per_source, max_requests, output_max;
+	int max_connections_line; /* where it is set, 0 when it is not */
 	struct backoff_config backoff;
 	bool classic_response;
 
@@ -128,10 +129,19 @@ int config_load(const char *path, struct config **out, struct cfg_reader *r);
 /*
  * Read every key (wiping every intermediate copy), refuse unsafe key files
  * and shared keys, find every GPIO chip and line, check every exec program,
- * and build the dummy key and classic's candidate list.  Problems go to r.
+ * make sure the open-file limit covers config_fd_need (raising the soft
+ * limit up to the hard one when it must), and build the dummy key and
+ * classic's candidate list.  Problems go to r.
  * Returns 0, or -EINVAL when it reported any.
  */
 int config_resolve(struct config *c, struct cfg_reader *r);
+
+/*
+ * File descriptors the config may need at once: max_connections, 4 for each
+ * script that may run at once (the sum of the exec commands' concurrency),
+ * one per GPIO line, and 32 for everything else.
+ */
+unsigned long config_fd_need(const struct config *c, unsigned *scripts);
 
 /* config_load + config_resolve, problems sorted and handed to report.
  * Returns 0 with *out set, or -EINVAL. */

@@ -43,6 +43,50 @@ struct conn {
 	struct list_node node;    /* in d->conns */
 };
 
+static void resume_accepting(struct daemon *d)
+{
+	if (!d->accept_paused)
+		return;
+	d->accept_paused = false;
+	d->accept_retry = sd_event_source_disable_unref(d->accept_retry);
+	for (size_t i = 0; i < d->n_listen; i++)
+		sd_event_source_set_enabled(d->listen_src[i], SD_EVENT_ON);
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	resume_accepting(userdata);
+	return 0;
+}
+
+/* accept() ran out of file descriptors: the pending connection would make
+ * the listening socket readable forever, so stop watching it until a
+ * connection closes, with a retry after a second in case none is open. */
+static void pause_accepting(struct daemon *d, int err)
+{
+	uint64_t now = 0;
+
+	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+	d->accept_pauses++;
+	if (!d->accept_pause_logged || now - d->accept_pause_logged >= 60 * USEC_PER_SEC) {
+		errno = err;
+		log_warn("cannot accept connections (%u time(s) since the last such line): not "
+			 "accepting until a connection closes (size max_connections and LimitNOFILE= "
+			 "together; see siot.conf(5))",
+			 d->accept_pauses);
+		d->accept_pause_logged = now ? now : 1;
+		d->accept_pauses = 0;
+	}
+	d->accept_paused = true;
+	for (size_t i = 0; i < d->n_listen; i++)
+		sd_event_source_set_enabled(d->listen_src[i], SD_EVENT_OFF);
+	if (sd_event_add_time_relative(d->event, &d->accept_retry, CLOCK_MONOTONIC, USEC_PER_SEC,
+				       ACCURACY_NETWORK_USEC, on_accept_retry, d) < 0)
+		resume_accepting(d); /* cannot wait: try again at once rather than never */
+}
+
 /* The one place a connection is freed. */
 static void conn_free(struct conn *c)
 {
@@ -58,6 +102,7 @@ static void conn_free(struct conn *c)
 	siot_exchange_wipe(&c->ex);
 	config_unref(c->cfg);
 	free(c);
+	resume_accepting(d);
 }
 
 /* Every entry point ends here: a negative r ends the connection. */
@@ -512,7 +557,9 @@ int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE)
+				pause_accepting(d, errno);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept");
 			break;
 		}

@@ -33,6 +33,12 @@ struct daemon {
 	size_t n_listen;
 	struct list_node conns;     /* every open connection (conn.c) */
 	unsigned n_conns;
+	/* Out of file descriptors: accepting pauses until a connection closes
+	 * (or a second passes); logged at most once a minute (conn.c). */
+	bool accept_paused;
+	uint64_t accept_pause_logged;   /* when, 0 never */
+	unsigned accept_pauses;         /* since that line */
+	sd_event_source *accept_retry;
 	sd_event_source *stop_check; /* while stopping: exits when nothing is left */
 	bool stopping;
 };

@@ -308,6 +308,7 @@ static void daemon_finish(struct daemon *d)
 		close(d->listen_fds[i]);
 	}
 	sd_event_source_disable_unref(d->stop_check);
+	sd_event_source_disable_unref(d->accept_retry);
 	sd_event_unref(d->event);
 	limiter_free(d->limits);
 	gpio_registry_free(d->gpio);

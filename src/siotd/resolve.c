@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "keys.h"
@@ -81,6 +82,43 @@ static void resolve_programs(struct config *c, struct cfg_reader *r)
 	}
 }
 
+unsigned long config_fd_need(const struct config *c, unsigned *scripts)
+{
+	unsigned long n = 0;
+
+	for (size_t i = 0; i < c->n_commands; i++)
+		if (c->commands[i].kind == ACTION_EXEC)
+			n += c->commands[i].concurrency;
+	if (scripts)
+		*scripts = (unsigned)n;
+	return c->max_connections + 4 * n + c->n_lines + 32;
+}
+
+/* The open-file limit must cover what the config may need at once, or
+ * accept() would fail with EMFILE under load. */
+static void resolve_fd_budget(struct config *c, struct cfg_reader *r)
+{
+	unsigned scripts;
+	unsigned long need = config_fd_need(c, &scripts);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    need <= rl.rlim_cur)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || need <= rl.rlim_max) {
+		struct rlimit raised = { .rlim_cur = need, .rlim_max = rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			return;
+	}
+	cfg_report_line(r, c->max_connections_line,
+			"max_connections (%u) + 4 x %u scripts that may run at once + %zu GPIO "
+			"line(s) + 32 = %lu file descriptors, more than this process may open "
+			"(%llu, hard limit %llu); lower max_connections or concurrency, or raise "
+			"LimitNOFILE= in the unit",
+			c->max_connections, scripts, c->n_lines, need, (unsigned long long)rl.rlim_cur,
+			(unsigned long long)rl.rlim_max);
+}
+
 static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
@@ -120,6 +158,7 @@ int config_resolve(struct config *c, struct cfg_reader *r)
 	resolve_keys(c, r);
 	resolve_lines(c, r);
 	resolve_programs(c, r);
+	resolve_fd_budget(c, r);
 	build_classic(c);
 	return r->errors > before ? -EINVAL : 0;
 }

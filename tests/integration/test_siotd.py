@@ -5,6 +5,7 @@ siot-ctl and by a raw client.  Every test checks what ran on the device (a
 marker file a script writes) as well as what the client saw."""
 import json
 import os
+import resource
 import signal
 import socket
 import struct
@@ -350,6 +351,39 @@ class Protection(Base):
         # Once they are gone, a client gets through.
         self.assertTrue(wait_until(lambda: self.send(d, 'ok').returncode == 0, 10))
 
+    def test_out_of_file_descriptors_does_not_spin(self):
+        """accept() failing with EMFILE once spun a core and wrote 35 MB of
+        log in 3 s.  Now accepting pauses (logged once) until a connection
+        closes."""
+        d = self.daemon(self.conf(extra='max_connections = 100;\nmax_connections_per_source = 100;'))
+        pid = d.proc.pid
+        open_fds = len(os.listdir('/proc/%d/fd' % pid))
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (open_fds + 3, open_fds + 3))
+        socks = connect_many(d.port, ['127.0.0.5'] * 20)
+        self.assertTrue(wait_until(lambda: 'cannot accept connections' in d.log(), 5), d.log())
+
+        def cpu():
+            with open('/proc/%d/stat' % pid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+        before = cpu()
+        self.assertFalse(wait_until(lambda: d.proc.poll() is not None, 2.0))  # 2 s of load
+        used = cpu() - before
+        print('siotd CPU over 2 s while out of descriptors: %.2f s' % used)
+        self.assertLess(used, 0.5)
+        self.assertEqual(d.log().count('cannot accept connections'), 1)
+        for s in socks:
+            s.close()
+
+        def greeted():
+            try:
+                r = self.raw(d.port, timeout=2)
+                return len(r.read_hello()) > 0
+            except (OSError, EOFError):
+                return False
+        # Once descriptors are free again, connections are accepted again.
+        self.assertTrue(wait_until(greeted, 15, step=0.2))
+
     def test_max_requests_several_on_one_connection(self):
         d = self.daemon(self.conf(extra='max_requests = 2;'))
         r = self.raw(d.port)
@@ -573,6 +607,28 @@ class Startup(Base):
         d.signal(signal.SIGHUP)
         self.assertTrue(wait_until(lambda: 'reload failed' in d.log(), 10))
         self.assertExit(self.send(d, 'ok'), 0)
+
+    def test_open_file_limit_covers_the_config(self):
+        """max_connections + 4 per script that may run at once + lines + 32
+        must fit RLIMIT_NOFILE: the soft limit is raised up to the hard one,
+        past it the config is refused with the sum."""
+        conf = self.conf(extra='max_connections = 200;')
+
+        def limit(soft, hard):
+            return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        path = self.path('fd.conf')
+        with open(path, 'w') as f:
+            f.write(conf)
+        p = subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True,
+                           text=True, timeout=30, preexec_fn=limit(64, 64))
+        self.assertEqual(p.returncode, 1)
+        # 200 + 4 x 6 scripts (concurrency 1 each) + 0 lines + 32 = 256
+        self.assertIn('max_connections (200) + 4 x 6 scripts', p.stderr)
+        self.assertIn('= 256 file descriptors', p.stderr)
+        self.assertRegex(p.stderr, r'^%s:\d+: ' % path)
+        p = subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True,
+                           text=True, timeout=30, preexec_fn=limit(64, 4096))
+        self.assertEqual(p.returncode, 0, p.stderr)
 
     def test_key_credential(self):
         creds = self.path('creds')
