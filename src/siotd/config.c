@@ -116,7 +116,9 @@ static void load_listen(struct cfg_reader *r, const config_setting_t *root, stru
 
 static void load_limits(struct cfg_reader *r, const config_setting_t *root, struct config *c)
 {
-	static const char *const backoff_keys[] = { "failures", "window", "base", "max", NULL };
+	static const char *const backoff_keys[] = { "failures", "source_failures", "window",
+						     "base", "max", NULL };
+	bool handshake;
 	const config_setting_t *b;
 
 	c->timeout_usec = 5 * USEC_PER_SEC;
@@ -125,12 +127,23 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 	c->max_requests = 1;
 	c->output_max = SIOT_MAX_OUTPUT;
 	c->backoff = (struct backoff_config){ .failures = 5,
+					      .source_failures = 20,
 					      .window_usec = 60 * USEC_PER_SEC,
 					      .base_usec = 1 * USEC_PER_SEC,
 					      .max_usec = 300 * USEC_PER_SEC };
 	c->classic_response = true;
 
 	cfg_get_usec(r, root, "timeout", &c->timeout_usec, CONFIG_MIN_TIMEOUT, 3600.0);
+	c->handshake_timeout_usec = 2 * USEC_PER_SEC;
+	handshake = cfg_get_usec(r, root, "handshake_timeout", &c->handshake_timeout_usec,
+				 CONFIG_MIN_TIMEOUT, 3600.0);
+	if (handshake && c->handshake_timeout_usec > c->timeout_usec)
+		cfg_report(r, config_setting_get_member(root, "handshake_timeout"),
+			   "handshake_timeout (%g) is more than timeout (%g)",
+			   (double)c->handshake_timeout_usec / USEC_PER_SEC,
+			   (double)c->timeout_usec / USEC_PER_SEC);
+	else if (!handshake && c->handshake_timeout_usec > c->timeout_usec)
+		c->handshake_timeout_usec = c->timeout_usec; /* the default is at most timeout */
 	cfg_get_uint(r, root, "max_connections", &c->max_connections, 1, 65535);
 	if (config_setting_get_member(root, "max_connections"))
 		c->max_connections_line =
@@ -149,6 +162,8 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 	if (b && cfg_want_type(r, b, "backoff", CONFIG_TYPE_GROUP)) {
 		cfg_check_members(r, b, backoff_keys, "backoff");
 		cfg_get_uint(r, b, "failures", &c->backoff.failures, 1, CONFIG_MAX_BACKOFF_FAILURES);
+		cfg_get_uint(r, b, "source_failures", &c->backoff.source_failures, 1,
+			     CONFIG_MAX_BACKOFF_FAILURES);
 		cfg_get_usec(r, b, "window", &c->backoff.window_usec, CONFIG_MIN_BACKOFF, 86400.0);
 		cfg_get_usec(r, b, "base", &c->backoff.base_usec, CONFIG_MIN_BACKOFF, 86400.0);
 		cfg_get_usec(r, b, "max", &c->backoff.max_usec, CONFIG_MIN_BACKOFF, 86400.0);
@@ -578,7 +593,7 @@ int config_load(const char *path, struct config **out, struct cfg_reader *r)
 {
 	static const char *const keys[] = {
 		"device_id", "protocol", "hash", "tag_length", "challenge_length",
-		"wakeup_length", "listen", "timeout", "max_connections",
+		"wakeup_length", "listen", "timeout", "handshake_timeout", "max_connections",
 		"max_connections_per_source", "max_requests", "output_max", "backoff",
 		"classic_response", "clients", "lines", "commands", NULL
 	};

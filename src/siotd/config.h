@@ -79,7 +79,8 @@ struct client {
 };
 
 struct backoff_config {
-	unsigned failures;
+	unsigned failures;         /* per (source, known client id) */
+	unsigned source_failures;  /* per source, failures with no usable id */
 	uint64_t window_usec, base_usec, max_usec;
 };
 
@@ -100,6 +101,7 @@ struct config {
 	char device_id[SIOT_MAX_ID + 1];
 	char **listen;           /* NULL-terminated */
 	uint64_t timeout_usec;   /* one exchange */
+	uint64_t handshake_timeout_usec; /* a new connection's first request */
 	unsigned max_connections, max_connections_per_source, max_requests, output_max;
 	int max_connections_line; /* where it is set, 0 when it is not */
 	struct backoff_config backoff;

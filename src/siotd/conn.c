@@ -200,7 +200,7 @@ static bool refuse_early_bytes(struct conn *c)
 	if (!early_bytes(c))
 		return false;
 	log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
-	limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
+	limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 	return true;
 }
 
@@ -224,7 +224,7 @@ static int queue_hello(struct conn *c)
 	c->out_len += c->ex.hello_len;
 	c->decision = (struct request_decision){ 0 };
 	c->rx_bytes = 0;
-	arm_timer(c, c->cfg->timeout_usec);
+	arm_timer(c, c->requests == 0 ? c->cfg->handshake_timeout_usec : c->cfg->timeout_usec);
 	return 0;
 }
 
@@ -362,16 +362,19 @@ static int handle_request(struct conn *c)
 
 	switch (dec->verdict) {
 	case REQUEST_REJECT:
-		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, c->request_time);
+		limiter_note_failure(c->d->limits, &c->src, dec->client ? dec->client->id : NULL,
+				     &c->cfg->backoff, c->request_time);
 		log_outcome(c, "rejected", request_reason_note(dec->reason));
 		return respond(c, SIOT_STATUS_REJECTED, 0, NULL, 0);
 	case REQUEST_BUSY:
 		if (dec->reason == REQUEST_AT_CONCURRENCY) /* its tag verified */
-			limiter_note_success(c->d->limits, &c->src, c->request_time);
+			limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
 		log_outcome(c, "busy", request_reason_note(dec->reason));
-		return respond(c, SIOT_STATUS_BUSY, 0, NULL, 0);
+		/* The result byte says why (siot-protocol(7)): 1 backing off, 0 in use. */
+		return respond(c, SIOT_STATUS_BUSY, dec->reason == REQUEST_BACKING_OFF ? 1 : 0, NULL,
+			       0);
 	case REQUEST_RUN:
-		limiter_note_success(c->d->limits, &c->src, c->request_time);
+		limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
 		return run(c);
 	}
 	return -EINVAL;
@@ -405,7 +408,7 @@ static int read_request(struct conn *c, const uint8_t *buf, size_t n)
 	if (f == SIOT_FEED_MORE)
 		return 0;
 	if (f == SIOT_FEED_MALFORMED || used != n) {
-		limiter_note_failure(c->d->limits, &c->src, &c->cfg->backoff, now_usec(c));
+		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		log_request(c->peer, "-", "-", "malformed", 0,
 			    f == SIOT_FEED_MALFORMED ? siot_reason_str(c->ex.reason)
 						     : "data after the request");
@@ -457,11 +460,12 @@ static int deadline_passed(struct conn *c)
 	switch (c->state) {
 	case CONN_WAKEUP:
 	case CONN_REQUEST:
-		if (c->requests == 0 || c->rx_bytes > 0)
-			log_request(c->peer, "-", "-", "dropped", 0,
-				    "no complete request before the deadline");
-		else
+		if (c->requests > 0 && c->rx_bytes == 0) {
 			log_debug("%s: idle after %u requests, closing", c->peer, c->requests);
+			return -ETIMEDOUT;
+		}
+		log_request(c->peer, "-", "-", "dropped", 0, "no complete request before the deadline");
+		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		return -ETIMEDOUT;
 	case CONN_SENDING:
 		log_request(c->peer, client_name(c), "-", "dropped", 0,
@@ -492,8 +496,8 @@ static int conn_start(struct conn *c)
 
 	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0 ||
 	    sd_event_add_time_relative(c->d->event, &c->timer, CLOCK_MONOTONIC,
-				       c->cfg->timeout_usec, ACCURACY_NETWORK_USEC, on_deadline,
-				       c) < 0) {
+				       c->cfg->handshake_timeout_usec, ACCURACY_NETWORK_USEC,
+				       on_deadline, c) < 0) {
 		log_error("%s: cannot watch the connection", c->peer);
 		return -ENOMEM;
 	}
@@ -508,6 +512,32 @@ static int conn_start(struct conn *c)
 	return flush(c);
 }
 
+/*
+ * At max_connections, make room for a new connection: close the oldest one
+ * that has not sent a complete request yet (so idle connections cannot keep
+ * everyone else out; a connection that is running an action, sending, or
+ * kept open between requests is never chosen).  True when one was closed.
+ */
+static bool evict_waiting(struct daemon *d, const char *for_peer)
+{
+	struct list_node *n;
+
+	/* d->conns has the newest first: walk from the back. */
+	for (n = d->conns.prev; n != &d->conns; n = n->prev) {
+		struct conn *c = list_entry(n, struct conn, node);
+
+		if (c->requests == 0 && (c->state == CONN_WAKEUP || c->state == CONN_REQUEST)) {
+			log_request(c->peer, "-", "-", "dropped", 0,
+				    "no complete request yet, closed for a new connection at "
+				    "max_connections");
+			log_debug("%s: in its place: %s", c->peer, for_peer);
+			conn_finish(c, -ENOSPC);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss)
 {
 	struct config *cfg = d->config;
@@ -517,14 +547,19 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 	uint64_t now = 0;
 	char peer[80];
 	struct conn *c;
+	int r;
 
 	if (ss->ss_family == AF_UNIX)
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
 	source_key_from_sockaddr(ss, cred.uid, &key);
 	log_format_peer(ss, cred.uid, peer, sizeof(peer));
 	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-	if (limiter_conn_open(d->limits, &key, cfg->max_connections,
-			      cfg->max_connections_per_source, now) < 0) {
+	r = limiter_conn_open(d->limits, &key, cfg->max_connections,
+			      cfg->max_connections_per_source, now);
+	if (r == -ENOSPC && evict_waiting(d, peer))
+		r = limiter_conn_open(d->limits, &key, cfg->max_connections,
+				      cfg->max_connections_per_source, now);
+	if (r < 0) {
 		log_debug("%s: connection limit reached, closed", peer);
 		close(fd);
 		return;

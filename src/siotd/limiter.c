@@ -7,13 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct source {
-	struct source_key key;
-	unsigned conns;
+/* One backoff counter: the times of recent failures, and the backoff. */
+struct backoff {
 	uint64_t failures[CONFIG_MAX_BACKOFF_FAILURES]; /* ring of recent failure times */
 	unsigned n_failures, head;
 	unsigned level;          /* how many times it has been backed off in a row */
 	uint64_t blocked_until;
+};
+
+struct source {
+	struct source_key key;
+	unsigned conns;
+	struct backoff whole;    /* failures with no usable client id */
+	uint64_t last_seen;
+};
+
+/* A (source, known client id) pair: failures that claimed that id. */
+struct pair {
+	struct source_key key;
+	char id[SIOT_MAX_ID + 1];
+	struct backoff b;
 	uint64_t last_seen;
 };
 
@@ -25,6 +38,8 @@ struct running {
 struct limiter {
 	struct source *sources;
 	size_t n_sources;
+	struct pair *pairs;
+	size_t n_pairs;
 	unsigned total;
 	struct running *running;
 	size_t n_running;
@@ -70,6 +85,7 @@ void limiter_free(struct limiter *l)
 		free(l->running[i].name);
 	free(l->running);
 	free(l->sources);
+	free(l->pairs);
 	free(l);
 }
 
@@ -95,7 +111,7 @@ static bool evict(struct limiter *l, uint64_t now)
 
 	for (size_t i = 0; i < l->n_sources; i++) {
 		const struct source *s = &l->sources[i];
-		bool blocked = now < s->blocked_until;
+		bool blocked = now < s->whole.blocked_until;
 
 		if (s->conns > 0)
 			continue;
@@ -137,7 +153,7 @@ int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned 
 	struct source *s;
 
 	if (l->total >= max_total)
-		return -EBUSY;
+		return -ENOSPC;
 	s = find_or_add(l, key, now);
 	if (!s || s->conns >= max_per_source)
 		return -EBUSY;
@@ -157,60 +173,130 @@ void limiter_conn_close(struct limiter *l, const struct source_key *key)
 	}
 }
 
-bool limiter_backing_off(const struct limiter *l, const struct source_key *key, uint64_t now)
+static struct pair *find_pair(const struct limiter *l, const struct source_key *key,
+			      const char *id)
 {
-	struct source *s = find(l, key);
-
-	return s && now < s->blocked_until;
+	for (size_t i = 0; i < l->n_pairs; i++)
+		if (same(&l->pairs[i].key, key) && strcmp(l->pairs[i].id, id) == 0)
+			return &l->pairs[i];
+	return NULL;
 }
 
-void limiter_note_failure(struct limiter *l, const struct source_key *key,
-			 const struct backoff_config *b, uint64_t now)
+/* Forget the pair seen longest ago, one that is backing off only when
+ * every pair is. */
+static void evict_pair(struct limiter *l, uint64_t now)
 {
-	struct source *s = find_or_add(l, key, now);
+	size_t victim = 0;
+	bool victim_blocked = now < l->pairs[0].b.blocked_until;
+
+	for (size_t i = 1; i < l->n_pairs; i++) {
+		bool blocked = now < l->pairs[i].b.blocked_until;
+
+		if ((victim_blocked && !blocked) ||
+		    (blocked == victim_blocked && l->pairs[i].last_seen < l->pairs[victim].last_seen)) {
+			victim = i;
+			victim_blocked = blocked;
+		}
+	}
+	l->pairs[victim] = l->pairs[--l->n_pairs];
+}
+
+static struct pair *find_or_add_pair(struct limiter *l, const struct source_key *key,
+				     const char *id, uint64_t now)
+{
+	struct pair *p = find_pair(l, key, id);
+
+	if (p || strlen(id) > SIOT_MAX_ID)
+		return p;
+	if (!l->pairs) {
+		l->pairs = calloc(LIMITER_MAX_PAIRS, sizeof(struct pair));
+		if (!l->pairs)
+			return NULL;
+	}
+	if (l->n_pairs == LIMITER_MAX_PAIRS)
+		evict_pair(l, now);
+	p = &l->pairs[l->n_pairs++];
+	memset(p, 0, sizeof(*p));
+	p->key = *key;
+	strcpy(p->id, id);
+	return p;
+}
+
+bool limiter_backing_off(const struct limiter *l, const struct source_key *key,
+			 const char *client_id, uint64_t now)
+{
+	const struct source *s = find(l, key);
+	const struct pair *p = client_id ? find_pair(l, key, client_id) : NULL;
+
+	return (s && now < s->whole.blocked_until) || (p && now < p->b.blocked_until);
+}
+
+/* Count a failure at now against a counter that backs off after
+ * `threshold` failures within the window. */
+static void backoff_fail(struct backoff *k, unsigned threshold, const struct backoff_config *b,
+			 uint64_t now)
+{
 	uint64_t oldest;
 	double usec;
 
-	if (!s)
-		return;
-	s->last_seen = now;
-	if (s->head >= b->failures || s->n_failures > b->failures) {
-		/* A reload changed `failures`: start the count again. */
-		s->head = 0;
-		s->n_failures = 0;
+	if (k->head >= threshold || k->n_failures > threshold) {
+		/* A reload changed the threshold: start the count again. */
+		k->head = 0;
+		k->n_failures = 0;
 	}
-	s->failures[s->head] = now;
-	s->head = (s->head + 1) % b->failures;
-	if (s->n_failures < b->failures)
-		s->n_failures++;
-	if (s->n_failures < b->failures) {
-		s->level = 0;
+	k->failures[k->head] = now;
+	k->head = (k->head + 1) % threshold;
+	if (k->n_failures < threshold)
+		k->n_failures++;
+	if (k->n_failures < threshold) {
+		k->level = 0;
 		return;
 	}
-	/* The ring holds the last `failures` times; head is the oldest. */
-	oldest = s->failures[s->head];
+	/* The ring holds the last `threshold` times; head is the oldest. */
+	oldest = k->failures[k->head];
 	if (now - oldest > b->window_usec) {
-		s->level = 0;
+		k->level = 0;
 		return;
 	}
-	s->level++;
-	usec = ldexp((double)b->base_usec, (int)(s->level < 40 ? s->level - 1 : 39));
+	k->level++;
+	usec = ldexp((double)b->base_usec, (int)(k->level < 40 ? k->level - 1 : 39));
 	if (usec > (double)b->max_usec)
 		usec = (double)b->max_usec;
-	s->blocked_until = now + (uint64_t)usec;
+	k->blocked_until = now + (uint64_t)usec;
 }
 
-void limiter_note_success(struct limiter *l, const struct source_key *key, uint64_t now)
+void limiter_note_failure(struct limiter *l, const struct source_key *key, const char *client_id,
+			  const struct backoff_config *b, uint64_t now)
+{
+	struct source *s = find_or_add(l, key, now);
+	struct pair *p;
+
+	if (s)
+		s->last_seen = now;
+	if (!client_id) {
+		if (s)
+			backoff_fail(&s->whole, b->source_failures, b, now);
+		return;
+	}
+	p = find_or_add_pair(l, key, client_id, now);
+	if (p) {
+		p->last_seen = now;
+		backoff_fail(&p->b, b->failures, b, now);
+	}
+}
+
+void limiter_note_success(struct limiter *l, const struct source_key *key, const char *client_id,
+			  uint64_t now)
 {
 	struct source *s = find(l, key);
+	struct pair *p = find_pair(l, key, client_id);
 
-	if (!s)
-		return;
-	s->last_seen = now;
-	s->n_failures = 0;
-	s->head = 0;
-	s->level = 0;
-	s->blocked_until = 0;
+	if (s)
+		s->last_seen = now;
+	if (p) {
+		p->last_seen = now;
+		memset(&p->b, 0, sizeof(p->b));
+	}
 }
 
 bool limiter_command_available(const struct limiter *l, const char *name, unsigned max)

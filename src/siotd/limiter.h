@@ -20,6 +20,9 @@
  * forgotten: the one seen longest ago (a connection, a failure or a
  * success), and one that is backing off only when no other is idle. */
 #define LIMITER_MAX_SOURCES 4096
+/* Most (source, client id) pairs remembered; when full, the one seen
+ * longest ago is forgotten, one that is backing off last. */
+#define LIMITER_MAX_PAIRS 4096
 
 struct source_key {
 	int family;          /* AF_INET, AF_INET6 or AF_UNIX */
@@ -36,22 +39,34 @@ struct limiter;
 struct limiter *limiter_new(void);
 void limiter_free(struct limiter *l);
 
-/* A new connection from key: 0, or -EBUSY when the total or the source is
- * at its cap (the caller closes the connection at once). */
+/* A new connection from key: 0, -ENOSPC when the total is at max_total
+ * (the caller may make room), or -EBUSY when the source is at its cap. */
 int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
 		      unsigned max_per_source, uint64_t now);
 void limiter_conn_close(struct limiter *l, const struct source_key *key);
 
-/* True while key is backed off: its requests get BUSY with no candidate
+/*
+ * Backoff has two counters (siot.conf(5), backoff).  A failure that claimed
+ * a known client id counts against the pair (source, id): `failures` of them
+ * within `window` back that pair off.  A failure with no usable id (an
+ * unknown or invalid id, classic, malformed input, a connection dropped at
+ * its deadline without a request) counts against the source as a whole:
+ * `source_failures` back the whole source off.  Backing off lasts `base`,
+ * doubling with each further failure up to `max`.  One client failing
+ * behind a shared address does not lock out the other clients there.
+ */
+
+/* True while key as a whole, or the pair (key, client_id) when client_id
+ * is not NULL, is backed off: its requests get BUSY with no candidate
  * computed. */
-bool limiter_backing_off(const struct limiter *l, const struct source_key *key, uint64_t now);
-/* A REJECTED or malformed request from key.  `failures` such within `window`
- * seconds back the source off for `base` seconds, doubling with each further
- * failure up to `max`. */
-void limiter_note_failure(struct limiter *l, const struct source_key *key,
-			 const struct backoff_config *b, uint64_t now);
-/* A verified request from key: forget its failures. */
-void limiter_note_success(struct limiter *l, const struct source_key *key, uint64_t now);
+bool limiter_backing_off(const struct limiter *l, const struct source_key *key,
+			 const char *client_id, uint64_t now);
+/* A failure from key: client_id is the known id it claimed, or NULL. */
+void limiter_note_failure(struct limiter *l, const struct source_key *key, const char *client_id,
+			  const struct backoff_config *b, uint64_t now);
+/* A verified request from key as client_id: forget that pair's failures. */
+void limiter_note_success(struct limiter *l, const struct source_key *key, const char *client_id,
+			  uint64_t now);
 
 /* True when command `name` may start one more of its max concurrent runs. */
 bool limiter_command_available(const struct limiter *l, const char *name, unsigned max);

@@ -54,7 +54,7 @@ void request_decide(const struct config *cfg, const struct limiter *limits,
 		d.key = d.client ? d.client->key : cfg->dummy_key;
 	}
 
-	if (limiter_backing_off(limits, src, now)) {
+	if (limiter_backing_off(limits, src, d.client ? d.client->id : NULL, now)) {
 		d.verdict = REQUEST_BUSY;
 		d.reason = REQUEST_BACKING_OFF;
 	} else if (v1) {

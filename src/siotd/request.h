@@ -6,7 +6,8 @@
  * (notes the failure or success, takes the concurrency slot, starts the
  * action, answers).  The order is the security order of ARCHITECTURE.md:
  *
- *   1. a source in backoff is BUSY before any candidate is computed;
+ *   1. a source in backoff, or the pair (source, claimed known id), is
+ *      BUSY before any candidate is computed;
  *   2. the client is looked up (v1); an unknown or invalid id is scanned
  *      with the config's secret dummy key, against every command;
  *   3. the scan computes every candidate's tag and compares each in

@@ -6,10 +6,12 @@ marker file a script writes) as well as what the client saw."""
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -25,6 +27,28 @@ def connect_many(port, sources):
         s.connect(('127.0.0.1', port))
         socks.append(s)
     return socks
+
+
+def still_open(socks):
+    """For each socket, whether the daemon still holds it open (its HELLO
+    read, no EOF); closes them all."""
+    out = []
+    for s in socks:
+        s.setblocking(False)
+        state = True
+        try:
+            while True:
+                data = s.recv(4096)
+                if not data:
+                    state = False
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:
+            state = False
+        s.close()
+        out.append(state)
+    return out
 
 
 def count_greeted(socks):
@@ -265,7 +289,7 @@ class Protection(Base):
         # Backed off: even the right key gets BUSY, and nothing runs.
         r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.2')
         self.assertEqual(resp[0], 3)
-        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        self.assertEqual(r.verify(self.alice_key, resp), 1)  # result 1: backing off
         self.assertEqual(self.marker('ran-ok'), [])
         self.assertIn('source is backing off', d.log())
         # Another source is not affected.
@@ -345,9 +369,13 @@ class Protection(Base):
         self.assertEqual(count_greeted(idle), 8)
 
     def test_flood_beyond_max_connections(self):
-        d = self.daemon(self.conf(extra='max_connections = 10;\nmax_connections_per_source = 10;'))
+        """Past max_connections, the oldest connection that has not sent a
+        request yet makes room for the new one: the newest ten stay."""
+        d = self.daemon(self.conf(extra='timeout = 5.0;\nmax_connections = 10;\n'
+                                         'max_connections_per_source = 10;'))
         socks = connect_many(d.port, ['127.0.0.%d' % (10 + i % 5) for i in range(30)])
-        self.assertEqual(count_greeted(socks), 10)
+        self.assertTrue(wait_until(lambda: d.log().count('closed for a new connection') == 20, 5))
+        self.assertEqual(still_open(socks), [False] * 20 + [True] * 10)
         # Once they are gone, a client gets through.
         self.assertTrue(wait_until(lambda: self.send(d, 'ok').returncode == 0, 10))
 
@@ -383,6 +411,91 @@ class Protection(Base):
                 return False
         # Once descriptors are free again, connections are accepted again.
         self.assertTrue(wait_until(greeted, 15, step=0.2))
+
+    def test_idle_connections_from_many_sources_do_not_lock_out(self):
+        """8 connections from each of 8 addresses, sending nothing and
+        reconnecting when dropped, once kept an honest client out 75 times in
+        75.  Now it gets through at least 99 times in 100."""
+        d = self.daemon(self.conf())  # max_connections 64, 8 per source
+        stop = threading.Event()
+        attackers = ['127.0.0.%d' % (20 + i) for i in range(8)]
+        reconnects = [0]
+
+        def attack():
+            sel = selectors.DefaultSelector()
+
+            def add(src):
+                s = socket.socket()
+                s.setblocking(False)
+                s.bind((src, 0))
+                try:
+                    s.connect(('127.0.0.1', d.port))
+                except BlockingIOError:
+                    pass
+                sel.register(s, selectors.EVENT_READ, src)
+            for src in attackers:
+                for _ in range(8):
+                    add(src)
+            end = time.monotonic() + 120  # bounded whatever happens
+            while not stop.is_set() and time.monotonic() < end:
+                for key, _ in sel.select(0.1):
+                    try:
+                        data = key.fileobj.recv(4096)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b''
+                    if not data:  # dropped: come back at once
+                        sel.unregister(key.fileobj)
+                        key.fileobj.close()
+                        reconnects[0] += 1
+                        add(key.data)
+            for key in list(sel.get_map().values()):
+                key.fileobj.close()
+            sel.close()
+        t = threading.Thread(target=attack, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.addCleanup(stop.set)
+        self.assertTrue(wait_until(lambda: d.log().count('connected') >= 64, 10))
+        ok = 0
+        for _ in range(100):
+            p = ctl(['-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice', '-k',
+                     self.alice_key_path, '-T', '5', 'send', 'ok'])
+            ok += p.returncode == 0
+        stop.set()
+        print('honest client: %d of 100 through; the attack reconnected %d times'
+              % (ok, reconnects[0]))
+        self.assertGreaterEqual(ok, 99)
+
+    def test_handshake_timeout_and_deadline_drops_count(self):
+        """A new connection's first request has handshake_timeout; a
+        connection dropped at it without a request counts against its
+        source, and source_failures of them back the source off."""
+        d = self.daemon(self.conf(extra='timeout = 5.0;\nhandshake_timeout = 0.5;\n'
+                                         'backoff = { source_failures = 2; base = 30.0; max = 60.0; };'))
+        for _ in range(2):
+            r = self.raw(d.port, source='127.0.0.6')
+            r.read_hello()
+            t0 = time.monotonic()
+            self.assertTrue(r.closed(wait=4))
+            self.assertLess(time.monotonic() - t0, 3)  # 0.5 s, not timeout's 5 s
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.6')
+        self.assertEqual(resp[0], 3)  # BUSY: the source is backing off
+        self.assertEqual(r.verify(self.alice_key, resp), 1)
+        self.assertEqual(self.marker('ran-ok'), [])
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.7')
+        self.assertEqual(r.verify(self.alice_key, resp), 0)  # another source: fine
+
+    def test_one_failing_client_does_not_lock_out_others_behind_nat(self):
+        d = self.daemon(self.conf(extra='backoff = { failures = 2; base = 30.0; max = 60.0; };'))
+        for _ in range(2):
+            self.raw_request(d.port, os.urandom(32), 'alice', 'ok', source='127.0.0.8')
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.8')
+        self.assertEqual(resp[0], 3)  # alice from there is backing off
+        r, resp = self.raw_request(d.port, self.bob_key, 'bob', 'fail', source='127.0.0.8')
+        self.assertEqual(resp[0], 1)  # bob from the same address is not
+        self.assertEqual(r.verify(self.bob_key, resp), 3)
 
     def test_max_requests_several_on_one_connection(self):
         d = self.daemon(self.conf(extra='max_requests = 2;'))

@@ -59,7 +59,8 @@ static struct config *load(const char *protocol)
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "device_id = \"dev\";\nprotocol = \"%s\";\n", protocol);
-	fprintf(f, "backoff = { failures = 2; window = 60.0; base = 10.0; max = 60.0; };\n");
+	fprintf(f, "backoff = { failures = 2; source_failures = 3; window = 60.0; base = 10.0; "
+		   "max = 60.0; };\n");
 	fprintf(f, "clients = (\n  { id = \"alice\"; key_file = \"alice.key\"; },\n"
 		   "  { id = \"bob\"; key_file = \"bob.key\"; commands = [ \"c1\", \"c2\" ]; }\n);\n");
 	fprintf(f, "commands = (\n");
@@ -173,9 +174,9 @@ START_TEST(backoff_comes_before_any_scan)
 	struct limiter *l = limiter_new();
 	struct decided r;
 
-	for (unsigned i = 0; i < cfg->backoff.failures; i++)
-		limiter_note_failure(l, &src, &cfg->backoff, 1000 * USEC_PER_SEC);
-	ck_assert(limiter_backing_off(l, &src, 1000 * USEC_PER_SEC));
+	for (unsigned i = 0; i < cfg->backoff.source_failures; i++)
+		limiter_note_failure(l, &src, NULL, &cfg->backoff, 1000 * USEC_PER_SEC);
+	ck_assert(limiter_backing_off(l, &src, NULL, 1000 * USEC_PER_SEC));
 	r = decide(cfg, l, alice_raw, "alice", "c1");
 	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
 	ck_assert_int_eq(r.d.reason, REQUEST_BACKING_OFF);
@@ -186,6 +187,28 @@ START_TEST(backoff_comes_before_any_scan)
 	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
 	ck_assert_uint_eq(r.macs, 0);
 	ck_assert_ptr_eq(r.d.key, cfg->dummy_key);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
+/* A known client backed off at one source is BUSY with no scan there; the
+ * other clients of that source are not. */
+START_TEST(pair_backoff_comes_before_any_scan)
+{
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct decided r;
+
+	for (unsigned i = 0; i < cfg->backoff.failures; i++)
+		limiter_note_failure(l, &src, "alice", &cfg->backoff, 1000 * USEC_PER_SEC);
+	r = decide(cfg, l, alice_raw, "alice", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
+	ck_assert_int_eq(r.d.reason, REQUEST_BACKING_OFF);
+	ck_assert_uint_eq(r.macs, 0);
+	r = decide(cfg, l, bob_raw, "bob", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
 	limiter_free(l);
 	config_unref(cfg);
 }
@@ -325,6 +348,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, known_client_runs_its_command);
 	tcase_add_test(tc, backoff_comes_before_any_scan);
+	tcase_add_test(tc, pair_backoff_comes_before_any_scan);
 	tcase_add_test(tc, unknown_and_invalid_ids_get_the_dummy_key);
 	tcase_add_test(tc, equal_mac_count_for_every_kind_of_id);
 	tcase_add_test(tc, not_allowed_is_a_genuine_rejection);
