@@ -30,6 +30,7 @@ struct conn {
 	sd_event_source *io, *timer;
 	struct source_key src;
 	char peer[80];
+	char source[64];          /* the peer without its port, for log summaries */
 	enum conn_state state;
 	unsigned wake_have;
 	unsigned requests;        /* requests answered so far */
@@ -141,12 +142,27 @@ static const char *client_name(const struct conn *c)
 	return "-";
 }
 
+/* The request's one line: always written for a verified request (its tag
+ * matched), summarised per source otherwise (log_unverified). */
 static void log_outcome(const struct conn *c, const char *outcome, const char *note)
 {
 	const struct command *cmd = c->decision.command;
+	bool verified = c->decision.verdict == REQUEST_RUN ||
+			c->decision.reason == REQUEST_AT_CONCURRENCY;
+	uint64_t now = now_usec(c);
 
-	log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome,
-		    now_usec(c) - c->request_time, note);
+	if (verified)
+		log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome,
+			    now - c->request_time, note);
+	else
+		log_unverified(c->source, now, c->peer, client_name(c), cmd ? cmd->name : "-",
+			       outcome, now - c->request_time, note);
+}
+
+/* A line about a connection with no verified request. */
+static void log_dropped(const struct conn *c, const char *outcome, const char *note)
+{
+	log_unverified(c->source, now_usec(c), c->peer, "-", "-", outcome, 0, note);
 }
 
 /* Shut down our sending side and read until EOF (or 1 s), so the response
@@ -199,7 +215,7 @@ static bool refuse_early_bytes(struct conn *c)
 {
 	if (!early_bytes(c))
 		return false;
-	log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
+	log_dropped(c, "malformed", "data before its HELLO");
 	limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 	return true;
 }
@@ -339,7 +355,7 @@ static int follow_reload(struct conn *c)
 	if (c->cfg == c->d->config)
 		return 0;
 	if (!same_exchange(c->cfg, c->d->config)) {
-		log_request(c->peer, "-", "-", "dropped", 0,
+		log_dropped(c, "dropped",
 			    "the configuration's protocol parameters changed under this exchange");
 		return -ESTALE;
 	}
@@ -400,7 +416,7 @@ static int read_request(struct conn *c, const uint8_t *buf, size_t n)
 
 	if (c->state != CONN_REQUEST || c->out_len) {
 		/* Bytes while our HELLO is still queued came before it. */
-		log_request(c->peer, "-", "-", "malformed", 0, "data before its HELLO");
+		log_dropped(c, "malformed", "data before its HELLO");
 		return -EPROTO;
 	}
 	c->rx_bytes += n;
@@ -409,7 +425,7 @@ static int read_request(struct conn *c, const uint8_t *buf, size_t n)
 		return 0;
 	if (f == SIOT_FEED_MALFORMED || used != n) {
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
-		log_request(c->peer, "-", "-", "malformed", 0,
+		log_dropped(c, "malformed",
 			    f == SIOT_FEED_MALFORMED ? siot_reason_str(c->ex.reason)
 						     : "data after the request");
 		return -EPROTO;
@@ -434,7 +450,7 @@ static int on_readable(struct conn *c)
 		return n <= 0 ? -ECONNRESET : 0;
 	if (n <= 0) {
 		if (c->state == CONN_REQUEST && c->rx_bytes > 0)
-			log_request(c->peer, "-", "-", "dropped", 0, "closed mid-request");
+			log_dropped(c, "dropped", "closed mid-request");
 		return -ECONNRESET;
 	}
 	if (c->state == CONN_WAKEUP)
@@ -464,7 +480,7 @@ static int deadline_passed(struct conn *c)
 			log_debug("%s: idle after %u requests, closing", c->peer, c->requests);
 			return -ETIMEDOUT;
 		}
-		log_request(c->peer, "-", "-", "dropped", 0, "no complete request before the deadline");
+		log_dropped(c, "dropped", "no complete request before the deadline");
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		return -ETIMEDOUT;
 	case CONN_SENDING:
@@ -527,7 +543,7 @@ static bool evict_waiting(struct daemon *d, const char *for_peer)
 		struct conn *c = list_entry(n, struct conn, node);
 
 		if (c->requests == 0 && (c->state == CONN_WAKEUP || c->state == CONN_REQUEST)) {
-			log_request(c->peer, "-", "-", "dropped", 0,
+			log_dropped(c, "dropped",
 				    "no complete request yet, closed for a new connection at "
 				    "max_connections");
 			log_debug("%s: in its place: %s", c->peer, for_peer);
@@ -575,6 +591,7 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 	c->fd = fd;
 	c->src = key;
 	memcpy(c->peer, peer, sizeof(peer));
+	log_format_source(ss, cred.uid, c->source, sizeof(c->source));
 	list_add(&d->conns, &c->node);
 	d->n_conns++;
 	conn_finish(c, conn_start(c));

@@ -40,6 +40,7 @@ struct daemon {
 	unsigned accept_pauses;         /* since that line */
 	sd_event_source *accept_retry;
 	sd_event_source *stop_check; /* while stopping: exits when nothing is left */
+	sd_event_source *log_flush;  /* writes the log's due summaries, every 2 s */
 	bool stopping;
 };
 

@@ -140,3 +140,98 @@ void log_request(const char *peer, const char *client, const char *command,
 	}
 	errno = saved;
 }
+
+void log_format_source(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	switch (sa->ss_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+		return;
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		struct in6_addr prefix = in6->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&prefix)) {
+			inet_ntop(AF_INET, prefix.s6_addr + 12, out, (socklen_t)len);
+			return;
+		}
+		memset(prefix.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &prefix, buf, sizeof(buf));
+		snprintf(out, len, "%s/64", buf);
+		return;
+	}
+	default:
+		snprintf(out, len, "uid=%u", (unsigned)uid);
+		return;
+	}
+}
+
+static void write_left_out(const struct log_summary *e, uint64_t now)
+{
+	log_info("source %s: %u more request(s) with outcome=%s in the last %.0f s, not logged "
+		 "one by one",
+		 e->source, e->left_out, e->outcome, (double)(now - e->since) / 1e6);
+}
+
+static struct log_summary *summary_for(const char *source, const char *outcome, uint64_t now)
+{
+	struct log_summary *oldest = NULL;
+
+	for (size_t i = 0; i < state->n_summary; i++) {
+		struct log_summary *e = &state->summary[i];
+
+		if (strcmp(e->source, source) == 0 && strcmp(e->outcome, outcome) == 0)
+			return e;
+		if (!oldest || e->since < oldest->since)
+			oldest = e;
+	}
+	if (state->n_summary < LOG_SUMMARY_SOURCES) {
+		oldest = &state->summary[state->n_summary++];
+	} else if (oldest->left_out) {
+		write_left_out(oldest, now); /* its count is not lost */
+	}
+	snprintf(oldest->source, sizeof(oldest->source), "%s", source);
+	snprintf(oldest->outcome, sizeof(oldest->outcome), "%s", outcome);
+	oldest->since = 0;
+	oldest->left_out = 0;
+	return oldest;
+}
+
+void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
+		    const char *command, const char *outcome, uint64_t duration_usec,
+		    const char *note)
+{
+	struct log_summary *e = summary_for(source, outcome, now);
+
+	if (e->since && now - e->since < LOG_SUMMARY_USEC) {
+		e->left_out++;
+		return;
+	}
+	if (e->left_out)
+		write_left_out(e, now);
+	e->since = now ? now : 1;
+	e->left_out = 0;
+	log_request(peer, client, command, outcome, duration_usec, note);
+}
+
+void log_flush_summaries(uint64_t now)
+{
+	for (size_t i = 0; i < state->n_summary;) {
+		struct log_summary *e = &state->summary[i];
+
+		if (now - e->since < LOG_SUMMARY_USEC) {
+			i++;
+			continue;
+		}
+		if (e->left_out) {
+			write_left_out(e, now);
+			e->left_out = 0;
+			e->since = now;
+			i++;
+			continue;
+		}
+		*e = state->summary[--state->n_summary]; /* quiet: forget it */
+	}
+}

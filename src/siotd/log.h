@@ -18,9 +18,23 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* Lines about requests that were not verified are summarised per source
+ * over this long (log_unverified). */
+#define LOG_SUMMARY_USEC (10 * 1000000ULL)
+#define LOG_SUMMARY_SOURCES 256
+
+struct log_summary {
+	char source[64];
+	char outcome[16];
+	uint64_t since;      /* when its last line was written */
+	unsigned left_out;   /* lines counted, not written, since then */
+};
+
 struct log_state {
 	bool journal;  /* stderr is the journal's stream */
 	bool debug;    /* debug lines are wanted */
+	struct log_summary summary[LOG_SUMMARY_SOURCES];
+	size_t n_summary;
 };
 
 /* Decide where lines go (checked once, here) and use st from now on. */
@@ -39,6 +53,10 @@ void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
  * IPv4-mapped address as IPv4), or "uid=1000" for a Unix socket's peer. */
 void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len);
 
+/* A source as the summaries name it: the peer without its port, an IPv6
+ * address as its /64 ("2001:db8:1:2::/64"), "uid=1000" for a Unix socket. */
+void log_format_source(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len);
+
 /*
  * The one line a request gets: peer, client id ("-" when none or invalid),
  * command ("-" unless matched), outcome and duration, plus a free-form note.
@@ -47,5 +65,21 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
  */
 void log_request(const char *peer, const char *client, const char *command,
 		 const char *outcome, uint64_t duration_usec, const char *note);
+
+/*
+ * The line of a connection or request that was not verified (malformed,
+ * dropped, rejected, or refused while backing off), as log_request, but
+ * summarised per source so that a flood cannot push real lines out of the
+ * journal's rate limit: per source and outcome, the first line within
+ * LOG_SUMMARY_USEC is written, later ones are counted, and the count is written (with the next line, or
+ * by log_flush_summaries) at most once per LOG_SUMMARY_USEC.  Lines of
+ * verified requests never go through here.  now: CLOCK_MONOTONIC usec.
+ */
+void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
+		    const char *command, const char *outcome, uint64_t duration_usec,
+		    const char *note);
+/* Write the counts whose period has ended, and forget quiet sources; call
+ * every LOG_SUMMARY_USEC or so. */
+void log_flush_summaries(uint64_t now);
 
 #endif

@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "siot.h"
+#include "usec.h"
 
 #ifndef SIOT_VERSION_STRING
 #define SIOT_VERSION_STRING "unknown"
@@ -204,6 +205,15 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
 	return on_stop_check(NULL, d); /* perhaps nothing is left already */
 }
 
+static int on_log_flush(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)userdata;
+	log_flush_summaries(usec);
+	sd_event_source_set_time(s, usec + LOG_SUMMARY_USEC / 5);
+	sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return 0;
+}
+
 /* The listening sockets: systemd's, else --listen, else the config's. */
 static void open_listeners(struct daemon *d, const struct options *o)
 {
@@ -286,7 +296,9 @@ static void daemon_init(struct daemon *d, const struct options *o)
 	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_stop, d)) < 0 ||
 	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_stop, d)) < 0 ||
 	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d)) < 0 ||
-	    (r = sd_event_set_watchdog(d->event, 1)) < 0) {
+	    (r = sd_event_set_watchdog(d->event, 1)) < 0 ||
+	    (r = sd_event_add_time_relative(d->event, &d->log_flush, CLOCK_MONOTONIC,
+					    LOG_SUMMARY_USEC / 5, USEC_PER_SEC, on_log_flush, d)) < 0) {
 		errno = -r;
 		log_fatal("cannot set up signals and the watchdog");
 	}
@@ -309,6 +321,7 @@ static void daemon_finish(struct daemon *d)
 	}
 	sd_event_source_disable_unref(d->stop_check);
 	sd_event_source_disable_unref(d->accept_retry);
+	sd_event_source_disable_unref(d->log_flush);
 	sd_event_unref(d->event);
 	limiter_free(d->limits);
 	gpio_registry_free(d->gpio);
