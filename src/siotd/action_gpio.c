@@ -27,9 +27,16 @@ struct gpio_run {
 
 static void finish(struct gpio_run *a)
 {
+	int r;
+
 	a->result.note = a->note;
 	a->src = sd_event_source_disable_unref(a->src);
-	gpio_release(a->line);
+	r = gpio_release(a->line);
+	if (r < 0) {
+		errno = -r;
+		log_warn("a GPIO line could not take the settings a reload gave it while it "
+			 "was in use; it keeps its old ones");
+	}
 	a->owner->n_running--;
 	a->done(a->userdata, &a->result);
 	free(a);

@@ -124,14 +124,63 @@ static int request(struct gpio_registry *reg, const struct gpio_line_decl *d,
 	return 0;
 }
 
+/* A held line's state before gpio_apply touched it, to put it back. */
+struct undo {
+	struct gpio_held *h;
+	bool reconfigured;         /* prev is what the line had */
+	struct gpio_line_decl prev;
+	bool had_pending;          /* the waiting change it had */
+	struct gpio_line_decl pending;
+};
+
+static void roll_back(struct undo *u, size_t n)
+{
+	for (size_t i = n; i-- > 0;) {
+		struct gpio_held *h = u[i].h;
+
+		if (u[i].reconfigured)
+			h->backend->configure(h, &u[i].prev, false); /* prev.initial: its value */
+		h->has_pending = u[i].had_pending;
+		h->pending = u[i].pending;
+	}
+}
+
+/* Bring h to d's settings: now, or when its action ends. */
+static int update(struct gpio_held *h, const struct gpio_line_decl *d, struct undo *u)
+{
+	*u = (struct undo){ .h = h, .had_pending = h->has_pending, .pending = h->pending };
+	h->release_when_idle = false;
+	h->has_pending = false;
+	if (same_settings(&h->d, d)) {
+		gpio_keep_settings(h, d); /* the line itself is untouched */
+		return 0;
+	}
+	if (h->busy) {
+		h->has_pending = true; /* a pulse finishes as it began */
+		h->pending = *d;
+		h->pending.name = h->pending.chip = h->pending.line_name = NULL;
+		h->pending.chip_path = h->chip_path;
+		return 0;
+	}
+	u->prev = h->d;
+	if (h->d.direction == GPIO_OUTPUT)
+		h->backend->get(h, &u->prev.initial); /* the value to come back to */
+	u->reconfigured = true;
+	return h->backend->configure(h, d, d->direction == GPIO_OUTPUT &&
+						   h->d.direction == GPIO_OUTPUT);
+}
+
 int gpio_apply(struct gpio_registry *reg, const struct gpio_line_decl *decls, size_t n, char *err,
 	       size_t errlen)
 {
 	struct gpio_held **fresh = calloc(n ? n : 1, sizeof(*fresh));
-	size_t n_fresh = 0;
+	struct undo *undo = calloc(n ? n : 1, sizeof(*undo));
+	size_t n_fresh = 0, n_undo = 0;
 	int r = 0;
 
-	if (!fresh) {
+	if (!fresh || !undo) {
+		free(fresh);
+		free(undo);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -148,13 +197,7 @@ int gpio_apply(struct gpio_registry *reg, const struct gpio_line_decl *decls, si
 				n_fresh++;
 			continue;
 		}
-		h->release_when_idle = false;
-		if (same_settings(&h->d, d)) {
-			gpio_keep_settings(h, d); /* the line itself is untouched */
-			continue;
-		}
-		r = h->backend->configure(h, d,
-					  d->direction == GPIO_OUTPUT && h->d.direction == GPIO_OUTPUT);
+		r = update(h, d, &undo[n_undo++]);
 		if (r < 0)
 			snprintf(err, errlen, "line \"%s\" (%s %u): cannot reconfigure: %s", d->name,
 				 d->chip_path, d->offset, strerror(-r));
@@ -162,8 +205,10 @@ int gpio_apply(struct gpio_registry *reg, const struct gpio_line_decl *decls, si
 	if (r < 0) {
 		for (size_t i = 0; i < n_fresh; i++)
 			free_held(fresh[i]);
+		roll_back(undo, n_undo);
 	}
 	free(fresh);
+	free(undo);
 	return r;
 }
 
@@ -196,11 +241,20 @@ int gpio_acquire(struct gpio_held *h)
 	return 0;
 }
 
-void gpio_release(struct gpio_held *h)
+int gpio_release(struct gpio_held *h)
 {
+	const struct gpio_line_decl *d = &h->pending;
+
 	h->busy = false;
-	if (h->release_when_idle)
+	if (h->release_when_idle) {
 		free_held(h);
+		return 0;
+	}
+	if (!h->has_pending)
+		return 0;
+	h->has_pending = false;
+	return h->backend->configure(h, d,
+				     d->direction == GPIO_OUTPUT && h->d.direction == GPIO_OUTPUT);
 }
 
 int gpio_get(struct gpio_held *h, int *value)

@@ -68,10 +68,14 @@ void gpio_registry_free(struct gpio_registry *reg);
 /*
  * Make the held lines match decls[0..n): lines with the same settings are
  * kept as they are (an output keeps its value), changed ones are
- * reconfigured, new ones requested with their initial value.  Lines no longer
- * declared are released by gpio_release_undeclared once the configuration
- * that drops them is in use.  Returns 0 or a negative errno with a message in
- * err; on failure, lines it requested are released again.
+ * reconfigured, new ones requested with their initial value.  A line an
+ * action is using (a pulse) keeps its settings until the action ends: the
+ * change waits, and gpio_release applies it.  Lines no longer declared are
+ * released by gpio_release_undeclared once the configuration that drops
+ * them is in use.  Returns 0 or a negative errno with a message in err; on
+ * failure nothing has changed: lines it requested are released again and
+ * lines it reconfigured get their previous settings back (and waiting
+ * changes their previous state).
  */
 int gpio_apply(struct gpio_registry *reg, const struct gpio_line_decl *decls, size_t n, char *err,
 	       size_t errlen);
@@ -84,7 +88,11 @@ void gpio_release_undeclared(struct gpio_registry *reg, const struct gpio_line_d
 struct gpio_held *gpio_lookup(struct gpio_registry *reg, const struct gpio_line_decl *decl);
 /* One action per line at a time: 0, or -EBUSY when one is under way. */
 int gpio_acquire(struct gpio_held *h);
-void gpio_release(struct gpio_held *h);
+/* The action is over: the line is released if it is no longer declared, or
+ * takes the settings a reload gave it meanwhile.  Returns 0, or a negative
+ * errno when those settings could not be applied (the line keeps its old
+ * ones). */
+int gpio_release(struct gpio_held *h);
 
 /* Read or write the logical value; 0 or a negative errno (-EPERM: writing
  * an input). */

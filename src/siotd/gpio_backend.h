@@ -17,6 +17,8 @@ struct gpio_held {
 	struct gpio_line_decl d;  /* settings in force (strings not owned) */
 	bool busy;                /* an action is using it */
 	bool release_when_idle;   /* no longer declared: released when the action ends */
+	bool has_pending;         /* a reload changed it while busy: */
+	struct gpio_line_decl pending; /* applied when the action ends */
 	struct list_node node;    /* in the registry */
 };
 
