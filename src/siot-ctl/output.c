@@ -9,19 +9,47 @@
 #include <json-c/json.h>
 #include <unistr.h>
 
-/* Output bytes as they are, or with control characters escaped on a tty. */
+/* Code points a terminal must not be handed: C1 controls (U+0080..U+009F,
+ * which some terminals take as CSI and friends) and the bidi embeddings,
+ * overrides and isolates (which reorder what is shown). */
+static bool unsafe_code_point(ucs4_t uc)
+{
+	return (uc >= 0x80 && uc <= 0x9f) || (uc >= 0x202a && uc <= 0x202e) ||
+	       (uc >= 0x2066 && uc <= 0x2069);
+}
+
+/* Output bytes as they are, or on a terminal: valid UTF-8 as it is, except
+ * C0 controls other than newline and tab, DEL and bytes that are not UTF-8
+ * as \xNN, and unsafe code points as \uNNNN (tests/tty-escape-cases.json). */
 static void print_output(const uint8_t *s, size_t n)
 {
 	if (!isatty(1)) {
 		fwrite(s, 1, n, stdout);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		uint8_t c = s[i];
-		if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f))
-			putchar(c);
-		else
-			printf("\\x%02x", c);
+	for (size_t i = 0; i < n;) {
+		ucs4_t uc;
+		int len;
+
+		if (s[i] < 0x80) {
+			if (s[i] == '\n' || s[i] == '\t' || (s[i] >= 0x20 && s[i] != 0x7f))
+				putchar(s[i]);
+			else
+				printf("\\x%02x", s[i]);
+			i++;
+			continue;
+		}
+		len = u8_mbtoucr(&uc, s + i, n - i);
+		if (len < 0) {
+			printf("\\x%02x", s[i]); /* not UTF-8 */
+			i++;
+		} else if (unsafe_code_point(uc)) {
+			printf("\\u%04X", (unsigned)uc);
+			i += (size_t)len;
+		} else {
+			fwrite(s + i, 1, (size_t)len, stdout);
+			i += (size_t)len;
+		}
 	}
 }
 

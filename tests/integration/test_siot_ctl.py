@@ -8,6 +8,7 @@ import pty
 import socket
 import stat
 import subprocess
+import termios
 import threading
 import time
 import unittest
@@ -271,6 +272,43 @@ class Ctl(Case):
         os.close(master)
         self.assertNotIn(b'\x1b', out)
         self.assertIn(b'\\x1b[31mred', out)
+
+    def test_terminal_escaping_cases(self):
+        """On a terminal, every case of tests/tty-escape-cases.json (shared
+        with siot-client's tests) prints as the file says."""
+        with open(os.path.join(os.environ['SOURCE_ROOT'], 'tests', 'tty-escape-cases.json'),
+                  encoding='utf-8') as f:
+            cases = json.load(f)['cases']
+        case_file = self.path('case.bin')
+        write_script(self.path('case.sh'), 'cat "%s"' % case_file)
+        d = self.daemon(self.conf_text.replace(
+            ' { name = "forbidden";',
+            ' { name = "case"; exec = [ "%s" ]; output = true; },\n { name = "forbidden";'
+            % self.path('case.sh')).replace('"hang", "gone" ]', '"hang", "gone", "case" ]'))
+        for case in cases:
+            with open(case_file, 'wb') as f:
+                f.write(bytes.fromhex(case['hex']))
+            master, slave = pty.openpty()
+            attrs = termios.tcgetattr(slave)
+            attrs[1] &= ~termios.ONLCR  # newlines as they are
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
+            proc = subprocess.Popen([SIOT_CTL, '-H', '127.0.0.1', '-p', str(d.port), '-i',
+                                     'alice', '-k', self.alice_key_path, 'send', 'case'],
+                                    stdout=slave, stderr=subprocess.DEVNULL,
+                                    env=dict(os.environ, SIOT_CTL_CONFIG='/x'))
+            os.close(slave)
+            self.assertEqual(proc.wait(30), 0, case['name'])
+            out = b''
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            os.close(master)
+            self.assertEqual(out.decode('utf-8'), case['terminal'], case['name'])
 
     def test_several_commands_one_connection(self):
         d = self.daemon(self.conf_text)

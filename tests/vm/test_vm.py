@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -47,6 +48,7 @@ commands = (
   { name = "lamp-toggle"; gpio = { line = "lamp"; action = "toggle"; }; },
   { name = "lamp-state";  gpio = { line = "lamp"; action = "get"; }; },
   { name = "garage-open"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 2.0; }; },
+  { name = "garage-blink"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 0.1; }; },
   { name = "door-state";  gpio = { line = "door"; action = "get"; }; }
 );
 '''
@@ -293,6 +295,29 @@ class VmGpio(Booted):
         self.assertEqual(pulse.wait(60), 0)
         self.assertTrue(seen_low, 'the pulse never showed on the line')
         self.assertEqual(self.value(4), 1)  # back after the duration
+
+    def test_4b_short_pulse_width(self):
+        """A 100 ms pulse on gpio-sim, measured inside the guest from the
+        sysfs value: never shorter than 100 ms (to the sampling gap) and over
+        before 200 ms."""
+        widths = []
+        for _ in range(3):
+            answer = []
+            sampler = threading.Thread(target=lambda: answer.append(
+                self.guest.agent('pulsewidth 4 0', timeout=30)))
+            sampler.start()
+            self.assertTrue(wait_until(lambda: self.guest.agent('armed') == 'yes', 30, step=0.2))
+            p = self.ctl('send', 'garage-blink')
+            sampler.join(40)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(answer and answer[0] != 'timeout', answer)
+            width, gap = (int(x) / 1e6 for x in answer[0].split())
+            widths.append((width, gap))
+        log('gpio-sim pulse of 100 ms, widths measured in the guest: %s ms (largest sampling gap %.2f ms)'
+            % (', '.join('%.1f' % (w * 1000) for w, _ in widths), max(g for _, g in widths) * 1000))
+        for width, gap in widths:
+            self.assertGreaterEqual(width, 0.1 - gap)
+            self.assertLess(width, 0.2)
 
     def test_5_get_reads_the_pull(self):
         self.assertEqual(self.guest.agent('pull 5 up'), 'ok')

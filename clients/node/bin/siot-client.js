@@ -10,6 +10,7 @@ import {
   Connection, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError, AbortError,
 } from '../src/index.js';
+import { escapeForTerminal } from '../src/terminal.js';
 
 const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-i ID] [-k KEYFILE]
                    [--protocol v1|classic] [--hash sha256|sha512] [--tag-length N]
@@ -67,17 +68,13 @@ function json(o) {
   process.stdout.write(JSON.stringify(line) + '\n');
 }
 
-/** Output bytes, with control characters escaped on a terminal. @param {Buffer} b */
+/** Output bytes; on a terminal, escaped as escapeForTerminal says. @param {Buffer} b */
 function printOutput(b) {
   if (!process.stdout.isTTY) {
     process.stdout.write(b);
     return;
   }
-  let s = '';
-  for (const c of b) {
-    s += c === 10 || c === 9 || (c >= 0x20 && c !== 0x7f) ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
-  }
-  process.stdout.write(s);
+  process.stdout.write(escapeForTerminal(b));
 }
 
 /** @param {unknown} e */
