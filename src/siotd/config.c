@@ -556,6 +556,27 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 	cl->key_credential = xstrdup(cred);
 }
 
+/* classic tries every (client key, allowed command) pair on each request.
+ * Bound that, as siot-protocol(7) says, by what a v1 request costs: the
+ * number of commands times the most keys a client has (one each, today). */
+static void check_classic_work(struct cfg_reader *r, const config_setting_t *list,
+			       const struct config *c)
+{
+	size_t pairs = 0, bound = c->n_commands * 1 /* keys per client */;
+
+	if (c->params.profile != SIOT_PROFILE_CLASSIC)
+		return;
+	for (size_t i = 0; i < c->n_clients; i++)
+		pairs += c->clients[i].n_commands;
+	if (pairs > bound)
+		cfg_report(r, list,
+			   "classic: the clients may run %zu (client, command) pairs in all, and each "
+			   "request tries every one; at most %zu, the number of commands, so that no "
+			   "request costs more than a v1 request: give clients their own commands "
+			   "lists, or use protocol v1",
+			   pairs, bound);
+}
+
 static void load_clients(struct cfg_reader *r, const config_setting_t *root, struct config *c)
 {
 	const config_setting_t *list;
@@ -571,6 +592,7 @@ static void load_clients(struct cfg_reader *r, const config_setting_t *root, str
 		load_client(r, g, c, &c->clients[c->n_clients]);
 		c->n_clients++;
 	}
+	check_classic_work(r, list, c);
 }
 
 /* ---- the whole file ------------------------------------------------------ */

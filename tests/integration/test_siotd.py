@@ -178,7 +178,8 @@ class Core(Base):
         self.assertExit(p, 1)
 
     def test_classic(self):
-        d = self.daemon(self.conf(extra='protocol = "classic";'))
+        d = self.daemon(self.conf(extra='protocol = "classic";',
+                                  clients='{ id = "alice"; key_file = "%s"; }' % self.alice_key_path))
         p = self.send(d, 'ok', extra=['--protocol', 'classic', '--json'])
         self.assertExit(p, 0)
         self.assertEqual(json.loads(p.stdout)['status'], 'ok')

@@ -145,6 +145,24 @@ START_TEST(command_listed_twice_for_a_client)
 }
 END_TEST
 
+/* classic's candidates (client, allowed command) may not outnumber the
+ * commands: each request tries every one (256 x 256 once cost 40-61 ms). */
+START_TEST(classic_work_is_bounded)
+{
+	struct config *c = load("protocol = \"classic\";\n"
+				"clients = (\n" /* 2 */
+				"  { id = \"a\"; key_file = \"a.key\"; },\n"
+				"  { id = \"b\"; key_file = \"b.key\"; commands = [ \"tt\" ]; }\n"
+				");\n"
+				"commands = ( { name = \"tt\"; exec = [ \"/bin/true\" ]; },\n"
+				"  { name = \"uu\"; exec = [ \"/bin/true\" ]; } );\n");
+	const char *const want[] = { "2: 3 (client, command) pairs in all", "4: b.key", NULL };
+
+	expect(want);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* Resolution problems land on the line of what they are about. */
 START_TEST(resolve_reports_at_lines)
 {
@@ -177,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, valid_config_and_defaults);
 	tcase_add_test(tc, durations_below_minimums);
 	tcase_add_test(tc, command_listed_twice_for_a_client);
+	tcase_add_test(tc, classic_work_is_bounded);
 	tcase_add_test(tc, resolve_reports_at_lines);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
