@@ -4,6 +4,20 @@
 #include <errno.h>
 #include <string.h>
 
+/*
+ * Declassification points: where a value computed from secrets (keys, tags)
+ * becomes public by design, after a full constant-time scan or search.  In
+ * the constant-time check build (-DSIOT_CT_CHECK, tests/ct) they tell
+ * valgrind the value is defined from here on; anywhere else a branch or an
+ * index on secret data is an error there.  Elsewhere they are nothing.
+ */
+#ifdef SIOT_CT_CHECK
+#include <valgrind/memcheck.h>
+#define DECLASSIFY(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define DECLASSIFY(p, n) ((void)0)
+#endif
+
 static const char LABEL_REQUEST[] = "siot-v1 request";
 static const char LABEL_RESPONSE[] = "siot-v1 response";
 static const char LABEL_OUTPUT[] = "siot-v1 output";
@@ -427,6 +441,8 @@ int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
 	}
 	sodium_memzero(&prefix, sizeof(prefix));
 	sodium_memzero(digest, sizeof(digest));
+	DECLASSIFY(&found, sizeof(found)); /* the scan is over: which one matched is public */
+	DECLASSIFY(&index, sizeof(index));
 	if (!found)
 		return 0;
 	*match = index;
@@ -458,6 +474,8 @@ int siot_server_scan_classic(struct siot_exchange *ex, const struct siot_candida
 		found |= eq;
 	}
 	sodium_memzero(digest, sizeof(digest));
+	DECLASSIFY(&found, sizeof(found));
+	DECLASSIFY(&index, sizeof(index));
 	if (!found)
 		return 0;
 	*match = index;
@@ -799,6 +817,8 @@ int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uin
 	}
 	sodium_memzero(&prefix, sizeof(prefix));
 	sodium_memzero(digest, sizeof(digest));
+	DECLASSIFY(&found, sizeof(found)); /* all 256 tried: the result is public */
+	DECLASSIFY(&value, sizeof(value));
 	if (!found)
 		return -EBADMSG;
 
