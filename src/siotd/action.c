@@ -3,9 +3,10 @@
 
 #include <errno.h>
 
-void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio)
+void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio,
+		  struct cgroups *cg)
 {
-	*a = (struct actions){ .event = event, .gpio = gpio };
+	*a = (struct actions){ .event = event, .gpio = gpio, .cg = cg };
 	list_init(&a->scripts);
 }
 

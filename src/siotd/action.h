@@ -15,6 +15,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "gpio.h"
 #include "list.h"
@@ -40,11 +41,13 @@ struct action_context {
 struct actions {
 	sd_event *event;
 	struct gpio_registry *gpio;
+	struct cgroups *cg;        /* scripts' cgroups, when siotd has a delegated one */
 	struct list_node scripts;  /* running scripts (action_exec.c) */
 	unsigned n_running;        /* scripts and GPIO actions */
 };
 
-void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio);
+void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio,
+		  struct cgroups *cg);
 
 /*
  * Start cmd's action.  done is called exactly once, from the event loop,

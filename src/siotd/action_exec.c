@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Script actions: fork + execve of the fixed argv from the config.  No
- * shell, an exact environment, stdin from /dev/null, its own process group,
- * a time limit that signals the whole group, stdout captured up to a bound
- * (and drained past it so the script never blocks), stderr to the log.
+ * shell, an exact environment, stdin from /dev/null, its own process group
+ * and, under systemd with Delegate=yes, its own cgroup (cgroup.h); a time
+ * limit; when the script ends or its time is up, everything it started is
+ * killed (the cgroup, else the process group).  Stdout is captured up to a
+ * bound (and drained past it so the script never blocks), stderr logged.
  */
 #include "action.h"
 
@@ -39,6 +41,7 @@ struct script_run {
 	action_done_fn done;
 	void *userdata;
 	bool counted;          /* in owner->n_running */
+	char cgroup[24];       /* its own cgroup, or "" (the process group alone) */
 	struct list_node node; /* in owner->scripts */
 };
 
@@ -138,6 +141,16 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
+/* SIGKILL everything the script started: its cgroup when it has one (which
+ * setsid cannot leave), and its process group either way. */
+static void kill_everything(struct script_run *a)
+{
+	if (a->cgroup[0] && cgroups_kill(a->owner->cg, a->cgroup) < 0)
+		log_warn("command %s[%d]: cannot kill its cgroup %s", a->name, (int)a->pid,
+			 a->cgroup);
+	kill(-a->pid, SIGKILL);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct script_run *a = userdata;
@@ -151,9 +164,9 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		sd_event_source_set_time_relative(s, KILL_GRACE_USEC);
 		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 	} else {
-		log_warnx("command %s[%d] still running: SIGKILL to its process group", a->name,
+		log_warnx("command %s[%d] still running: SIGKILL to all it started", a->name,
 			  (int)a->pid);
-		kill(-a->pid, SIGKILL);
+		kill_everything(a);
 	}
 	return 0;
 }
@@ -175,10 +188,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 		flush_err_line(a);
 	}
 	n = read(a->status_fd, &exec_errno, sizeof(exec_errno));
-	if (a->timed_out || a->killed) {
-		/* The leader is gone; take any stragglers of the group with it. */
-		kill(-a->pid, SIGKILL);
-	}
+	/* The leader is gone (a zombie until this returns); nothing it left
+	 * behind may go on running outside the count of running actions. */
+	kill_everything(a);
 
 	if (n == (ssize_t)sizeof(exec_errno)) {
 		r.status = SIOT_STATUS_ERROR;
@@ -251,13 +263,19 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* In the child: set up fds and signals, exec, or report errno on fd 3. */
+/* In the child: join the script's cgroup (cg_fd: its cgroup.procs, or
+ * -1), set up fds and signals, exec, or report errno on fd 3. */
 __attribute__((noreturn)) static void child(const struct command *cmd, char **env, int out_w,
-					    int err_w, int status_w)
+					    int err_w, int status_w, int cg_fd)
 {
 	sigset_t none;
 	int null_fd, e;
 
+	if (cg_fd >= 0 && write(cg_fd, "0", 1) != 1) {
+		e = errno;
+		(void)!write(status_w, &e, sizeof(e));
+		_exit(127);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int sig = 1; sig < NSIG; sig++)
@@ -290,22 +308,31 @@ static void close_pipes(int p[3][2])
 static int spawn(struct script_run *a, const struct command *cmd, char **env)
 {
 	int p[3][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 } }; /* out, err, status */
-	int r;
+	int cg_fd = -1, r;
 
+	if (cgroups_enabled(a->owner->cg)) {
+		cg_fd = cgroups_new(a->owner->cg, a->cgroup, sizeof(a->cgroup));
+		if (cg_fd < 0) {
+			errno = -cg_fd;
+			log_warn("command %s: no cgroup of its own; only its process group will be "
+				 "killed", cmd->name);
+			a->cgroup[0] = '\0';
+		}
+	}
 	if ((cmd->output && pipe2(p[0], O_CLOEXEC) < 0) || pipe2(p[1], O_CLOEXEC) < 0 ||
 	    pipe2(p[2], O_CLOEXEC) < 0) {
 		r = -errno;
-		close_pipes(p);
-		return r;
+		goto fail;
 	}
 	a->pid = fork();
 	if (a->pid < 0) {
 		r = -errno;
-		close_pipes(p);
-		return r;
+		goto fail;
 	}
 	if (a->pid == 0)
-		child(cmd, env, p[0][1], p[1][1], p[2][1]);
+		child(cmd, env, p[0][1], p[1][1], p[2][1], cg_fd);
+	if (cg_fd >= 0)
+		close(cg_fd);
 	setpgid(a->pid, a->pid); /* also done by the child: no race either way */
 	for (int k = 0; k < 3; k++) {
 		if (p[k][1] >= 0)
@@ -317,6 +344,14 @@ static int spawn(struct script_run *a, const struct command *cmd, char **env)
 	a->err_fd = p[1][0];
 	a->status_fd = p[2][0];
 	return 0;
+
+fail:
+	close_pipes(p);
+	if (cg_fd >= 0) {
+		close(cg_fd);
+		cgroups_remove(a->owner->cg, a->cgroup);
+	}
+	return r;
 }
 
 /* Watch the running script: its pipes, its time limit, its exit. */
@@ -388,6 +423,6 @@ void action_exec_kill_all(struct actions *owner)
 	list_for_each_safe(n, tmp, &owner->scripts) {
 		struct script_run *a = list_entry(n, struct script_run, node);
 		a->killed = true;
-		kill(-a->pid, SIGKILL);
+		kill_everything(a);
 	}
 }

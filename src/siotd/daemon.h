@@ -26,6 +26,7 @@ struct daemon {
 	const char *config_path;
 	struct limiter *limits;
 	struct gpio_registry *gpio;
+	struct cgroups cg;          /* scripts' cgroups, when systemd delegated one */
 	struct actions actions;
 	struct log_state log;
 	int listen_fds[LISTEN_MAX_FDS];

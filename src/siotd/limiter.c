@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,7 +219,7 @@ static struct pair *find_or_add_pair(struct limiter *l, const struct source_key 
 	p = &l->pairs[l->n_pairs++];
 	memset(p, 0, sizeof(*p));
 	p->key = *key;
-	strcpy(p->id, id);
+	snprintf(p->id, sizeof(p->id), "%s", id);
 	return p;
 }
 

@@ -292,7 +292,14 @@ static void daemon_init(struct daemon *d, const struct options *o)
 		errno = -r;
 		log_fatal("cannot set up the event loop");
 	}
-	actions_init(&d->actions, d->event, d->gpio);
+	r = cgroups_init(&d->cg);
+	if (r < 0) {
+		errno = -r;
+		log_warn("cannot set up the delegated cgroup; scripts run in process groups only");
+	} else if (cgroups_enabled(&d->cg)) {
+		log_info("scripts run in cgroups of their own");
+	}
+	actions_init(&d->actions, d->event, d->gpio, &d->cg);
 	if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_stop, d)) < 0 ||
 	    (r = sd_event_add_signal(d->event, NULL, SIGINT, on_stop, d)) < 0 ||
 	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d)) < 0 ||
@@ -325,6 +332,7 @@ static void daemon_finish(struct daemon *d)
 	sd_event_unref(d->event);
 	limiter_free(d->limits);
 	gpio_registry_free(d->gpio);
+	cgroups_finish(&d->cg);
 	config_unref(d->config);
 }
 

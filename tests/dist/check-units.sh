@@ -2,7 +2,7 @@
 # Usage: check-units.sh SIOTD SERVICE SOCKET
 # systemd-analyze verify on the units (ExecStart pointed at the built
 # siotd, since verify wants the binary to exist), then the offline security
-# assessment of the service, whose exposure must be at most 2.0.
+# assessment of the service, whose exposure must be at most 1.0.
 set -eu
 siotd=$1 service=$2 socket=$3
 dir=$(mktemp -d)
@@ -16,5 +16,5 @@ systemd-analyze security --offline=yes --no-pager ./siotd.service > security.txt
 exposure=$(sed -n 's/.*Overall exposure level for siotd.service: \([0-9.]*\).*/\1/p' security.txt)
 [ -n "$exposure" ] || { cat security.txt; echo "no exposure level found" >&2; exit 1; }
 grep -E '^✗' security.txt || true
-echo "exposure of siotd.service: $exposure (at most 2.0 required)"
-awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'
+echo "exposure of siotd.service: $exposure (at most 1.0 required)"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 1.0) }'

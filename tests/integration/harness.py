@@ -41,6 +41,15 @@ def wait_until(pred, timeout=10.0, step=0.05):
         time.sleep(step)
 
 
+def gone(pid):
+    """True when process pid has ended (a zombie not yet reaped counts)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(') ', 1)[1].startswith('Z')
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def write_key(path, raw=None, mode=0o600):
     import base64
     raw = raw if raw is not None else os.urandom(32)

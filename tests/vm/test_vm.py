@@ -49,7 +49,8 @@ commands = (
   { name = "lamp-state";  gpio = { line = "lamp"; action = "get"; }; },
   { name = "garage-open"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 2.0; }; },
   { name = "garage-blink"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 0.1; }; },
-  { name = "door-state";  gpio = { line = "door"; action = "get"; }; }
+  { name = "door-state";  gpio = { line = "door"; action = "get"; }; },
+  { name = "escape";      exec = [ "/usr/local/bin/siot-escape" ]; output = true; }
 );
 '''
 
@@ -180,6 +181,9 @@ def build_payload(work, image):
     for name in ('siotd.socket', 'siot.sysusers', 'siot.tmpfiles', '60-siot-gpio.rules'):
         shutil.copy(os.path.join(SRC, 'systemd', name), pay)
     shutil.copy(os.path.join(HERE, 'guest', 'guest-setup.sh'), pay)
+    with open(os.path.join(pay, 'siot-escape'), 'w') as f:
+        f.write('#!/bin/sh\nsetsid sleep 120 > /dev/null 2>&1 &\necho $!\n'
+                '(sleep 120) > /dev/null 2>&1 &\necho $!\nexit 0\n')
     with open(os.path.join(pay, 'siot.conf'), 'w') as f:
         f.write(CONFIG)
     finish_payload(work, pay)
@@ -318,6 +322,19 @@ class VmGpio(Booted):
         for width, gap in widths:
             self.assertGreaterEqual(width, 0.1 - gap)
             self.assertLess(width, 0.2)
+
+    def test_4c_nothing_escapes_the_scripts_cgroup(self):
+        """Under systemd (Delegate=yes) a script runs in its own cgroup, and
+        what it leaves behind is killed when it ends, even a process that
+        left its process group with setsid."""
+        p = self.ctl('send', 'escape')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        pids = [int(x) for x in p.stdout.split()]
+        self.assertEqual(len(pids), 2, p.stdout)
+        for pid in pids:
+            self.assertTrue(wait_until(lambda: self.guest.agent('alive %d' % pid) == 'no', 20,
+                                       step=0.5), 'pid %d outlived its script' % pid)
+        self.assertIn('scripts run in cgroups of their own', self.guest.agent('journal'))
 
     def test_5_get_reads_the_pull(self):
         self.assertEqual(self.guest.agent('pull 5 up'), 'ok')
