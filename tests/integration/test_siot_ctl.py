@@ -108,6 +108,21 @@ GOLDEN_JSON = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'golden',
 JSON_C_ESCAPES = ((b'\\u0008', b'\\b'), (b'\\u000c', b'\\f'), (b'\\u007f', b'\x7f'))
 
 
+def read_pty(master):
+    """Everything written to a pseudo-terminal until its other side closed."""
+    out = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out
+
+
 class JsonBytes(Case):
     """siot-ctl --json, byte for byte, against the output recorded from the
     emitter it had before json-c (tests/integration/golden)."""
@@ -260,16 +275,7 @@ class Ctl(Case):
                                 env=dict(os.environ, SIOT_CTL_CONFIG='/x'))
         os.close(slave)
         self.assertEqual(proc.wait(30), 0)
-        out = b''
-        while True:
-            try:
-                chunk = os.read(master, 1024)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
+        out = read_pty(master)
         self.assertNotIn(b'\x1b', out)
         self.assertIn(b'\\x1b[31mred', out)
 
@@ -298,16 +304,7 @@ class Ctl(Case):
                                     env=dict(os.environ, SIOT_CTL_CONFIG='/x'))
             os.close(slave)
             self.assertEqual(proc.wait(30), 0, case['name'])
-            out = b''
-            while True:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            os.close(master)
+            out = read_pty(master)
             self.assertEqual(out.decode('utf-8'), case['terminal'], case['name'])
 
     def test_several_commands_one_connection(self):

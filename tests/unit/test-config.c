@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "usec.h"
+#include "check-run.h"
 
 static char dir[64];
 static char got[16][512];
@@ -188,8 +189,6 @@ int main(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("load");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, valid_config_and_defaults);
@@ -198,9 +197,5 @@ int main(void)
 	tcase_add_test(tc, classic_work_is_bounded);
 	tcase_add_test(tc, resolve_reports_at_lines);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

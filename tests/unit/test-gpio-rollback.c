@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gpio_backend.h"
+#include "check-run.h"
 
 /* The stand-in chip: one level and direction per offset. */
 static int level[128];
@@ -128,15 +129,9 @@ int main(void)
 {
 	Suite *s = suite_create("gpio-rollback");
 	TCase *tc = tcase_create("registry");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, failed_reload_restores_reconfigured_lines);
 	tcase_add_test(tc, change_waits_for_the_action);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "gpio.h"
+#include "check-run.h"
 
 static struct gpio_registry *reg;
 
@@ -207,8 +208,6 @@ int main(void)
 {
 	Suite *s = suite_create("gpio");
 	TCase *tc = tcase_create("sim");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, resolve_sim);
 	tcase_add_test(tc, resolve_missing_chip);
@@ -219,9 +218,5 @@ int main(void)
 	tcase_add_test(tc, sim_folder);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

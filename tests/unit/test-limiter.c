@@ -11,6 +11,7 @@
 
 #include "limiter.h"
 #include "usec.h"
+#include "check-run.h"
 
 static struct source_key v4(unsigned n)
 {
@@ -179,8 +180,6 @@ int main(void)
 {
 	Suite *s = suite_create("limiter");
 	TCase *tc = tcase_create("limiter");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, connection_caps);
 	tcase_add_test(tc, backoff_doubles_up_to_max_and_success_clears);
@@ -189,9 +188,5 @@ int main(void)
 	tcase_add_test(tc, command_concurrency);
 	tcase_add_test(tc, eviction_order);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -21,6 +21,7 @@
 #include "limiter.h"
 #include "request.h"
 #include "usec.h"
+#include "check-run.h"
 
 #define N_COMMANDS 8
 
@@ -345,8 +346,6 @@ int main(void)
 {
 	Suite *s = suite_create("request");
 	TCase *tc = tcase_create("decide");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, known_client_runs_its_command);
@@ -358,9 +357,5 @@ int main(void)
 	tcase_add_test(tc, command_at_its_concurrency_is_busy);
 	tcase_add_test(tc, classic_scans_every_pair);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

@@ -50,7 +50,8 @@ commands = (
   { name = "garage-open"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 2.0; }; },
   { name = "garage-blink"; gpio = { line = "garage"; action = "pulse"; value = 1; duration = 0.1; }; },
   { name = "door-state";  gpio = { line = "door"; action = "get"; }; },
-  { name = "escape";      exec = [ "/usr/local/bin/siot-escape" ]; output = true; }
+  { name = "escape";      exec = [ "/usr/local/bin/siot-escape" ]; output = true; },
+  { name = "slow-script"; exec = [ "/usr/local/bin/siot-slow" ]; timeout = 30.0; }
 );
 '''
 
@@ -184,6 +185,8 @@ def build_payload(work, image):
     with open(os.path.join(pay, 'siot-escape'), 'w') as f:
         f.write('#!/bin/sh\nsetsid sleep 120 > /dev/null 2>&1 &\necho $!\n'
                 '(sleep 120) > /dev/null 2>&1 &\necho $!\nexit 0\n')
+    with open(os.path.join(pay, 'siot-slow'), 'w') as f:
+        f.write('#!/bin/sh\necho slow-started >&2\nsleep 8\necho slow-finished >&2\n')
     with open(os.path.join(pay, 'siot.conf'), 'w') as f:
         f.write(CONFIG)
     finish_payload(work, pay)
@@ -247,6 +250,14 @@ class Booted(unittest.TestCase):
 
     device = 'vm'
 
+    def ctl_background(self, *commands):
+        """siot-ctl sending commands while the test goes on; returns the Popen."""
+        return subprocess.Popen(
+            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port), '-i', 'alice', '-k',
+             os.path.join(self.work, 'alice.key'), '-T', '60', 'send'] + list(commands),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+
     def ctl(self, *args, key='alice.key'):
         device = ['-D', self.device] if self.device else []
         return ctl(['-H', '127.0.0.1', '-p', str(self.guest.siot_port)] + device +
@@ -290,11 +301,7 @@ class VmGpio(Booted):
 
     def test_4_pulse_active_low(self):
         self.assertEqual(self.value(4), 1)  # logical 0 on an active-low line
-        pulse = subprocess.Popen(
-            [SIOT_CTL, '-H', '127.0.0.1', '-p', str(self.guest.siot_port), '-i', 'alice', '-k',
-             os.path.join(self.work, 'alice.key'), '-T', '60', 'send', 'garage-open'],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        pulse = self.ctl_background('garage-open')
         seen_low = wait_until(lambda: self.value(4) == 0, 30, step=0.2)
         self.assertEqual(pulse.wait(60), 0)
         self.assertTrue(seen_low, 'the pulse never showed on the line')
@@ -349,6 +356,56 @@ class VmGpio(Booted):
         self.assertEqual(self.value(3), 0)
         journal = self.guest.agent('journal')
         self.assertIn('outcome=rejected', journal)
+
+
+    # ---- chaos: siotd killed mid-action, and reloaded under load ----------
+
+    def restarted(self, before):
+        """Wait until systemd has restarted siotd under a new main PID."""
+        self.assertTrue(wait_until(lambda: self.guest.agent('mainpid') not in (before, '0', ''),
+                                   60, step=0.5), 'siotd was not restarted')
+
+    def test_7_kill9_mid_pulse(self):
+        """kill -9 during a pulse: systemd restarts siotd, the line is back at
+        its configured initial level, and the pulse is not run again."""
+        self.assertEqual(self.value(4), 1)  # logical 0 on the active-low line
+        before = self.guest.agent('mainpid')
+        pulse = self.ctl_background('garage-open')
+        self.assertTrue(wait_until(lambda: self.value(4) == 0, 30, step=0.2))  # pulsing
+        self.assertEqual(self.guest.agent('kill9'), 'ok')
+        self.assertNotEqual(pulse.wait(60), 0)  # no answer came
+        self.restarted(before)
+        self.assertTrue(wait_until(lambda: self.value(4) == 1, 30, step=0.5))
+        # Never run twice: the line stays at its initial level.
+        self.assertFalse(wait_until(lambda: self.value(4) == 0, 4, step=0.2))
+        self.assertEqual(self.result('lamp-state'), 0)  # and siotd serves again
+
+    def test_8_kill9_mid_script(self):
+        """kill -9 while a script runs: the script goes with the service's
+        cgroup, and after the restart it is not run again."""
+        before = self.guest.agent('mainpid')
+        slow = self.ctl_background('slow-script')
+        self.assertTrue(wait_until(lambda: self.guest.agent('count slow-started') == '1', 30,
+                                   step=0.5))
+        self.assertEqual(self.guest.agent('kill9'), 'ok')
+        self.assertNotEqual(slow.wait(60), 0)
+        self.restarted(before)
+        self.assertEqual(self.result('lamp-state'), 0)
+        self.assertFalse(wait_until(lambda: self.guest.agent('count slow-finished') != '0', 10,
+                                    step=1.0))  # past the script's 8 s: it was killed
+        self.assertEqual(self.guest.agent('count slow-started'), '1')  # and not run again
+
+    def test_9_reloads_under_load_lose_nothing(self):
+        """A SIGHUP every 50 ms while requests come in: every verified
+        request is answered."""
+        reloads = int(self.guest.agent('count reloaded:'))
+        self.assertEqual(self.guest.agent('hupper 20'), 'started')
+        codes = [self.ctl('send', 'lamp-state', 'lamp-toggle').returncode for _ in range(25)]
+        during = int(self.guest.agent('count reloaded:')) - reloads
+        log('%d requests of 2 commands during %d reloads: exit codes %s'
+            % (len(codes), during, sorted(set(codes))))
+        self.assertEqual(codes, [0] * len(codes))
+        self.assertGreater(during, 10)
 
 
 class VmPackage(Booted):

@@ -35,6 +35,7 @@ say "gpio-sim chip $(basename "$chip"), /dev/$(basename "$chip") is $(stat -c '%
 # A script that leaves two processes behind: one in the background, one that
 # left the process group (setsid); it prints their pids.
 install -m 0755 "$p/siot-escape" /usr/local/bin/siot-escape
+install -m 0755 "$p/siot-slow" /usr/local/bin/siot-slow
 install -m 0640 -o root -g siot "$p/siot.conf" /etc/siot.conf
 install -m 0640 -o root -g siot "$p/alice.key" /etc/siot/keys/alice.key
 systemctl daemon-reload
