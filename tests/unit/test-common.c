@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of src/common and siot-ctl's target merge: the key-file
+ * permission policy (every rule, from crafted stat results), reading key
+ * files (hex, base64, not a key, too large, not a regular file), the
+ * libconfig readers' type and range reports, and merging flags over a
+ * target.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "keyfile.h"
+#include "siot.h"
+#include "target.h"
+#include "check-run.h"
+
+static struct stat file(unsigned mode, uid_t uid, gid_t gid)
+{
+	struct stat st = { .st_mode = S_IFREG | mode, .st_uid = uid, .st_gid = gid };
+	return st;
+}
+
+/* A group this process is not in and that is not "siot". */
+static gid_t foreign_group(void)
+{
+	return 54321;
+}
+
+START_TEST(keyfile_policy)
+{
+	static const struct {
+		unsigned mode;
+		bool own, client_ok, daemon_ok;
+		const char *daemon_words;
+	} cases[] = {
+		{ 0600, true, true, true, NULL },
+		{ 0400, true, true, true, NULL },
+		{ 0640, true, false, true, NULL },      /* our own group may read (daemon) */
+		{ 0644, true, false, false, "readable by others" },
+		{ 0660, true, false, false, "writable by its group" },
+		{ 0602, true, false, false, "writable by others" },
+		{ 0600, false, false, false, "owned by uid" },
+	};
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uid_t owner = cases[i].own ? geteuid() : geteuid() + 4242;
+		struct stat st = file(cases[i].mode, owner, getegid());
+		int c = keyfile_check(&st, "/k", KEYFILE_CLIENT, err, sizeof(err));
+		int d = keyfile_check(&st, "/k", KEYFILE_DAEMON, err, sizeof(err));
+
+		if (geteuid() == 0 && !cases[i].own)
+			continue; /* root owns or may read anything it is handed here */
+		ck_assert_msg((c == 0) == cases[i].client_ok, "client, mode %o", cases[i].mode);
+		ck_assert_msg((d == 0) == cases[i].daemon_ok, "daemon, mode %o", cases[i].mode);
+		if (cases[i].daemon_words)
+			ck_assert_msg(strstr(err, cases[i].daemon_words), "%s", err);
+	}
+}
+END_TEST
+
+START_TEST(keyfile_group_and_type)
+{
+	struct stat st = file(0640, geteuid(), foreign_group());
+	char err[512];
+
+	ck_assert_int_eq(keyfile_check(&st, "/k", KEYFILE_DAEMON, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "not the daemon's group"));
+	ck_assert_ptr_nonnull(strstr(err, "chgrp siot"));
+	st.st_mode = S_IFIFO | 0600;
+	ck_assert_int_eq(keyfile_check(&st, "/k", KEYFILE_TRUSTED, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	st = file(0644, 4242, 4242); /* a credential: systemd made it */
+	ck_assert_int_eq(keyfile_check(&st, "/k", KEYFILE_TRUSTED, err, sizeof(err)), 0);
+}
+END_TEST
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	strcpy(dir, "/tmp/siot-common-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *write_file(const char *name, const char *text, unsigned mode)
+{
+	static char path[128];
+	FILE *f;
+
+	ck_assert(dir[0] == '/'); /* only inside the test's own folder */
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	return path;
+}
+
+START_TEST(keyfile_reading)
+{
+	uint8_t key[SIOT_MAX_KEY];
+	size_t len = 0;
+	char err[512], big[400];
+
+	ck_assert_int_eq(keyfile_load(write_file("hex", "000102030405060708090a0b0c0d0e0f\n", 0600),
+				      KEYFILE_CLIENT, key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 16);
+	ck_assert_uint_eq(key[15], 15);
+	ck_assert_int_eq(keyfile_load(write_file("b64", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\r\n",
+						 0600),
+				      KEYFILE_CLIENT, key, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 32);
+	ck_assert_int_eq(keyfile_load(write_file("short", "00010203\n", 0600), KEYFILE_CLIENT, key,
+				      &len, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "siot-ctl keygen"));
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(keyfile_load(write_file("big", big, 0600), KEYFILE_CLIENT, key, &len, err,
+				      sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "too large"));
+	ck_assert_int_lt(keyfile_load("/nonexistent/k", KEYFILE_CLIENT, key, &len, err, sizeof(err)),
+			 0);
+	ck_assert_ptr_nonnull(strstr(err, "cannot open key file"));
+	ck_assert_int_eq(keyfile_load(dir, KEYFILE_CLIENT, key, &len, err, sizeof(err)), -EPERM);
+}
+END_TEST
+
+static char problems[8][256];
+static unsigned n_problems;
+
+static void collect(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	(void)file;
+	if (n_problems < 8)
+		snprintf(problems[n_problems], sizeof(problems[0]), "%d: %s", line, msg);
+	n_problems++;
+}
+
+START_TEST(cfg_readers_report_types_and_ranges)
+{
+	config_t cf;
+	struct cfg_reader r;
+	const config_setting_t *root, *list;
+	unsigned u = 7;
+	uint64_t usec = 0;
+	bool b = false;
+	char buf[4];
+	int k = -1;
+	static const char *const names[] = { "one", "two" };
+	const char *path = write_file("t.conf",
+				      "a = \"x\";\n"        /* 1: not an integer */
+				      "b = 99;\n"           /* 2: out of range */
+				      "c = \"long\";\n"     /* 3: too long for buf */
+				      "d = 1;\n"            /* 4: not a bool */
+				      "e = \"three\";\n"    /* 5: not one of names */
+				      "f = 1;\n"            /* 6: not a list */
+				      "g = [ 1 ];\n"        /* 7: unknown */
+				      "h = 0.5;\n"
+				      "i = \"two\";\n",
+				      0600);
+
+	cfg_reader_init(&r, path);
+	config_init(&cf);
+	ck_assert_int_eq(cfg_read_file(&r, &cf), 0);
+	root = config_root_setting(&cf);
+	ck_assert(!cfg_get_uint(&r, root, "a", &u, 0, 10));
+	ck_assert(!cfg_get_uint(&r, root, "b", &u, 0, 10));
+	ck_assert_uint_eq(u, 7);
+	ck_assert(!cfg_get_string_buf(&r, root, "c", buf, sizeof(buf)));
+	ck_assert(!cfg_get_bool(&r, root, "d", &b));
+	ck_assert(!cfg_get_enum(&r, root, "e", names, 2, "one or two", &k));
+	ck_assert_int_eq(cfg_get_list(&r, root, "f", 4, "( ... )", &list), 0);
+	cfg_check_members(&r, root, (const char *const[]){ "a", "b", "c", "d", "e", "f", "h", "i",
+							  NULL },
+			  NULL);
+	ck_assert(cfg_get_usec(&r, root, "h", &usec, 0.1, 1.0));
+	ck_assert_uint_eq(usec, 500000);
+	ck_assert(cfg_get_enum(&r, root, "i", names, 2, "one or two", &k));
+	ck_assert_int_eq(k, 1);
+	config_destroy(&cf);
+	n_problems = 0;
+	ck_assert_uint_eq(cfg_reader_flush(&r, collect, NULL), 7);
+	ck_assert_str_eq(problems[0], "1: a must be an integer (0 .. 10)");
+	ck_assert_str_eq(problems[1], "2: b = 99 is out of range (0 .. 10)");
+	ck_assert_str_eq(problems[2], "3: c is too long (at most 3 bytes)");
+	ck_assert_str_eq(problems[3], "4: d must be true or false, not an integer");
+	ck_assert_str_eq(problems[4], "5: e \"three\": must be one or two");
+	ck_assert_str_eq(problems[5], "6: f must be a list ( ... )");
+	ck_assert_str_eq(problems[6], "7: unknown setting 'g'");
+	/* A syntax error is one problem, at its line. */
+	path = write_file("bad.conf", "a = 1;\nb = ;\n", 0600);
+	cfg_reader_init(&r, path);
+	config_init(&cf);
+	ck_assert_int_eq(cfg_read_file(&r, &cf), -EINVAL);
+	config_destroy(&cf);
+	n_problems = 0;
+	ck_assert_uint_eq(cfg_reader_flush(&r, collect, NULL), 1);
+	ck_assert_int_eq(atoi(problems[0]), 2);
+}
+END_TEST
+
+START_TEST(target_merge_and_home)
+{
+	struct target base, over;
+	char out[64];
+
+	target_clear(&base);
+	target_clear(&over);
+	strcpy(base.host, "garage.local");
+	strcpy(base.id, "alice");
+	base.timeout = 30.0;
+	base.tag_length = 16;
+	strcpy(over.socket, "/run/siot.sock"); /* a socket given over a host wins alone */
+	over.timeout = 5.0;
+	target_merge(&base, &over);
+	ck_assert_str_eq(base.host, "");
+	ck_assert_str_eq(base.socket, "/run/siot.sock");
+	ck_assert_str_eq(base.id, "alice");
+	ck_assert(base.timeout == 5.0);
+	ck_assert_int_eq(base.tag_length, 16); /* unset in over: kept */
+	target_clear(&over);
+	strcpy(over.host, "other");
+	target_merge(&base, &over);
+	ck_assert_str_eq(base.host, "other");
+	ck_assert_str_eq(base.socket, ""); /* and the other way round */
+	setenv("HOME", "/home/alice", 1);
+	ck_assert_int_eq(target_expand_home("~/k.key", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/home/alice/k.key");
+	ck_assert_int_eq(target_expand_home("/abs", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/abs");
+	ck_assert_int_eq(target_expand_home("~/a-very-long-name-that-does-not-fit-in-the-buffer-at-all",
+					    out, 16),
+			 -ENAMETOOLONG);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc = tcase_create("common");
+
+	tcase_add_test(tc, keyfile_policy);
+	tcase_add_test(tc, keyfile_group_and_type);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("files"); /* tests that write files, in their own folder */
+	tcase_add_checked_fixture(tc, make_dir, remove_dir);
+	tcase_add_test(tc, keyfile_reading);
+	tcase_add_test(tc, cfg_readers_report_types_and_ranges);
+	tcase_add_test(tc, target_merge_and_home);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
