@@ -16,7 +16,9 @@ for sym in $undefined; do
 	memcpy | memset | memmove | memchr | strlen | strcmp) ;;
 	__memcpy_chk | __memset_chk | __memmove_chk | __stack_chk_fail) ;;
 	_GLOBAL_OFFSET_TABLE_) ;; # a linker symbol, present in PIC objects
+	# Instrumentation the compiler adds in sanitizer and coverage builds.
 	__asan_* | __ubsan_* | __sanitizer_* | __sancov_* | __tsan_*) ;;
+	__gcov_*) ;;
 	*)
 		echo "libsiot must not use: $sym" >&2
 		bad=1
