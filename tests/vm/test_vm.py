@@ -402,10 +402,13 @@ class VmGpio(Booted):
         self.assertEqual(self.guest.agent('hupper 20'), 'started')
         codes = [self.ctl('send', 'lamp-state', 'lamp-toggle').returncode for _ in range(25)]
         during = int(self.guest.agent('count reloaded:')) - reloads
-        log('%d requests of 2 commands during %d reloads: exit codes %s'
+        # SIGHUPs that arrive while a reload runs merge into one (under TCG a
+        # reload takes a while), so there are fewer reloads than signals.
+        log('%d requests of 2 commands while SIGHUP came every 50 ms: %d reloads, exit codes %s'
             % (len(codes), during, sorted(set(codes))))
         self.assertEqual(codes, [0] * len(codes))
-        self.assertGreater(during, 10)
+        self.assertGreaterEqual(during, 2)
+        self.assertEqual(self.guest.agent('count reload failed'), '0')
 
 
 class VmPackage(Booted):
