@@ -530,28 +530,38 @@ static int conn_start(struct conn *c)
 
 /*
  * At max_connections, make room for a new connection: close the oldest one
- * that has not sent a complete request yet (so idle connections cannot keep
- * everyone else out; a connection that is running an action, sending, or
- * kept open between requests is never chosen).  True when one was closed.
+ * that has not sent a complete request yet, from the source that holds the
+ * most connections (so idle connections cannot keep everyone else out, and
+ * a source churning many of them loses its own first; a connection running
+ * an action, answering, or kept open between requests is never chosen).
+ * True when one was closed.
  */
 static bool evict_waiting(struct daemon *d, const char *for_peer)
 {
+	struct conn *victim = NULL;
+	unsigned victim_conns = 0;
 	struct list_node *n;
 
-	/* d->conns has the newest first: walk from the back. */
+	/* d->conns has the newest first: from the back, the oldest wins ties. */
 	for (n = d->conns.prev; n != &d->conns; n = n->prev) {
 		struct conn *c = list_entry(n, struct conn, node);
+		unsigned conns;
 
-		if (c->requests == 0 && (c->state == CONN_WAKEUP || c->state == CONN_REQUEST)) {
-			log_dropped(c, "dropped",
-				    "no complete request yet, closed for a new connection at "
-				    "max_connections");
-			log_debug("%s: in its place: %s", c->peer, for_peer);
-			conn_finish(c, -ENOSPC);
-			return true;
+		if (c->requests > 0 || (c->state != CONN_WAKEUP && c->state != CONN_REQUEST))
+			continue;
+		conns = limiter_conns_of(d->limits, &c->src);
+		if (!victim || conns > victim_conns) {
+			victim = c;
+			victim_conns = conns;
 		}
 	}
-	return false;
+	if (!victim)
+		return false;
+	log_dropped(victim, "dropped",
+		    "no complete request yet, closed for a new connection at max_connections");
+	log_debug("%s: in its place: %s", victim->peer, for_peer);
+	conn_finish(victim, -ENOSPC);
+	return true;
 }
 
 static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss)

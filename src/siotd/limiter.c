@@ -223,6 +223,13 @@ static struct pair *find_or_add_pair(struct limiter *l, const struct source_key 
 	return p;
 }
 
+unsigned limiter_conns_of(const struct limiter *l, const struct source_key *key)
+{
+	const struct source *s = find(l, key);
+
+	return s ? s->conns : 0;
+}
+
 bool limiter_backing_off(const struct limiter *l, const struct source_key *key,
 			 const char *client_id, uint64_t now)
 {

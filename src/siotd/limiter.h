@@ -44,6 +44,8 @@ void limiter_free(struct limiter *l);
 int limiter_conn_open(struct limiter *l, const struct source_key *key, unsigned max_total,
 		      unsigned max_per_source, uint64_t now);
 void limiter_conn_close(struct limiter *l, const struct source_key *key);
+/* Connections open from key now. */
+unsigned limiter_conns_of(const struct limiter *l, const struct source_key *key);
 
 /*
  * Backoff has two counters (siot.conf(5), backoff).  A failure that claimed
