@@ -773,6 +773,50 @@ class Startup(Base):
                            text=True, timeout=30, preexec_fn=limit(64, 4096))
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_command_line(self):
+        """Options, and every --listen form with its errors."""
+        def run(*args):
+            return subprocess.run([SIOTD] + list(args), capture_output=True, text=True,
+                                  timeout=30)
+        self.assertEqual(run('--version').returncode, 0)
+        self.assertIn('--check-config', run('--help').stdout)
+        self.assertEqual(run('--bogus').returncode, 64)
+        self.assertEqual(run('extra').returncode, 64)
+        self.assertEqual(run(*(['--listen', '1'] * 17)).returncode, 64)
+        conf = self.path('cl.conf')
+        with open(conf, 'w') as f:
+            f.write(self.conf())
+        for spec, words in (('nonsense', 'expected ADDRESS:PORT'), ('[::1', 'expected ADDRESS:PORT'),
+                            ('/' + 'x' * 120, 'socket path too long'),
+                            ('/nonexistent-dir/s.sock', 'No such file')):
+            p = run('-c', conf, '--listen', spec)
+            self.assertEqual(p.returncode, 1, spec)
+            self.assertIn(words, p.stderr, spec)
+        # The forms that work: IPv6 loopback, and a Unix socket as unix:PATH.
+        sock = self.path('s.sock')
+        d = self.daemon(self.conf(), extra=['--listen', 'unix:' + sock])
+        p = ctl(['-U', sock, '-i', 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+        with socket.socket(socket.AF_INET6) as s6:
+            s6.bind(('::1', 0))
+            port6 = s6.getsockname()[1]
+        self.daemon(self.conf(), extra=['--listen', '[::1]:%d' % port6])
+        p = ctl(['-H', '::1', '-p', str(port6), '-i', 'alice', '-k', self.alice_key_path,
+                 'send', 'ok'])
+        self.assertExit(p, 0)
+
+    def test_second_stop_signal_kills_running_actions(self):
+        d = self.daemon(self.conf())
+        client = self.send_background(d, 'slow')
+        self.assertTrue(wait_until(lambda: self.marker('ran-slow') == ['start'], 10))
+        d.signal(signal.SIGTERM)
+        self.assertTrue(wait_until(lambda: 'to finish' in d.log(), 10))
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.proc.wait(15), 0)
+        self.assertIn('second stop signal: killing 1 running action(s)', d.log())
+        self.assertEqual(self.marker('ran-slow'), ['start'])  # it never finished
+        client.wait(30)
+
     def test_key_credential(self):
         creds = self.path('creds')
         os.mkdir(creds)
