@@ -408,7 +408,8 @@ class VmGpio(Booted):
             % (len(codes), during, sorted(set(codes))))
         self.assertEqual(codes, [0] * len(codes))
         self.assertGreaterEqual(during, 2)
-        self.assertEqual(self.guest.agent('count reload failed'), '0', self.guest.agent('journal'))
+        self.assertEqual(self.guest.agent('count reload failed'), '0',
+                         self.guest.agent('context reload failed'))
 
 
 class VmPackage(Booted):
