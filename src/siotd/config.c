@@ -7,13 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_parse.h"
 #include "keys.h"
 #include "usec.h"
 
 #define DEFAULT_COMMAND_TIMEOUT_USEC (30 * USEC_PER_SEC)
-#define ID_RULE "1 to 32 of A-Z a-z 0-9 . _ -"
 
-static char *xstrdup(const char *s)
+char *config_xstrdup(const char *s)
 {
 	char *d = strdup(s);
 	if (!d)
@@ -21,7 +21,7 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static void *xcalloc(size_t n, size_t size)
+void *config_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 	if (!p)
@@ -77,7 +77,7 @@ static void load_params(struct cfg_reader *r, const config_setting_t *root, stru
 	if ((s = cfg_get_string(r, root, "device_id"))) {
 		if (!siot_valid_id(s, strlen(s)))
 			cfg_report(r, config_setting_get_member(root, "device_id"),
-				   "device_id = \"%s\": use " ID_RULE, s);
+				   "device_id = \"%s\": use " CONFIG_ID_RULE, s);
 		else
 			snprintf(c->device_id, sizeof(c->device_id), "%s", s);
 	}
@@ -89,28 +89,28 @@ static void load_listen(struct cfg_reader *r, const config_setting_t *root, stru
 	int n;
 
 	if (!s) {
-		c->listen = xcalloc(2, sizeof(char *));
-		c->listen[0] = xstrdup(CONFIG_DEFAULT_LISTEN);
+		c->listen = config_xcalloc(2, sizeof(char *));
+		c->listen[0] = config_xstrdup(CONFIG_DEFAULT_LISTEN);
 		return;
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
-		c->listen = xcalloc(2, sizeof(char *));
-		c->listen[0] = xstrdup(config_setting_get_string(s));
+		c->listen = config_xcalloc(2, sizeof(char *));
+		c->listen[0] = config_xstrdup(config_setting_get_string(s));
 		return;
 	}
 	if (!cfg_is_sequence(s)) {
 		cfg_report(r, s, "listen must be an array of \"ADDRESS:PORT\" strings");
-		c->listen = xcalloc(1, sizeof(char *));
+		c->listen = config_xcalloc(1, sizeof(char *));
 		return;
 	}
 	n = config_setting_length(s);
 	if (n > CONFIG_MAX_LISTEN)
 		cfg_report(r, s, "listen: at most %d addresses", CONFIG_MAX_LISTEN);
-	c->listen = xcalloc((size_t)n + 1, sizeof(char *));
+	c->listen = config_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0, k = 0; i < n && k < CONFIG_MAX_LISTEN; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		if (cfg_want_type(r, e, "listen entry", CONFIG_TYPE_STRING))
-			c->listen[k++] = xstrdup(config_setting_get_string(e));
+			c->listen[k++] = config_xstrdup(config_setting_get_string(e));
 	}
 }
 
@@ -174,91 +174,6 @@ static void load_limits(struct cfg_reader *r, const config_setting_t *root, stru
 	}
 }
 
-/* ---- GPIO lines ------------------------------------------------------------ */
-
-static void load_line(struct cfg_reader *r, const config_setting_t *g, struct config *c,
-		      struct gpio_line_decl *d)
-{
-	static const char *const keys[] = { "name", "chip", "line", "direction", "active_low",
-					    "bias", "drive", "initial", NULL };
-	static const char *const dirs[] = { [GPIO_INPUT] = "input", [GPIO_OUTPUT] = "output" };
-	static const char *const biases[] = { [GPIO_BIAS_AS_IS] = "as-is",
-					      [GPIO_BIAS_DISABLED] = "disabled",
-					      [GPIO_BIAS_PULL_UP] = "pull-up",
-					      [GPIO_BIAS_PULL_DOWN] = "pull-down" };
-	static const char *const drives[] = { [GPIO_DRIVE_PUSH_PULL] = "push-pull",
-					      [GPIO_DRIVE_OPEN_DRAIN] = "open-drain",
-					      [GPIO_DRIVE_OPEN_SOURCE] = "open-source" };
-	const config_setting_t *ls;
-	const char *name, *chip;
-	unsigned initial = 0;
-	int k;
-
-	cfg_check_members(r, g, keys, "a line");
-	d->source_line = (int)config_setting_source_line(g);
-	name = cfg_get_string(r, g, "name");
-	if (!name || !siot_valid_id(name, strlen(name))) {
-		cfg_report(r, g, "a line needs a name (" ID_RULE ")");
-		name = "";
-	}
-	for (size_t j = 0; j < c->n_lines; j++)
-		if (*name && !strcmp(c->lines[j].name, name))
-			cfg_report(r, g, "line \"%s\" is declared twice (first on line %d)", name,
-				   c->lines[j].source_line);
-	d->name = xstrdup(name);
-	chip = cfg_get_string(r, g, "chip");
-	if (!chip)
-		cfg_report(r, g, "line \"%s\" needs a chip (a path, a name, a label or \"sim\")",
-			   name);
-	d->chip = xstrdup(chip ? chip : "");
-	ls = config_setting_get_member(g, "line");
-	if (!ls)
-		cfg_report(r, g, "line \"%s\" needs line = an offset or a line name", name);
-	else if (config_setting_type(ls) == CONFIG_TYPE_STRING)
-		d->line_name = xstrdup(config_setting_get_string(ls));
-	else
-		cfg_get_uint(r, g, "line", &d->offset, 0, 65535);
-	d->spec_line = ls && chip ? (int)config_setting_source_line(ls) : 0;
-
-	d->direction = GPIO_INPUT;
-	if (cfg_get_enum(r, g, "direction", dirs, 2, "\"input\" or \"output\"", &k))
-		d->direction = (enum gpio_direction)k;
-	cfg_get_bool(r, g, "active_low", &d->active_low);
-	if (cfg_get_enum(r, g, "bias", biases, 4,
-			 "\"pull-up\", \"pull-down\", \"disabled\" or \"as-is\"", &k))
-		d->bias = (enum gpio_bias)k;
-	if (cfg_get_enum(r, g, "drive", drives, 3,
-			 "\"push-pull\", \"open-drain\" or \"open-source\"", &k)) {
-		if (d->direction != GPIO_OUTPUT)
-			cfg_report(r, config_setting_get_member(g, "drive"),
-				   "line \"%s\": drive is for outputs", name);
-		else
-			d->drive = (enum gpio_drive)k;
-	}
-	if (config_setting_get_member(g, "initial") && d->direction != GPIO_OUTPUT)
-		cfg_report(r, config_setting_get_member(g, "initial"),
-			   "line \"%s\": initial is for outputs", name);
-	cfg_get_uint(r, g, "initial", &initial, 0, 1);
-	d->initial = (int)initial;
-}
-
-static void load_lines(struct cfg_reader *r, const config_setting_t *root, struct config *c)
-{
-	const config_setting_t *list;
-	int n = cfg_get_list(r, root, "lines", CONFIG_MAX_LINES,
-			     "( { name = ...; chip = ...; line = ...; }, ... )", &list);
-
-	c->lines = xcalloc((size_t)n + 1, sizeof(*c->lines));
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-
-		if (!cfg_want_type(r, g, "a line", CONFIG_TYPE_GROUP))
-			continue;
-		load_line(r, g, c, &c->lines[c->n_lines]);
-		c->n_lines++;
-	}
-}
-
 /* ---- commands ------------------------------------------------------------ */
 
 static bool valid_env_name(const char *s)
@@ -285,12 +200,12 @@ static void load_exec(struct cfg_reader *r, const config_setting_t *e, struct co
 		cfg_report(r, e, "exec needs a program and at most %d arguments", CONFIG_MAX_ARGS - 1);
 		return;
 	}
-	cmd->argv = xcalloc((size_t)n + 1, sizeof(char *));
+	cmd->argv = config_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *a = config_setting_get_elem(e, (unsigned)i);
 		bool ok = cfg_want_type(r, a, "exec argument", CONFIG_TYPE_STRING);
 
-		cmd->argv[i] = xstrdup(ok ? config_setting_get_string(a) : "");
+		cmd->argv[i] = config_xstrdup(ok ? config_setting_get_string(a) : "");
 	}
 	if (cmd->argv[0][0] != '/')
 		cfg_report(r, e,
@@ -311,7 +226,7 @@ static void load_env(struct cfg_reader *r, const config_setting_t *g, struct com
 		cfg_report(r, g, "env: at most %d variables", CONFIG_MAX_ENV);
 		n = CONFIG_MAX_ENV;
 	}
-	cmd->env = xcalloc((size_t)n + 1, sizeof(char *));
+	cmd->env = config_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0, k = 0; i < n; i++) {
 		const config_setting_t *v = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(v);
@@ -329,60 +244,6 @@ static void load_env(struct cfg_reader *r, const config_setting_t *g, struct com
 			abort();
 		cmd->env[k++] = entry;
 	}
-}
-
-static void load_gpio_action(struct cfg_reader *r, const config_setting_t *g, struct config *c,
-			     struct command *cmd)
-{
-	static const char *const keys[] = { "line", "action", "value", "duration", NULL };
-	static const char *const ops[] = { [GPIO_OP_SET] = "set", [GPIO_OP_TOGGLE] = "toggle",
-					   [GPIO_OP_PULSE] = "pulse", [GPIO_OP_GET] = "get" };
-	const char *line, *op;
-	unsigned value = 0;
-	int k = -1;
-
-	cmd->kind = ACTION_GPIO;
-	if (!cfg_want_type(r, g, "gpio", CONFIG_TYPE_GROUP))
-		return;
-	cfg_check_members(r, g, keys, "gpio");
-	line = cfg_get_string(r, g, "line");
-	op = cfg_get_string(r, g, "action");
-	for (size_t i = 0; line && i < c->n_lines; i++)
-		if (!strcmp(c->lines[i].name, line))
-			cmd->gpio_line = &c->lines[i];
-	if (!line)
-		cfg_report(r, g, "gpio needs line = the name of a line declared in lines");
-	else if (!cmd->gpio_line)
-		cfg_report(r, config_setting_get_member(g, "line"), "gpio: no line \"%s\" is declared",
-			   line);
-	for (size_t i = 0; op && i < 4; i++)
-		if (!strcmp(op, ops[i]))
-			k = (int)i;
-	if (k < 0) {
-		cfg_report(r, op ? config_setting_get_member(g, "action") : g,
-			   "gpio needs action = \"set\", \"toggle\", \"pulse\" or \"get\"");
-		return;
-	}
-	cmd->op = (enum gpio_op)k;
-	if (cmd->op == GPIO_OP_SET || cmd->op == GPIO_OP_PULSE) {
-		if (!config_setting_get_member(g, "value"))
-			cfg_report(r, g, "gpio action \"%s\" needs value = 0 or 1", op);
-		cfg_get_uint(r, g, "value", &value, 0, 1);
-		cmd->value = (int)value;
-	} else if (config_setting_get_member(g, "value")) {
-		cfg_report(r, config_setting_get_member(g, "value"),
-			   "gpio action \"%s\" takes no value", op);
-	}
-	if (cmd->op == GPIO_OP_PULSE) {
-		if (!config_setting_get_member(g, "duration"))
-			cfg_report(r, g, "gpio action \"pulse\" needs duration = seconds");
-		cfg_get_usec(r, g, "duration", &cmd->duration_usec, CONFIG_MIN_PULSE, CONFIG_MAX_PULSE);
-	} else if (config_setting_get_member(g, "duration")) {
-		cfg_report(r, config_setting_get_member(g, "duration"), "only pulse takes a duration");
-	}
-	if (cmd->gpio_line && cmd->op != GPIO_OP_GET && cmd->gpio_line->direction != GPIO_OUTPUT)
-		cfg_report(r, g, "gpio action \"%s\" needs an output line; \"%s\" is an input", op,
-			   line);
 }
 
 static void load_command(struct cfg_reader *r, const config_setting_t *g, struct config *c,
@@ -416,18 +277,18 @@ static void load_command(struct cfg_reader *r, const config_setting_t *g, struct
 		if (*name && strcmp(c->commands[j].name, name) == 0)
 			cfg_report(r, g, "command \"%s\" is declared twice (first on line %d)", name,
 				   c->commands[j].line);
-	cmd->name = xstrdup(name);
+	cmd->name = config_xstrdup(name);
 	cfg_get_usec(r, g, "timeout", &cmd->timeout_usec, CONFIG_MIN_TIMEOUT, 86400.0);
 	cfg_get_bool(r, g, "output", &cmd->output);
 	cfg_get_uint(r, g, "concurrency", &cmd->concurrency, 1, 1024);
 	if ((e = config_setting_get_member(g, "env")))
 		load_env(r, e, cmd);
 	if (!cmd->env)
-		cmd->env = xcalloc(1, sizeof(char *));
+		cmd->env = config_xcalloc(1, sizeof(char *));
 	if (exec && gpio)
 		cfg_report(r, g, "command \"%s\": give exec or gpio, not both", name);
 	else if (gpio)
-		load_gpio_action(r, gpio, c, cmd);
+		config_load_gpio_action(r, gpio, c, cmd);
 	else if (exec)
 		load_exec(r, exec, cmd);
 	else
@@ -446,8 +307,8 @@ static void load_commands(struct cfg_reader *r, const config_setting_t *root, st
 	int n = cfg_get_list(r, root, "commands", CONFIG_MAX_COMMANDS,
 			     "( { name = ...; exec = [...]; }, ... )", &list);
 
-	c->commands = xcalloc((size_t)n + 1, sizeof(struct command));
-	c->all_commands = xcalloc((size_t)n + 1, sizeof(char *));
+	c->commands = config_xcalloc((size_t)n + 1, sizeof(struct command));
+	c->all_commands = config_xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct command *cmd = &c->commands[c->n_commands];
@@ -474,10 +335,10 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 	const config_setting_t *cmds = config_setting_get_member(g, "commands");
 	int m;
 
-	cl->may_run = xcalloc(c->n_commands, sizeof(bool));
+	cl->may_run = config_xcalloc(c->n_commands, sizeof(bool));
 	if (!cmds) {
-		cl->commands = xcalloc(c->n_commands + 1, sizeof(char *));
-		cl->allowed = xcalloc(c->n_commands + 1, sizeof(*cl->allowed));
+		cl->commands = config_xcalloc(c->n_commands + 1, sizeof(char *));
+		cl->allowed = config_xcalloc(c->n_commands + 1, sizeof(*cl->allowed));
 		for (size_t k = 0; k < c->n_commands; k++)
 			allow(c, cl, &c->commands[k]);
 		return;
@@ -485,13 +346,13 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 	cl->restricted = true;
 	if (!cfg_is_sequence(cmds)) {
 		cfg_report(r, cmds, "commands of client \"%s\" must be an array of names", cl->id);
-		cl->commands = xcalloc(1, sizeof(char *));
-		cl->allowed = xcalloc(1, sizeof(*cl->allowed));
+		cl->commands = config_xcalloc(1, sizeof(char *));
+		cl->allowed = config_xcalloc(1, sizeof(*cl->allowed));
 		return;
 	}
 	m = config_setting_length(cmds);
-	cl->commands = xcalloc((size_t)m + 1, sizeof(char *));
-	cl->allowed = xcalloc((size_t)m + 1, sizeof(*cl->allowed));
+	cl->commands = config_xcalloc((size_t)m + 1, sizeof(char *));
+	cl->allowed = config_xcalloc((size_t)m + 1, sizeof(*cl->allowed));
 	for (int k = 0; k < m; k++) {
 		const config_setting_t *e = config_setting_get_elem(cmds, (unsigned)k);
 		const struct command *cmd;
@@ -526,13 +387,13 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 		cfg_report(r, g, "a client needs an id");
 		id = "";
 	} else if (!siot_valid_id(id, strlen(id))) {
-		cfg_report(r, config_setting_get_member(g, "id"), "client id \"%s\": use " ID_RULE,
+		cfg_report(r, config_setting_get_member(g, "id"), "client id \"%s\": use " CONFIG_ID_RULE,
 			   id);
 	}
 	for (size_t j = 0; j < c->n_clients; j++)
 		if (*id && strcmp(c->clients[j].id, id) == 0)
 			cfg_report(r, g, "client \"%s\" is declared twice", id);
-	cl->id = xstrdup(id);
+	cl->id = config_xstrdup(id);
 	load_allowed(r, g, c, cl);
 
 	file = cfg_get_string(r, g, "key_file");
@@ -545,7 +406,7 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 	cl->key_line = (int)config_setting_source_line(
 		config_setting_get_member(g, file ? "key_file" : "key_credential"));
 	if (file) {
-		cl->key_file = xstrdup(file);
+		cl->key_file = config_xstrdup(file);
 		return;
 	}
 	if (!keys_valid_credential_name(cred)) {
@@ -553,7 +414,7 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 			   "key_credential \"%s\" must be a credential name, not a path", cred);
 		return;
 	}
-	cl->key_credential = xstrdup(cred);
+	cl->key_credential = config_xstrdup(cred);
 }
 
 /* classic tries every (client key, allowed command) pair on each request.
@@ -583,7 +444,7 @@ static void load_clients(struct cfg_reader *r, const config_setting_t *root, str
 	int n = cfg_get_list(r, root, "clients", CONFIG_MAX_CLIENTS,
 			     "( { id = ...; key_file = ...; }, ... )", &list);
 
-	c->clients = xcalloc((size_t)n + 1, sizeof(struct client));
+	c->clients = config_xcalloc((size_t)n + 1, sizeof(struct client));
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 
@@ -599,7 +460,7 @@ static void load_clients(struct cfg_reader *r, const config_setting_t *root, str
 
 static char *dir_of(const char *path)
 {
-	char *dir = xstrdup(path);
+	char *dir = config_xstrdup(path);
 	char *slash = strrchr(dir, '/');
 
 	if (!slash)
@@ -629,16 +490,16 @@ int config_load(const char *path, struct config **out, struct cfg_reader *r)
 		config_destroy(&cf);
 		return -EINVAL;
 	}
-	c = xcalloc(1, sizeof(*c));
+	c = config_xcalloc(1, sizeof(*c));
 	c->refs = 1;
-	c->path = xstrdup(path);
+	c->path = config_xstrdup(path);
 	c->dir = dir_of(path);
 	root = config_root_setting(&cf);
 	cfg_check_members(r, root, keys, NULL);
 	load_params(r, root, c);
 	load_listen(r, root, c);
 	load_limits(r, root, c);
-	load_lines(r, root, c);
+	config_load_lines(r, root, c);
 	load_commands(r, root, c);
 	load_clients(r, root, c);
 	config_destroy(&cf);
