@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "config_parse.h"
 #include "keys.h"
 
 static void resolve_keys(struct config *c, struct cfg_reader *r)
@@ -119,14 +120,6 @@ static void resolve_fd_budget(struct config *c, struct cfg_reader *r)
 			(unsigned long long)rl.rlim_max);
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p)
-		abort();
-	return p;
-}
-
 static void build_classic(struct config *c)
 {
 	struct classic_candidates *k = &c->classic;
@@ -134,9 +127,9 @@ static void build_classic(struct config *c)
 
 	for (size_t i = 0; i < c->n_clients; i++)
 		n += c->clients[i].n_commands;
-	k->candidates = xcalloc(n, sizeof(*k->candidates));
-	k->client = xcalloc(n, sizeof(*k->client));
-	k->command = xcalloc(n, sizeof(*k->command));
+	k->candidates = config_xcalloc(n, sizeof(*k->candidates));
+	k->client = config_xcalloc(n, sizeof(*k->client));
+	k->command = config_xcalloc(n, sizeof(*k->command));
 	for (size_t i = 0; i < c->n_clients; i++) {
 		const struct client *cl = &c->clients[i];
 
