@@ -16,6 +16,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
 
 #define CGROUPS_MAX_PENDING 64
 
@@ -25,12 +28,15 @@ struct cgroups {
 	/* Killed cgroups not empty yet at once: removed at the next chance. */
 	char pending[CGROUPS_MAX_PENDING][24];
 	unsigned n_pending;
+	sd_event *event;
+	sd_event_source *retry; /* removes pending cgroups once they empty */
+	uint64_t retry_usec;
 };
 
 /* Find and take over the delegated cgroup; cg->dir stays -1 (and 0 is
  * returned) when there is none to use.  Returns a negative errno only when
  * a delegated cgroup was found but could not be set up. */
-int cgroups_init(struct cgroups *cg);
+int cgroups_init(struct cgroups *cg, sd_event *event);
 void cgroups_finish(struct cgroups *cg);
 static inline bool cgroups_enabled(const struct cgroups *cg)
 {
@@ -43,7 +49,8 @@ static inline bool cgroups_enabled(const struct cgroups *cg)
 int cgroups_new(struct cgroups *cg, char *name, size_t len);
 
 /* Kill everything in cgroup name (cgroup.kill) and remove it, now or, if
- * its processes are still going, at a later cgroups_new or cgroups_finish.
+ * its processes are still going, from a timer that retries (20 ms, doubling
+ * up to 1 s) until it is empty.
  * Returns 0, or a negative errno when it could not be killed. */
 int cgroups_kill(struct cgroups *cg, const char *name);
 /* Remove cgroup name if it is empty: 0, -EBUSY while processes remain. */

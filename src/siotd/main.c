@@ -292,7 +292,7 @@ static void daemon_init(struct daemon *d, const struct options *o)
 		errno = -r;
 		log_fatal("cannot set up the event loop");
 	}
-	r = cgroups_init(&d->cg);
+	r = cgroups_init(&d->cg, d->event);
 	if (r < 0) {
 		errno = -r;
 		log_warn("cannot set up the delegated cgroup; scripts run in process groups only");
@@ -329,10 +329,10 @@ static void daemon_finish(struct daemon *d)
 	sd_event_source_disable_unref(d->stop_check);
 	sd_event_source_disable_unref(d->accept_retry);
 	sd_event_source_disable_unref(d->log_flush);
+	cgroups_finish(&d->cg);
 	sd_event_unref(d->event);
 	limiter_free(d->limits);
 	gpio_registry_free(d->gpio);
-	cgroups_finish(&d->cg);
 	config_unref(d->config);
 }
 

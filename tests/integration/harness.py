@@ -59,6 +59,17 @@ def write_key(path, raw=None, mode=0o600):
     return raw
 
 
+def cgroup2_mount():
+    """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified on a
+    hybrid host), or None."""
+    with open('/proc/self/mounts') as f:
+        for line in f:
+            fields = line.split()
+            if fields[2] == 'cgroup2':
+                return fields[1]
+    return None
+
+
 def write_script(path, body):
     with open(path, 'w') as f:
         f.write('#!/bin/sh\n' + body + '\n')
@@ -70,7 +81,8 @@ class Daemon:
     """siotd on 127.0.0.1:port, started directly (--listen) or by
     systemd-socket-activate, the way systemd starts it (Accept=no)."""
 
-    def __init__(self, workdir, config_text, mode='listen', port=None, extra=()):
+    def __init__(self, workdir, config_text, mode='listen', port=None, extra=(),
+                 cgroup=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.conf = os.path.join(workdir, 'siot.conf')
@@ -79,6 +91,7 @@ class Daemon:
         self.log_path = os.path.join(workdir, 'siotd-%d.log' % self.port)
         self.mode = mode
         self.extra = list(extra)
+        self.cgroup = cgroup  # a cgroup v2 folder to start in, as systemd would
         self.proc = None
 
     def start(self, expect_ready=True):
@@ -91,8 +104,21 @@ class Daemon:
         env = dict(os.environ)
         env.pop('LISTEN_FDS', None)
         env.pop('JOURNAL_STREAM', None)
+        env.pop('INVOCATION_ID', None)
+        join = None
+        if self.cgroup:
+            # What systemd does for a unit with Delegate=yes: start the
+            # service in a cgroup of its own that it may write to.
+            env['INVOCATION_ID'] = '0123456789abcdef0123456789abcdef'
+            if self.mode == 'socket-activate':  # it passes on only what -E names
+                argv[1:1] = ['-E', 'INVOCATION_ID']
+            procs = os.path.join(self.cgroup, 'cgroup.procs')
+
+            def join():
+                with open(procs, 'w') as f:
+                    f.write('0')
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=join)
         log.close()
         if expect_ready:
             if self.mode == 'socket-activate':

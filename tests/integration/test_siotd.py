@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import Case, SIOTD, ctl, gone, lp, wait_until, write_key, write_script
+from harness import Case, SIOTD, cgroup2_mount, ctl, gone, lp, wait_until, write_key, write_script
 
 
 def connect_many(port, sources):
@@ -210,6 +210,96 @@ class SocketActivated(Core):
         p = self.send(d, 'ok')
         self.assertExit(p, 0)
         self.assertIn('socket(s) from systemd', d.log())
+
+
+class Cgroups(Base):
+    """Started as systemd starts it with Delegate=yes (INVOCATION_ID set, in
+    a cgroup v2 folder of its own that it may write to), siotd runs each
+    script in a cgroup of its own and kills all of it when the script ends.
+    Needs root and cgroup v2; CI has both, so there it never skips."""
+    mode = 'socket-activate'
+
+    def setUp(self):
+        super().setUp()
+        mount = cgroup2_mount()
+        reason = None
+        if os.geteuid() != 0:
+            reason = 'needs root to make a cgroup'
+        elif not mount:
+            reason = 'no cgroup v2 mounted'
+        if reason:
+            if os.environ.get('CI') == 'true':
+                self.fail('CI must run the cgroup tests: ' + reason)
+            self.skipTest(reason)
+        self.cgroup = os.path.join(mount, 'siot-test-%d-%d' % (os.getpid(), id(self)))
+        os.mkdir(self.cgroup)
+        self.addCleanup(self.remove_cgroup)
+
+    def remove_cgroup(self):
+        for d in self.daemons:
+            d.stop()
+        for _ in range(50):
+            try:
+                for name in sorted(os.listdir(self.cgroup)):
+                    sub = os.path.join(self.cgroup, name)
+                    if os.path.isdir(sub):
+                        with open(os.path.join(sub, 'cgroup.kill'), 'w') as f:
+                            f.write('1')
+                        os.rmdir(sub)
+                os.rmdir(self.cgroup)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError('cannot remove the test cgroup %s' % self.cgroup)
+
+    def leaves(self):
+        return sorted(n for n in os.listdir(self.cgroup)
+                      if os.path.isdir(os.path.join(self.cgroup, n)))
+
+    def test_setsid_child_does_not_outlive_its_script(self):
+        """A process that leaves the script's process group with setsid
+        escapes the fallback; the cgroup still holds it."""
+        write_script(self.path('esc.sh'),
+                     'setsid sleep 120 > /dev/null 2>&1 &\necho $!\n'
+                     'grep ^0:: /proc/self/cgroup > "%s"' % self.path('cg'))
+        d = self.daemon(self.conf(commands='{ name = "esc"; exec = [ "%s" ]; output = true; }'
+                                  % self.path('esc.sh')), cgroup=self.cgroup)
+        self.assertIn('scripts run in cgroups of their own', d.log())
+        with open('/proc/%d/cgroup' % d.proc.pid) as f:
+            self.assertIn('/daemon', f.read())  # siotd moved itself into a leaf
+        p = self.send(d, 'esc')
+        self.assertExit(p, 0)
+        pid = int(p.stdout.split()[0])
+        self.assertRegex(self.marker('cg')[0], r'/action-\d+$')
+        self.assertTrue(wait_until(lambda: gone(pid), 5),
+                        'the setsid sleep outlived its script')
+        # The action's cgroup is removed once empty: only the daemon's is left.
+        self.assertTrue(wait_until(lambda: self.leaves() == ['daemon'], 5), self.leaves())
+
+    def test_timeout_kills_the_whole_cgroup(self):
+        write_script(self.path('hang.sh'),
+                     'setsid sleep 120 > /dev/null 2>&1 &\necho $! > "%s"\nsleep 120'
+                     % self.path('hang.pid'))
+        d = self.daemon(self.conf(commands='{ name = "hang"; exec = [ "%s" ]; timeout = 0.5; }'
+                                  % self.path('hang.sh')), cgroup=self.cgroup)
+        p = self.send(d, 'hang')
+        self.assertExit(p, 4)
+        pid = int(self.marker('hang.pid')[0])
+        self.assertTrue(wait_until(lambda: gone(pid), 5), 'the setsid sleep survived TIMEOUT')
+        self.assertIn('outcome=timeout', d.log())
+        self.assertTrue(wait_until(lambda: self.leaves() == ['daemon'], 5), self.leaves())
+
+    def test_background_child_is_killed_and_counted(self):
+        """'(sleep 30) & exit 0' answers OK, and the sleep is gone."""
+        write_script(self.path('bg.sh'), '(sleep 30) &\necho $!\nexit 0')
+        d = self.daemon(self.conf(commands='{ name = "bg"; exec = [ "%s" ]; output = true; }'
+                                  % self.path('bg.sh')), cgroup=self.cgroup)
+        for _ in range(3):
+            p = self.send(d, 'bg')
+            self.assertExit(p, 0)
+            pid = int(p.stdout.split()[0])
+            self.assertTrue(wait_until(lambda: gone(pid), 5))
+        self.assertTrue(wait_until(lambda: self.leaves() == ['daemon'], 5), self.leaves())
 
 
 class Protection(Base):
