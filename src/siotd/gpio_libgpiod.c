@@ -10,6 +10,10 @@
 
 #include "gpio_backend.h"
 
+#ifndef GPIO_DEV_DIR
+#define GPIO_DEV_DIR "/dev" /* where chips are looked for by name and label */
+#endif
+
 static struct gpiod_line_config *line_config(const struct gpio_line_decl *d, int logical)
 {
 	static const enum gpiod_line_bias bias[] = {
@@ -121,24 +125,24 @@ static void lg_release(struct gpio_held *h)
 /* Find the chip: a path, /dev/NAME, or a label among /dev/gpiochip*. */
 static char *find_chip(const char *chip)
 {
-	char path[300];
+	char path[400];
 	DIR *dir;
 	struct dirent *e;
 	char *found = NULL;
 
 	if (chip[0] == '/')
 		return gpiod_is_gpiochip_device(chip) ? strdup(chip) : NULL;
-	snprintf(path, sizeof(path), "/dev/%s", chip);
+	snprintf(path, sizeof(path), "%s/%s", GPIO_DEV_DIR, chip);
 	if (!strchr(chip, '/') && gpiod_is_gpiochip_device(path))
 		return strdup(path);
-	dir = opendir("/dev");
+	dir = opendir(GPIO_DEV_DIR);
 	while (dir && !found && (e = readdir(dir))) {
 		struct gpiod_chip *c;
 		struct gpiod_chip_info *info;
 
 		if (strncmp(e->d_name, "gpiochip", 8) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/dev/%s", e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", GPIO_DEV_DIR, e->d_name);
 		if (!gpiod_is_gpiochip_device(path) || !(c = gpiod_chip_open(path)))
 			continue;
 		info = gpiod_chip_get_info(c);
