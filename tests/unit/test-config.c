@@ -185,6 +185,139 @@ START_TEST(resolve_reports_at_lines)
 }
 END_TEST
 
+/* One case per problem the loader reports: the text, then the problems. */
+struct problem_case {
+	const char *text;
+	const char *want[4];
+};
+
+#define EXEC_T "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ]; } );\n"
+
+static const struct problem_case problem_cases[] = {
+	{ "protocol = \"v2\";\n" CLIENT EXEC_T, { "1: protocol \"v2\": must be \"v1\" or \"classic\"" } },
+	{ "hash = \"md5\";\n" CLIENT EXEC_T, { "1: hash", } },
+	{ "tag_length = 8;\n" CLIENT EXEC_T, { "1: tag_length = 8 is out of range" } },
+	{ "protocol = \"classic\";\ntag_length = 16;\n" CLIENT
+	  "commands = ( { name = \"tt\"; exec = [ \"/bin/true\" ]; } );\n",
+	  { "2: classic always uses the full digest (32)" } },
+	{ "device_id = \"bad id\";\n" CLIENT EXEC_T, { "1: device_id = \"bad id\": use" } },
+	{ "listen = 80;\n" CLIENT EXEC_T, { "1: listen must be an array" } },
+	{ "listen = [ \"a:1\", \"b:2\", \"c:3\", \"d:4\", \"e:5\", \"f:6\", \"g:7\", \"h:8\", "
+	  "\"i:9\", \"j:10\", \"k:11\", \"l:12\", \"m:13\", \"n:14\", \"o:15\", \"p:16\", "
+	  "\"q:17\" ];\n" CLIENT EXEC_T, { "1: listen: at most 16 addresses" } },
+	{ "listen = [ 80 ];\n" CLIENT EXEC_T, { "1: listen entry" } },
+	{ "timeout = 1.0;\nhandshake_timeout = 2.0;\n" CLIENT EXEC_T,
+	  { "2: handshake_timeout (2) is more than timeout (1)" } },
+	{ "max_connections = 4;\nmax_connections_per_source = 8;\n" CLIENT EXEC_T,
+	  { "2: max_connections_per_source (8) is more than max_connections (4)" } },
+	{ "backoff = 3;\n" CLIENT EXEC_T, { "1: backoff" } },
+	{ "backoff = { base = 10.0; max = 5.0; };\n" CLIENT EXEC_T,
+	  { "1: backoff: max (5) is less than base (10)" } },
+	{ "backoff = { speed = 1; };\n" CLIENT EXEC_T, { "1: speed" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = \"/bin/true\"; } );\n",
+	  { "2: exec must be an array" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ ]; } );\n",
+	  { "2: exec needs a program and at most" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = ( \"/bin/true\", 3 ); } );\n",
+	  { "2: exec argument" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ \"true\" ]; } );\n",
+	  { "2: \"true\" must be an absolute path" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ];\n"
+	  "  env = { "
+	  "V0 = \"1\"; V1 = \"1\"; V2 = \"1\"; V3 = \"1\"; V4 = \"1\"; V5 = \"1\"; V6 = \"1\"; V7 = \"1\"; V8 = \"1\"; V9 = \"1\"; "
+	  "V10 = \"1\"; V11 = \"1\"; V12 = \"1\"; V13 = \"1\"; V14 = \"1\"; V15 = \"1\"; V16 = \"1\"; V17 = \"1\"; V18 = \"1\"; V19 = \"1\"; "
+	  "V20 = \"1\"; V21 = \"1\"; V22 = \"1\"; V23 = \"1\"; V24 = \"1\"; V25 = \"1\"; V26 = \"1\"; V27 = \"1\"; V28 = \"1\"; V29 = \"1\"; "
+	  "V30 = \"1\"; V31 = \"1\"; V32 = \"1\"; V33 = \"1\"; V34 = \"1\"; V35 = \"1\"; V36 = \"1\"; V37 = \"1\"; V38 = \"1\"; V39 = \"1\"; "
+	  "V40 = \"1\"; V41 = \"1\"; V42 = \"1\"; V43 = \"1\"; V44 = \"1\"; V45 = \"1\"; V46 = \"1\"; V47 = \"1\"; V48 = \"1\"; V49 = \"1\"; "
+	  "V50 = \"1\"; V51 = \"1\"; V52 = \"1\"; V53 = \"1\"; V54 = \"1\"; V55 = \"1\"; V56 = \"1\"; V57 = \"1\"; V58 = \"1\"; V59 = \"1\"; "
+	  "V60 = \"1\"; V61 = \"1\"; V62 = \"1\"; V63 = \"1\"; V64 = \"1\";  }; } );\n",
+	  { "3: env: at most 64 variables" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ]; env = [ \"A=1\" ]; } );\n",
+	  { "2: env" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ];\n"
+	  "  env = { SIOT_CLIENT = \"x\"; N = 1; }; } );\n",
+	  { "3: 'SIOT_CLIENT' is not a variable name a command may set (SIOT_* are set by siotd)",
+	    "3: an env value" } },
+	{ CLIENT "commands = ( { exec = [ \"/bin/true\" ]; } );\n", { "2: a command needs a name" } },
+	{ CLIENT "commands = ( { name = \"a b\"; exec = [ \"/bin/true\" ]; } );\n",
+	  { "2: command name \"a b\": use 1 to 64" } },
+	{ "protocol = \"classic\";\n" CLIENT
+	  "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ]; } );\n",
+	  { "3: classic refuses one-character names" } },
+	{ CLIENT "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ]; },\n"
+	  "  { name = \"t\"; exec = [ \"/bin/true\" ]; } );\n",
+	  { "3: command \"t\" is declared twice (first on line 2)" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
+	  "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ];\n"
+	  "  gpio = { line = \"l\"; action = \"toggle\"; }; } );\n",
+	  { "3: give exec or gpio, not both" } },
+	{ CLIENT "commands = ( { name = \"t\"; } );\n", { "2: command \"t\" needs an action" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
+	  "commands = ( { name = \"t\"; output = true;\n"
+	  "  gpio = { line = \"l\"; action = \"toggle\"; }; } );\n",
+	  { "3: output, env and timeout are for exec commands" } },
+	{ CLIENT "commands = ( 3 );\n", { "2: a command" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; commands = \"t\"; } );\n" EXEC_T,
+	  { "1: commands of client \"a\" must be an array of names" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; commands = [ 1 ]; } );\n" EXEC_T,
+	  { "1: a command name" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; commands = [ \"zz\" ]; } );\n" EXEC_T,
+	  { "1: client \"a\": no command \"zz\" is declared" } },
+	{ "clients = ( { key_file = \"a.key\"; } );\n" EXEC_T, { "1: a client needs an id" } },
+	{ "clients = ( { id = \"a b\"; key_file = \"a.key\"; } );\n" EXEC_T,
+	  { "1: client id \"a b\": use" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; },\n"
+	  "  { id = \"a\"; key_file = \"a.key\"; } );\n" EXEC_T,
+	  { "2: client \"a\" is declared twice", "2: share a key" } },
+	{ "clients = ( { id = \"a\"; } );\n" EXEC_T,
+	  { "1: client \"a\" needs exactly one of key_file and key_credential" } },
+	{ "clients = ( { id = \"a\"; key_credential = \"../a.key\"; } );\n" EXEC_T,
+	  { "1: key_credential \"../a.key\" must be a credential name, not a path" } },
+	{ "clients = ( 1 );\n" EXEC_T, { "1: a client" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; colour = 1; } );\n" EXEC_T,
+	  { "1: colour" } },
+};
+
+START_TEST(every_problem_at_its_line)
+{
+	const struct problem_case *pc = &problem_cases[_i];
+	struct config *c = load(pc->text);
+
+	expect(pc->want[0] ? (const char *const[]){ pc->want[0], pc->want[1], pc->want[2], NULL }
+			   : (const char *const[]){ NULL });
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* A device_id left out is taken from the host name, keeping what is allowed. */
+START_TEST(device_id_from_host_name)
+{
+	struct config *c = load(CLIENT EXEC_T);
+	char host[256] = "";
+
+	expect((const char *const[]){ NULL });
+	gethostname(host, sizeof(host) - 1);
+	ck_assert_uint_gt(strlen(c->device_id), 0);
+	ck_assert_msg(strncmp(host, c->device_id, strlen(c->device_id)) == 0 ||
+			      strcmp(c->device_id, "siot") == 0,
+		      "%s from %s", c->device_id, host);
+	config_unref(c);
+}
+END_TEST
+
+/* listen as one string, and handshake_timeout capped by a short timeout. */
+START_TEST(listen_string_and_handshake_default)
+{
+	struct config *c = load("listen = \"127.0.0.1:4000\";\ntimeout = 1.0;\n" CLIENT EXEC_T);
+
+	expect((const char *const[]){ NULL });
+	ck_assert_str_eq(c->listen[0], "127.0.0.1:4000");
+	ck_assert_ptr_null(c->listen[1]);
+	ck_assert_uint_eq(c->handshake_timeout_usec, USEC_PER_SEC);
+	config_unref(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -196,6 +329,10 @@ int main(void)
 	tcase_add_test(tc, command_listed_twice_for_a_client);
 	tcase_add_test(tc, classic_work_is_bounded);
 	tcase_add_test(tc, resolve_reports_at_lines);
+	tcase_add_loop_test(tc, every_problem_at_its_line, 0,
+			    (int)(sizeof(problem_cases) / sizeof(problem_cases[0])));
+	tcase_add_test(tc, device_id_from_host_name);
+	tcase_add_test(tc, listen_string_and_handshake_default);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
