@@ -455,11 +455,77 @@ class Ctl(Case):
         self.assertExit(p, 64)
 
     def test_usage_errors(self):
-        self.assertExit(ctl(['send']), 64)
-        self.assertExit(ctl(['frobnicate']), 64)
-        self.assertExit(ctl(['-H', '127.0.0.1', 'send', 'ok']), 64)  # no id
-        self.assertExit(ctl(['-H', '127.0.0.1', '-i', 'a', '-k', 'x', 'send', 'bad name']), 64)
-        self.assertExit(ctl(['--tag-length', '8', 'send', 'x']), 64)
+        """Every wrong command line: exit 64, one message that says what is
+        wrong, and nothing sent anywhere."""
+        k = self.alice_key_path
+        base = ['-H', '127.0.0.1', '-p', '1', '-i', 'alice', '-k', k]
+        cases = [
+            (['send'], 'send needs at least one command name'),
+            (['frobnicate'], "unknown command 'frobnicate'"),
+            (['-H', '127.0.0.1', 'send', 'ok'], 'no client id'),
+            (['-H', '127.0.0.1', '-i', 'a', '-k', 'x', 'send', 'bad name'], 'is not a command name'),
+            (['--tag-length', '8', 'send', 'x'], '--tag-length must be an integer from 16'),
+            (['-p', '0', 'send', 'ok'], 'port must be an integer from 1 to 65535'),
+            (['-p', '80x', 'send', 'ok'], "not '80x'"),
+            (['-T', '0', 'send', 'ok'], "-T takes seconds (more than 0), not '0'"),
+            (['-T', 'soon', 'send', 'ok'], "not 'soon'"),
+            (['--challenge-length', '8', 'send', 'ok'], '--challenge-length must be'),
+            (['--wakeup-length', '-1', 'send', 'ok'], '--wakeup-length must be'),
+            (['-H', 'h' * 300, 'send', 'ok'], 'host is too long'),
+            (['-k', 'k' * 5000, 'send', 'ok'], 'key file is too long'),
+            (['--bogus', 'send', 'ok'], "unrecognized option '--bogus'"),
+            (['keygen', 'extra'], 'keygen takes no arguments'),
+            (['-o', 'x.key', 'send', 'ok'], '-o is for keygen'),
+            (['check', 'extra'], 'check takes no arguments'),
+            (base + ['send'], 'send needs at least one command name'),
+            (base + ['send'] + ['c%d' % i for i in range(300)], 'at most'),
+            (['-i', 'alice', '-k', k, 'send', 'ok'], 'no device to talk to'),
+            (base + ['--protocol', 'v9', 'send', 'ok'], "protocol must be v1 or classic, not 'v9'"),
+            (base + ['--hash', 'md5', 'send', 'ok'], "hash must be sha256 or sha512, not 'md5'"),
+            (['-H', '127.0.0.1', '-i', 'bad id', '-k', k, 'send', 'ok'], 'client id "bad id": use'),
+            (['-H', '127.0.0.1', '-i', 'alice', 'send', 'ok'], 'no key: give -k'),
+            (base + ['--protocol', 'classic', '--tag-length', '16', 'send', 'ok'],
+             'classic always uses the full digest'),
+            (base + ['--tag-length', '40', 'send', 'ok'], 'tag length 40 does not fit hash sha256'),
+        ]
+        for args, words in cases:
+            with self.subTest(args=args[:8]):
+                p = ctl(args, env={'SIOT_CTL_CONFIG': '/nonexistent'})
+                self.assertExit(p, 64)
+                self.assertIn(words, p.stderr)
+                # A message, then at most the usage text.
+                self.assertTrue(p.stderr.splitlines()[1:2] in ([], ['Usage: siot-ctl [-c FILE] '
+                                '[-t TARGET] [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE]']),
+                                p.stderr)
+
+    def test_help_and_version(self):
+        p = ctl(['--help'])
+        self.assertExit(p, 0)
+        self.assertIn('Usage:', p.stdout)
+        p = ctl(['--version'])
+        self.assertExit(p, 0)
+        self.assertRegex(p.stdout, r'^siot-ctl \d+\.\d+')
+
+    def test_missing_config_and_target(self):
+        """-c or -t naming what is not there is a config error (78)."""
+        p = ctl(['-c', self.path('none.conf'), 'send', 'ok'])
+        self.assertExit(p, 78)
+        self.assertIn('none.conf: no such file', p.stderr)
+        p = ctl(['-t', 'x', 'send', 'ok'], env={'SIOT_CTL_CONFIG': self.path('none.conf')})
+        self.assertExit(p, 78)
+        self.assertIn('no such file (needed for -t)', p.stderr)
+        cfg = self.path('nodefault.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "a"; host = "127.0.0.1"; },\n'
+                    '  { name = "b"; host = "127.0.0.1"; } );\n')
+        p = ctl(['-c', cfg, 'send', 'ok'])
+        self.assertExit(p, 78)
+        self.assertIn('(set default, or give -t NAME)', p.stderr)
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = = "a"; } );\n')  # syntax error
+        p = ctl(['-c', cfg, 'send', 'ok'])
+        self.assertExit(p, 78)
+        self.assertIn('nodefault.conf:1:', p.stderr)
 
     def test_keygen(self):
         out = self.path('new.key')
