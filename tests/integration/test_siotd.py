@@ -142,6 +142,64 @@ class Core(Base):
         self.assertExit(p, 1)
         self.assertEqual(json.loads(p.stdout)['result'], 128 + signal.SIGKILL)
 
+    def test_script_stderr_goes_to_the_log_bounded(self):
+        """Each stderr line is logged with control characters replaced; a
+        line past 511 bytes is split; after 64 lines one note says the rest
+        is not logged."""
+        write_script(self.path('noisy.sh'),
+                     'printf "bell\\007 esc\\033[31m\\n" >&2\n'
+                     'head -c 600 /dev/zero | tr "\\0" x >&2; echo >&2\n'
+                     'i=0; while [ $i -lt 80 ]; do echo "line $i" >&2; i=$((i+1)); done\n'
+                     'printf "no newline at the end" >&2')
+        d = self.daemon(self.conf(commands='{ name = "noisy"; exec = [ "%s" ]; }'
+                                  % self.path('noisy.sh')))
+        self.assertExit(self.send(d, 'noisy'), 0)
+        log = d.log()
+        self.assertRegex(log, r'command noisy\[\d+\] stderr: bell\? esc\?\[31m\n')
+        self.assertRegex(log, r'stderr: x{511}\n')
+        self.assertRegex(log, r'stderr: x{89}\n')
+        self.assertIn('stderr: line 60\n', log)
+        self.assertNotIn('stderr: line 61\n', log)  # 3 lines before it: 64 in all
+        self.assertEqual(log.count('further stderr not logged'), 1)
+        self.assertNotIn('no newline at the end', log)
+
+    def test_output_past_output_max_is_dropped(self):
+        """Output past output_max is read and dropped, so the script never
+        blocks on a full pipe, and the answer has the first output_max bytes."""
+        write_script(self.path('big.sh'), 'head -c 1000000 /dev/zero | tr "\\0" y')
+        d = self.daemon(self.conf(extra='output_max = 100;',
+                                  commands='{ name = "big"; exec = [ "%s" ]; output = true; }'
+                                  % self.path('big.sh')))
+        p = self.send(d, 'big', extra=['--json'])
+        self.assertExit(p, 0)
+        self.assertEqual(json.loads(p.stdout)['output'], 'y' * 100)
+
+    def test_script_that_ignores_sigterm_is_killed(self):
+        """Past its time limit a script gets SIGTERM, then SIGKILL 2 s later:
+        TIMEOUT either way."""
+        write_script(self.path('stubborn.sh'), 'trap "" TERM\necho $$ > "%s"\n'
+                     'while :; do sleep 0.1; done' % self.path('stubborn.pid'))
+        d = self.daemon(self.conf(commands='{ name = "stubborn"; exec = [ "%s" ]; timeout = 0.5; }'
+                                  % self.path('stubborn.sh')))
+        t0 = time.monotonic()
+        p = self.send(d, 'stubborn')
+        self.assertExit(p, 4)
+        self.assertGreater(time.monotonic() - t0, 2.4)
+        self.assertIn('ran past its time limit: SIGTERM', d.log())
+        self.assertIn('still running: SIGKILL to all it started', d.log())
+        self.assertTrue(gone(int(self.marker('stubborn.pid')[0])))
+
+    def test_program_that_cannot_start_is_error(self):
+        """A program that was there at load but cannot be executed now:
+        ERROR, with the reason in the log, and siotd goes on."""
+        prog = write_script(self.path('gone.sh'), 'exit 0')
+        d = self.daemon(self.conf(commands='{ name = "gone"; exec = [ "%s" ]; }' % prog))
+        os.chmod(prog, 0o644)
+        p = self.send(d, 'gone', extra=['--json'])
+        self.assertExit(p, 5)
+        self.assertIn('could not start: Permission denied', d.log())
+        self.assertExit(self.send(d, 'ok'), 0)
+
     def test_exact_environment(self):
         d = self.daemon(self.conf())
         p = self.send(d, 'env', extra=['--json'])
