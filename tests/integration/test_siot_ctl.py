@@ -398,6 +398,73 @@ class Ctl(Case):
         self.assertExit(p, 76)
         self.assertIn('output length', p.stderr)
 
+    def test_every_bad_hello(self):
+        """Each way a HELLO can be wrong gets its own message and exit 76,
+        and no request is sent."""
+        cases = [
+            (hello(version=2), 'speaks siot protocol version 2, not 1'),
+            (hello(hash_id=9), 'uses hash an unknown hash, this target is configured for sha256'),
+            (hello(tag=16), 'uses tag length 16, this target is configured for 32'),
+            (hello(challenge=16), 'uses challenge length 16, this target is configured for 32'),
+            (hello(device=b'bad id'), 'sent an invalid device id'),
+        ]
+        for data, words in cases:
+            with self.subTest(words=words):
+                def send_hello(srv, c, data=data):
+                    c.sendall(data)
+                    c.settimeout(2)
+                    try:
+                        srv.got.append(c.recv(64))
+                    except OSError:
+                        pass
+                srv = self.fake(send_hello)
+                p = self.ctl_to(srv.port, 'send', 'ok')
+                self.assertExit(p, 76)
+                self.assertIn(words, p.stderr)
+                self.assertTrue(wait_until(lambda: srv.got, 5))
+                self.assertEqual(srv.got, [b''])  # the client sent nothing, then closed
+
+    def test_server_closes_at_each_step(self):
+        """A peer that closes before its HELLO (69, a connection limit), or
+        after the request (76, no response): each said so."""
+        def close_at_once(srv, c):
+            c.close()
+
+        def close_after_request(srv, c):
+            c.sendall(hello())
+            srv.got.append(c.recv(64))
+        p = self.ctl_to(self.fake(close_at_once).port, 'send', 'ok')
+        self.assertExit(p, 69)
+        self.assertIn('closed the connection before its HELLO', p.stderr)
+        srv = self.fake(close_after_request)
+        p = self.ctl_to(srv.port, 'send', 'ok')
+        self.assertExit(p, 76)
+        self.assertIn('closed the connection without a response', p.stderr)
+        self.assertEqual(len(srv.got), 1)
+
+    def test_silent_after_request_may_have_run(self):
+        """A response that never comes: network timeout (75), and the message
+        says the command may still have run."""
+        def hold_after_request(srv, c):
+            c.sendall(hello())
+            srv.got.append(c.recv(64))
+            hold_open(c, 5)
+        p = self.ctl_to(self.fake(hold_after_request).port, '-T', '1', 'send', 'ok')
+        self.assertExit(p, 75)
+        self.assertIn('the command may still have run on the device', p.stderr)
+
+    def test_unresolvable_host(self):
+        p = ctl(['-H', 'nonexistent.invalid', '-i', 'alice', '-k', self.alice_key_path,
+                 'send', 'ok'])
+        self.assertExit(p, 69)
+        self.assertIn('cannot resolve nonexistent.invalid', p.stderr)
+
+    def test_socket_path_too_long(self):
+        p = ctl(['-U', '/tmp/' + 'x' * 150, '-i', 'alice', '-k', self.alice_key_path,
+                 'send', 'ok'])
+        self.assertExit(p, 64)
+        self.assertIn('socket path is too long', p.stderr)
+
     def test_silent_server_times_out(self):
         srv = self.fake(silent)
         t0 = time.monotonic()
