@@ -4,8 +4,10 @@
  * doubling, its cap, reset by a success, a changed `failures`), per-command
  * concurrency, and which source is forgotten when the table is full.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +178,125 @@ START_TEST(eviction_order)
 }
 END_TEST
 
+/* Sources as siotd keys them: IPv4, IPv6 by its /64, a v4-mapped IPv6
+ * address as the IPv4 one, and Unix peers by uid. */
+START_TEST(source_keys)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct source_key a, b;
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &in->sin_addr);
+	source_key_from_sockaddr(&ss, 0, &a);
+	ck_assert_int_eq(a.family, AF_INET);
+
+	memset(&ss, 0, sizeof(ss));
+	in6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::ffff:192.0.2.7", &in6->sin6_addr);
+	source_key_from_sockaddr(&ss, 0, &b);
+	ck_assert_int_eq(b.family, AF_INET);
+	ck_assert_mem_eq(a.addr, b.addr, sizeof(a.addr));
+
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &in6->sin6_addr);
+	source_key_from_sockaddr(&ss, 0, &a);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff::9", &in6->sin6_addr);
+	source_key_from_sockaddr(&ss, 0, &b);
+	ck_assert_int_eq(a.family, AF_INET6);
+	ck_assert_mem_eq(a.addr, b.addr, sizeof(a.addr)); /* one /64, one source */
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &in6->sin6_addr);
+	source_key_from_sockaddr(&ss, 0, &b);
+	ck_assert_mem_ne(a.addr, b.addr, sizeof(a.addr));
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	source_key_from_sockaddr(&ss, 1000, &a);
+	source_key_from_sockaddr(&ss, 1001, &b);
+	ck_assert_int_eq(a.family, AF_UNIX);
+	ck_assert_mem_ne(a.addr, b.addr, sizeof(a.addr));
+}
+END_TEST
+
+/* A full table where every source holds a connection: the new source is
+ * refused (-EBUSY), nothing is forgotten, and it gets in once one closes. */
+START_TEST(full_table_of_connected_sources)
+{
+	struct limiter *l = limiter_new();
+	struct source_key k;
+
+	for (unsigned i = 0; i < LIMITER_MAX_SOURCES; i++) {
+		k = v4(i);
+		ck_assert_int_eq(limiter_conn_open(l, &k, 100000, 1, i), 0);
+	}
+	k = v4(LIMITER_MAX_SOURCES);
+	ck_assert_int_eq(limiter_conn_open(l, &k, 100000, 1, 9999), -EBUSY);
+	/* With no source known, a failure from it is not counted anywhere. */
+	limiter_note_failure(l, &k, NULL, &backoff, 9999);
+	ck_assert_uint_eq(limiter_conns_of(l, &k), 0);
+	k = v4(7);
+	limiter_conn_close(l, &k);
+	limiter_conn_close(l, &k); /* a second close is harmless */
+	k = v4(LIMITER_MAX_SOURCES);
+	ck_assert_int_eq(limiter_conn_open(l, &k, 100000, 1, 10000), 0);
+	ck_assert_uint_eq(limiter_conns_of(l, &k), 1);
+	ck_assert_int_eq(limiter_conn_open(l, &k, 100000, 1, 10000), -EBUSY); /* per source */
+	ck_assert_int_eq(limiter_conn_open(l, &k, LIMITER_MAX_SOURCES, 9, 10000), -ENOSPC);
+	limiter_free(l);
+}
+END_TEST
+
+/* The (source, id) table full: the pair seen longest ago is forgotten, but
+ * not one that is backing off while others are not. */
+START_TEST(pair_eviction_keeps_backing_off_pairs)
+{
+	struct limiter *l = limiter_new();
+	struct source_key src = v4(1);
+	char id[16];
+
+	for (unsigned i = 0; i < backoff.failures; i++)
+		limiter_note_failure(l, &src, "blocked", &backoff, 1 + i);
+	ck_assert(limiter_backing_off(l, &src, "blocked", 10));
+	for (unsigned i = 1; i < LIMITER_MAX_PAIRS; i++) {
+		snprintf(id, sizeof(id), "c%u", i);
+		limiter_note_failure(l, &src, id, &backoff, 100 + i);
+	}
+	/* Full: "c1", the oldest that is not backing off, makes room. */
+	limiter_note_failure(l, &src, "new", &backoff, 100000);
+	limiter_note_failure(l, &src, "new", &backoff, 100001);
+	limiter_note_failure(l, &src, "new", &backoff, 100002);
+	ck_assert(limiter_backing_off(l, &src, "blocked", 100003));
+	ck_assert(limiter_backing_off(l, &src, "new", 100003));
+	/* An id longer than any valid one is never recorded. */
+	limiter_note_failure(l, &src, "0123456789012345678901234567890123456789", &backoff, 5);
+	limiter_note_success(l, &src, "blocked", 100004);
+	ck_assert(!limiter_backing_off(l, &src, "blocked", 100005));
+	limiter_free(l);
+}
+END_TEST
+
+/* A reload that lowers `failures` below the count kept so far starts the
+ * count again rather than reading past the ring. */
+START_TEST(threshold_lowered_by_reload)
+{
+	struct limiter *l = limiter_new();
+	struct source_key k = v4(3);
+	struct backoff_config high = backoff, low = backoff;
+
+	high.failures = 5;
+	low.failures = 2;
+	for (unsigned i = 0; i < 4; i++)
+		limiter_note_failure(l, &k, "a", &high, 10 + i);
+	ck_assert(!limiter_backing_off(l, &k, "a", 20));
+	limiter_note_failure(l, &k, "a", &low, 21); /* count restarts: 1 of 2 */
+	ck_assert(!limiter_backing_off(l, &k, "a", 22));
+	limiter_note_failure(l, &k, "a", &low, 23);
+	ck_assert(limiter_backing_off(l, &k, "a", 24));
+	limiter_free(l);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("limiter");
@@ -187,6 +308,10 @@ int main(void)
 	tcase_add_test(tc, two_counters);
 	tcase_add_test(tc, command_concurrency);
 	tcase_add_test(tc, eviction_order);
+	tcase_add_test(tc, source_keys);
+	tcase_add_test(tc, full_table_of_connected_sources);
+	tcase_add_test(tc, pair_eviction_keeps_backing_off_pairs);
+	tcase_add_test(tc, threshold_lowered_by_reload);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
