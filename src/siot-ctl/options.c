@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostport.h"
 #include "send.h"
 
 #ifndef SIOT_VERSION_STRING
@@ -84,13 +85,26 @@ static int take(struct options *o, int opt, const char *arg)
 	case OPT_JSON:
 		o->json = true;
 		return 0;
-	case 'H':
-		return copy_arg(t->host, sizeof(t->host), arg, "host");
+	case 'H': {
+		char p[8], err[400];
+
+		if (hostport_split(arg, t->host, sizeof(t->host), p, sizeof(p), err, sizeof(err)) < 0) {
+			fprintf(stderr, "siot-ctl: -H %s (HOST, HOST:PORT, [IPV6] or [IPV6]:PORT)\n",
+				err);
+			return -1;
+		}
+		if (p[0]) {
+			snprintf(t->port, sizeof(t->port), "%s", p);
+			o->port_in_host = true;
+		}
+		break;
+	}
 	case 'p':
 		if (parse_int(arg, "port", 1, 65535, &port))
 			return -1;
 		snprintf(t->port, sizeof(t->port), "%d", port);
-		return 0;
+		o->port_flag = true;
+		break;
 	case 'U':
 		return copy_arg(t->socket, sizeof(t->socket), arg, "socket path");
 	case 'D':
@@ -117,9 +131,15 @@ static int take(struct options *o, int opt, const char *arg)
 			return -1;
 		}
 		return 0;
+	default:
+		usage(stderr);
+		return -1;
 	}
-	usage(stderr);
-	return -1;
+	if (o->port_in_host && o->port_flag) {
+		fprintf(stderr, "siot-ctl: give the port once: -H HOST:PORT, or -H HOST -p PORT\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* The subcommand and its arguments. */

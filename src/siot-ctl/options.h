@@ -16,6 +16,8 @@ struct options {
 	const char *target_name;   /* -t */
 	const char *keygen_out;    /* -o */
 	bool json;
+	bool port_in_host;         /* -H gave HOST:PORT */
+	bool port_flag;            /* -p was given */
 	struct target flags;       /* what the flags set (the rest unset) */
 	const char *const *commands; /* send's command names */
 	size_t n_commands;

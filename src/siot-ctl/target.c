@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "hostport.h"
 #include "keyfile.h"
 
 void target_clear(struct target *t)
@@ -106,6 +107,21 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		snprintf(t->hash, sizeof(t->hash), "%s", hashes[k]);
 	if (cfg_get_uint(r, g, "port", &port, 1, 65535))
 		snprintf(t->port, sizeof(t->port), "%u", port);
+	if (t->host[0]) {
+		/* host may carry the port, as -H does: "HOST:PORT", "[IPV6]:PORT". */
+		char h[sizeof(t->host)], p[8], err[400];
+
+		if (hostport_split(t->host, h, sizeof(h), p, sizeof(p), err, sizeof(err)) < 0) {
+			cfg_report(r, config_setting_get_member(g, "host"), "host %s", err);
+		} else if (p[0] && port) {
+			cfg_report(r, config_setting_get_member(g, "host"),
+				   "give the port once: in host or in port, not both");
+		} else {
+			snprintf(t->host, sizeof(t->host), "%s", h);
+			if (p[0])
+				snprintf(t->port, sizeof(t->port), "%s", p);
+		}
+	}
 	if (cfg_get_uint(r, g, "tag_length", &n, SIOT_MIN_TAG, SIOT_MAX_DIGEST))
 		t->tag_length = (int)n;
 	if (cfg_get_uint(r, g, "challenge_length", &n, SIOT_MIN_CHALLENGE, SIOT_MAX_CHALLENGE))

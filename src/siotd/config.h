@@ -26,7 +26,7 @@
 #include "siot.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/siot.conf"
-#define CONFIG_DEFAULT_LISTEN "[::]:7468"
+#define CONFIG_DEFAULT_LISTEN "7468"
 #define CONFIG_MAX_CLIENTS 256
 #define CONFIG_MAX_COMMANDS 256
 #define CONFIG_MAX_LISTEN 16

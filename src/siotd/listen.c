@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "hostport.h"
 #include "log.h"
 
 #define LISTEN_BACKLOG 128
@@ -79,61 +80,84 @@ static int open_unix(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/* Bind and listen on the first address of ai; fd or -errno. */
+static int open_inet(const char *spec, const struct addrinfo *ai, char *err, size_t errlen)
+{
+	int fd, r, one = 1, zero = 0;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6) /* "[::]:PORT" and "PORT" take IPv4 too */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	return fd;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int listen_open(const char *spec, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
-	char host[128];
-	const char *port, *colon;
-	int fd, r, one = 1, zero = 0;
+	char host[256], port[8], why[300];
+	const char *node;
+	int fd, r;
 
 	if (strncmp(spec, "unix:", 5) == 0)
 		return open_unix(spec + 5, err, errlen);
 	if (spec[0] == '/')
 		return open_unix(spec, err, errlen);
 
-	if (spec[0] == '[') {
-		const char *close_br = strchr(spec, ']');
-		if (!close_br || close_br[1] != ':' || (size_t)(close_br - spec - 1) >= sizeof(host))
-			goto bad;
-		memcpy(host, spec + 1, (size_t)(close_br - spec - 1));
-		host[close_br - spec - 1] = '\0';
-		port = close_br + 2;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= sizeof(host))
-			goto bad;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-		port = colon + 1;
-	}
-	if (!*port || strspn(port, "0123456789") != strlen(port))
+	if (hostport_is_port(spec)) {
+		/* PORT alone, as ListenStream= takes it: every address, IPv6 and
+		 * IPv4 on one socket, or IPv4 alone where there is no IPv6. */
+		snprintf(port, sizeof(port), "%s", spec);
+		hints.ai_family = AF_INET6;
+		if (getaddrinfo(NULL, port, &hints, &ai) == 0) {
+			fd = open_inet(spec, ai, err, errlen);
+			freeaddrinfo(ai);
+			if (fd != -EAFNOSUPPORT)
+				return fd;
+		}
+		hints.ai_family = AF_INET;
+		node = NULL;
+	} else if (strspn(spec, "0123456789") == strlen(spec)) {
+		snprintf(why, sizeof(why), "port \"%s\" is not a number from 1 to 65535", spec);
 		goto bad;
-	r = getaddrinfo(*host && strcmp(host, "*") ? host : NULL, port, &hints, &ai);
+	} else {
+		if (hostport_split(spec, host, sizeof(host), port, sizeof(port), why, sizeof(why)) < 0)
+			goto bad;
+		if (!port[0]) {
+			snprintf(why, sizeof(why), "\"%s\": the port is missing", spec);
+			goto bad;
+		}
+		node = strcmp(host, "*") ? host : NULL;
+	}
+	r = getaddrinfo(node, port, &hints, &ai);
+	if (r == EAI_NONAME && node) {
+		/* Not a numeric address: a host name, resolved once, now. */
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		r = getaddrinfo(node, port, &hints, &ai);
+	}
 	if (r != 0) {
-		snprintf(err, errlen, "%s: %s", spec, gai_strerror(r));
+		snprintf(err, errlen, "%s: %s", spec, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return -EINVAL;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto sys_fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6) /* "[::]" takes IPv4 too */
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
-		goto sys_fail;
+	fd = open_inet(spec, ai, err, errlen);
 	freeaddrinfo(ai);
 	return fd;
-
-sys_fail:
-	r = -errno;
-	snprintf(err, errlen, "%s: %s", spec, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(ai);
-	return r;
 bad:
-	snprintf(err, errlen, "%s: expected ADDRESS:PORT, [IPV6]:PORT or a Unix socket path", spec);
+	snprintf(err, errlen,
+		 "%s; a listen address is PORT, ADDRESS:PORT, HOST:PORT, [IPV6]:PORT or a Unix "
+		 "socket path",
+		 why);
 	return -EINVAL;
 }

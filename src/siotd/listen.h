@@ -2,9 +2,10 @@
 /*
  * Listening sockets: inherited from systemd (socket activation), each
  * checked to be a listening stream socket of AF_INET, AF_INET6 or AF_UNIX,
- * anything else closed; or opened here from "ADDRESS:PORT" strings
- * ("[::]:7468" dual-stack, "127.0.0.1:7468", "[::1]:7468") and Unix socket
- * paths ("/run/siot.sock" or "unix:/run/siot.sock").
+ * anything else closed; or opened here from ListenStream=-style strings:
+ * "7468" (every address, dual-stack), "127.0.0.1:7468", "[::1]:7468",
+ * "garage.local:7468" (resolved once) and Unix socket paths
+ * ("/run/siot.sock" or "unix:/run/siot.sock").
  */
 #ifndef SIOTD_LISTEN_H
 #define SIOTD_LISTEN_H

@@ -348,6 +348,26 @@ class Ctl(Case):
         self.assertExit(p, 78)
         self.assertIn('%s:3: %s: unprotected key file' % (cfg, self.alice_key_path), p.stderr)
 
+    def test_target_host_with_port(self):
+        """A target's host takes -H's forms; a port in both host and port is
+        reported at its line."""
+        d = self.daemon(self.conf_text)
+        cfg = self.path('hp.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = (\n'
+                    '  { name = "a"; host = "127.0.0.1:%d"; id = "alice"; key_file = "%s"; },\n'
+                    '  { name = "b"; host = "127.0.0.1:1"; port = 2; },\n'
+                    '  { name = "c"; host = "[::1"; }\n'
+                    ');\n' % (d.port, self.alice_key_path))
+        p = ctl(['-c', cfg, 'check'])
+        self.assertExit(p, 78)
+        self.assertIn('%s:3: give the port once: in host or in port, not both' % cfg, p.stderr)
+        self.assertIn('%s:4: host "[::1": no closing \']\'' % cfg, p.stderr)
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "a"; host = "127.0.0.1:%d"; id = "alice"; '
+                    'key_file = "%s"; } );\n' % (d.port, self.alice_key_path))
+        self.assertExit(ctl(['-c', cfg, 'send', 'ok']), 0)
+
     def test_check_reports_lines(self):
         cfg = self.path('bad.conf')
         with open(cfg, 'w') as f:
@@ -538,7 +558,7 @@ class Ctl(Case):
             (['-T', 'soon', 'send', 'ok'], "not 'soon'"),
             (['--challenge-length', '8', 'send', 'ok'], '--challenge-length must be'),
             (['--wakeup-length', '-1', 'send', 'ok'], '--wakeup-length must be'),
-            (['-H', 'h' * 300, 'send', 'ok'], 'host is too long'),
+            (['-H', 'h' * 300, 'send', 'ok'], '": too long (HOST, HOST:PORT, [IPV6] or [IPV6]:PORT)'),
             (['-k', 'k' * 5000, 'send', 'ok'], 'key file is too long'),
             (['--bogus', 'send', 'ok'], "unrecognized option '--bogus'"),
             (['keygen', 'extra'], 'keygen takes no arguments'),

@@ -934,7 +934,13 @@ class Startup(Base):
         conf = self.path('cl.conf')
         with open(conf, 'w') as f:
             f.write(self.conf())
-        for spec, words in (('nonsense', 'expected ADDRESS:PORT'), ('[::1', 'expected ADDRESS:PORT'),
+        for spec, words in (('nonsense', '"nonsense": the port is missing; a listen address is '
+                                         'PORT, ADDRESS:PORT, HOST:PORT, [IPV6]:PORT or a Unix '
+                                         'socket path'),
+                            ('[::1', "no closing ']'"), ('[::1]', 'the port is missing'),
+                            ('127.0.0.1:http', 'port "http" is not a number'),
+                            ('70000', 'port "70000" is not a number'),
+                            ('no-such-host.invalid:7468', 'no-such-host.invalid:7468: '),
                             ('/' + 'x' * 120, 'socket path too long'),
                             ('/nonexistent-dir/s.sock', 'No such file')):
             p = run('-c', conf, '--listen', spec)
@@ -952,6 +958,35 @@ class Startup(Base):
         p = ctl(['-H', '::1', '-p', str(port6), '-i', 'alice', '-k', self.alice_key_path,
                  'send', 'ok'])
         self.assertExit(p, 0)
+        # siot-ctl's forms of the same: [IPV6]:PORT and [IPV6] with -p.
+        for host in (['-H', '[::1]:%d' % port6], ['-H', '[::1]', '-p', str(port6)]):
+            p = ctl(host + ['-i', 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+            self.assertExit(p, 0)
+        p = ctl(['-H', '[::1]:%d' % port6, '-p', '1', '-i', 'alice', '-k', self.alice_key_path,
+                 'send', 'ok'])
+        self.assertExit(p, 64)
+        self.assertIn('give the port once', p.stderr)
+
+    def test_listen_port_alone_and_host_names(self):
+        """--listen PORT takes IPv6 and IPv4 on every address, as
+        ListenStream=PORT does; HOST:PORT resolves a host name."""
+        def free_dual_port():
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                s6.bind(('::', 0))
+                return s6.getsockname()[1]
+        port = free_dual_port()
+        self.daemon(self.conf(), extra=['--listen', str(port)])
+        for host in ('127.0.0.1:%d' % port, '[::1]:%d' % port):
+            p = ctl(['-H', host, '-i', 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+            self.assertExit(p, 0)
+        port = free_dual_port()
+        d = self.daemon(self.conf(), extra=['--listen', 'localhost:%d' % port])
+        self.assertRegex(d.log(), r'listening on localhost:%d' % port)
+        p = ctl(['-H', 'localhost:%d' % port, '-i', 'alice', '-k', self.alice_key_path,
+                 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(len(self.marker('ran-ok')), 3)
 
     def test_second_stop_signal_kills_running_actions(self):
         d = self.daemon(self.conf())

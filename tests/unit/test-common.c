@@ -3,8 +3,8 @@
  * Unit tests of src/common and siot-ctl's target merge: the key-file
  * permission policy (every rule, from crafted stat results), reading key
  * files (hex, base64, not a key, too large, not a regular file), the
- * libconfig readers' type and range reports, and merging flags over a
- * target.
+ * libconfig readers' type and range reports, the one address syntax, and
+ * merging flags over a target.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "hostport.h"
 #include "keyfile.h"
 #include "siot.h"
 #include "target.h"
@@ -251,6 +252,57 @@ START_TEST(target_merge_and_home)
 }
 END_TEST
 
+/* Every form of the address syntax, and each malformed one with its words. */
+START_TEST(host_and_port)
+{
+	static const struct {
+		const char *spec, *host, *port, *err;
+	} cases[] = {
+		{ "garage.local:7468", "garage.local", "7468", NULL },
+		{ "192.168.1.20:80", "192.168.1.20", "80", NULL },
+		{ "*:7468", "*", "7468", NULL },
+		{ "[fd00::1]:7468", "fd00::1", "7468", NULL },
+		{ "[fd00::1]", "fd00::1", "", NULL },
+		{ "fd00::1", "fd00::1", "", NULL },
+		{ "::", "::", "", NULL },
+		{ "garage", "garage", "", NULL },
+		{ "[fd00::1", NULL, NULL, "no closing ']'" },
+		{ "[fd00::1]7468", NULL, NULL, "expected ':PORT' after ']'" },
+		{ "[fd00::1]:", NULL, NULL, "the port is missing" },
+		{ "garage:", NULL, NULL, "the port is missing" },
+		{ ":7468", NULL, NULL, "the host is missing" },
+		{ "[]:7468", NULL, NULL, "the host is missing" },
+		{ "", NULL, NULL, "the host is missing" },
+		{ "garage:0", NULL, NULL, "port \"0\" is not a number from 1 to 65535" },
+		{ "garage:65536", NULL, NULL, "is not a number" },
+		{ "garage:http", NULL, NULL, "is not a number" },
+		{ "garage:-1", NULL, NULL, "is not a number" },
+		{ "[::1]:123456", NULL, NULL, "is not a number" },
+	};
+	char host[16], port[8], err[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = hostport_split(cases[i].spec, host, sizeof(host), port, sizeof(port), err,
+				       sizeof(err));
+		if (!cases[i].err) {
+			ck_assert_msg(r == 0, "%s: %s", cases[i].spec, err);
+			ck_assert_str_eq(host, cases[i].host);
+			ck_assert_str_eq(port, cases[i].port);
+		} else {
+			ck_assert_msg(r == -EINVAL, "%s was accepted", cases[i].spec);
+			ck_assert_msg(strstr(err, cases[i].err), "%s: %s", cases[i].spec, err);
+		}
+	}
+	/* A host longer than the buffer is refused, not cut. */
+	ck_assert_int_eq(hostport_split("a-very-long-host-name:1", host, sizeof(host), port,
+					sizeof(port), err, sizeof(err)),
+			 -EINVAL);
+	ck_assert(hostport_is_port("65535"));
+	ck_assert(!hostport_is_port("065536"));
+	ck_assert(!hostport_is_port("7468 "));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -258,6 +310,7 @@ int main(void)
 
 	tcase_add_test(tc, keyfile_policy);
 	tcase_add_test(tc, keyfile_group_and_type);
+	tcase_add_test(tc, host_and_port);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("files"); /* tests that write files, in their own folder */
 	tcase_add_checked_fixture(tc, make_dir, remove_dir);
