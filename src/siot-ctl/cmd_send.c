@@ -152,7 +152,7 @@ int cmd_send(const struct options *o)
 		if (o->json)
 			output_json(&outcomes[i]);
 		else
-			output_human(&outcomes[i]);
+			output_human(&outcomes[i], o->n_commands > 1, o->verbose);
 	}
 	fflush(stdout);
 	return code;

@@ -85,6 +85,9 @@ static int take(struct options *o, int opt, const char *arg)
 	case OPT_JSON:
 		o->json = true;
 		return 0;
+	case 'v':
+		o->verbose = true;
+		return 0;
 	case 'H': {
 		char p[8], err[400];
 
@@ -214,6 +217,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "wakeup-length", required_argument, NULL, OPT_WAKEUP },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -222,7 +226,7 @@ int options_parse(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ 0 };
 	target_clear(&o->flags);
-	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:D:i:k:o:T:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:D:i:k:o:T:vh", opts, NULL)) != -1) {
 		if (opt == OPT_VERSION) {
 			printf("siot-ctl %s\n", SIOT_VERSION_STRING);
 			return 0;

@@ -16,6 +16,7 @@ struct options {
 	const char *target_name;   /* -t */
 	const char *keygen_out;    /* -o */
 	bool json;
+	bool verbose;              /* -v: a status line for OK commands too */
 	bool port_in_host;         /* -H gave HOST:PORT */
 	bool port_flag;            /* -p was given */
 	struct target flags;       /* what the flags set (the rest unset) */

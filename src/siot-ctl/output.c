@@ -53,18 +53,53 @@ static void print_output(const uint8_t *s, size_t n)
 	}
 }
 
-void output_human(const struct send_outcome *o)
+/* Why the device answered BUSY or REJECTED, from the authenticated result
+ * byte (siot-protocol(7)); NULL for other statuses. */
+const char *output_reason(const struct send_outcome *o)
 {
-	if (o->authentic && o->output_len)
+	if (!o->authentic)
+		return NULL;
+	if (o->outcome == OUTCOME_BUSY)
+		return o->result == 1 ? "this client or address is backing off after failed "
+					"attempts; wait a while and try again"
+		     : o->result == 0 ? "the command or its GPIO line is in use; try again when it "
+					"has finished"
+				      : "for a reason this siot-ctl does not know";
+	if (o->outcome == OUTCOME_REJECTED)
+		return o->result == 0 ? "no command that this client may run has this name"
+		     : o->result == 1 ? "this client may not connect from this address"
+				      : "for a reason this siot-ctl does not know";
+	return NULL;
+}
+
+void output_human(const struct send_outcome *o, bool named, bool verbose)
+{
+	if (o->authentic && o->output_len) {
+		const uint8_t *nl = memchr(o->output, '\n', o->output_len);
+		bool one_line = nl == o->output + o->output_len - 1;
+
+		/* With several commands, each one's output is introduced by its
+		 * name (a command name is plain ASCII): "door: 1", or the name on
+		 * a line of its own before output of several lines. */
+		if (named)
+			printf(one_line ? "%s: " : "%s:\n", o->command);
 		print_output(o->output, o->output_len);
+		if (named && o->output[o->output_len - 1] != '\n')
+			putchar('\n');
+	}
 	fflush(stdout);
 	if (o->outcome == OUTCOME_NOT_SENT && !o->sent && !o->error[0])
 		fprintf(stderr, "siot-ctl: %s: not sent\n", o->command);
 	else if (o->error[0] && !o->authentic)
 		fprintf(stderr, "siot-ctl: %s: %s\n", o->command, o->error);
-	else if (o->authentic && o->exit_code == 1)
-		fprintf(stderr, "siot-ctl: %s: failed (result %u)\n", o->command, o->result);
+	else if (o->authentic && o->outcome == OUTCOME_FAILED)
+		fprintf(stderr, "siot-ctl: %s: exit %u\n", o->command, o->result);
+	else if (output_reason(o))
+		fprintf(stderr, "siot-ctl: %s: %s: %s\n", o->command, outcome_name(o->outcome),
+			output_reason(o));
 	else if (o->authentic && o->exit_code != 0)
+		fprintf(stderr, "siot-ctl: %s: %s\n", o->command, outcome_name(o->outcome));
+	else if (verbose)
 		fprintf(stderr, "siot-ctl: %s: %s\n", o->command, outcome_name(o->outcome));
 }
 

@@ -2,8 +2,9 @@
 /*
  * GPIO actions on held lines: set, toggle, pulse (value for a duration, then
  * the opposite, on a timer: the loop is never blocked) and get (the result
- * byte is the logical value; reading an output does not change it).  One
- * action per line at a time.  A GPIO error is FAILED.
+ * byte is the logical value, and unless the command says output = false the
+ * value is also its output text, "0\n" or "1\n"; reading an output does not
+ * change it).  One action per line at a time.  A GPIO error is FAILED.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct gpio_run {
 	sd_event_source *src;
 	struct action_result result;
 	char note[128];
+	uint8_t text[2];        /* a get's value as output text */
 	action_done_fn done;
 	void *userdata;
 };
@@ -106,6 +108,12 @@ int action_gpio_start(struct actions *owner, const struct command *cmd, action_d
 	case GPIO_OP_GET:
 		r = gpio_get(line, &v);
 		a->result.result = (uint8_t)v;
+		if (r == 0 && cmd->output) {
+			a->text[0] = v ? '1' : '0';
+			a->text[1] = '\n';
+			a->result.output = a->text;
+			a->result.output_len = sizeof(a->text);
+		}
 		snprintf(a->note, sizeof(a->note), "%s is %d", decl->name, v);
 		break;
 	case GPIO_OP_PULSE:

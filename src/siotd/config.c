@@ -295,10 +295,16 @@ static void load_command(struct cfg_reader *r, const config_setting_t *g, struct
 		cfg_report(r, g, "command \"%s\" needs an action: exec = [ ... ] or gpio = { ... }",
 			   name);
 	if (cmd->kind == ACTION_GPIO &&
-	    (config_setting_get_member(g, "output") || config_setting_get_member(g, "env") ||
-	     config_setting_get_member(g, "timeout")))
-		cfg_report(r, g, "command \"%s\": output, env and timeout are for exec commands",
-			   name);
+	    (config_setting_get_member(g, "env") || config_setting_get_member(g, "timeout")))
+		cfg_report(r, g, "command \"%s\": env and timeout are for exec commands", name);
+	if (cmd->kind == ACTION_GPIO && cmd->op != GPIO_OP_GET &&
+	    config_setting_get_member(g, "output"))
+		cfg_report(r, config_setting_get_member(g, "output"),
+			   "command \"%s\": output is for exec commands and gpio get", name);
+	/* A get answers with its value as text ("0\n", "1\n") unless told not to. */
+	if (cmd->kind == ACTION_GPIO && cmd->op == GPIO_OP_GET &&
+	    !config_setting_get_member(g, "output"))
+		cmd->output = true;
 }
 
 static void load_commands(struct cfg_reader *r, const config_setting_t *root, struct config *c)

@@ -144,7 +144,8 @@ static const char *client_name(const struct conn *c)
 
 /* The request's one line: always written for a verified request (its tag
  * matched), summarised per source otherwise (log_unverified). */
-static void log_outcome(const struct conn *c, const char *outcome, const char *note)
+static void log_outcome(const struct conn *c, const char *outcome, const char *reason,
+			const char *note)
 {
 	const struct command *cmd = c->decision.command;
 	bool verified = c->decision.verdict == REQUEST_RUN ||
@@ -152,17 +153,17 @@ static void log_outcome(const struct conn *c, const char *outcome, const char *n
 	uint64_t now = now_usec(c);
 
 	if (verified)
-		log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome,
+		log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome, reason,
 			    now - c->request_time, note);
 	else
 		log_unverified(c->source, now, c->peer, client_name(c), cmd ? cmd->name : "-",
-			       outcome, now - c->request_time, note);
+			       outcome, reason, now - c->request_time, note);
 }
 
 /* A line about a connection with no verified request. */
 static void log_dropped(const struct conn *c, const char *outcome, const char *note)
 {
-	log_unverified(c->source, now_usec(c), c->peer, "-", "-", outcome, 0, note);
+	log_unverified(c->source, now_usec(c), c->peer, "-", "-", outcome, NULL, 0, note);
 }
 
 /* Shut down our sending side and read until EOF (or 1 s), so the response
@@ -311,7 +312,7 @@ static void on_action_done(void *userdata, const struct action_result *r)
 	limiter_command_release(c->d->limits, c->decision.command->name);
 	if (out_len > c->cfg->output_max)
 		out_len = c->cfg->output_max;
-	log_outcome(c, siot_status_name(r->status), r->note);
+	log_outcome(c, siot_status_name(r->status), NULL, r->note);
 	conn_finish(c, respond(c, r->status, r->result, out_len ? r->output : NULL, out_len));
 }
 
@@ -331,10 +332,10 @@ static int run(struct conn *c)
 		limiter_command_release(c->d->limits, cmd->name);
 	}
 	if (r == -EBUSY) {
-		log_outcome(c, "busy", "its GPIO line is in use");
+		log_outcome(c, "busy", "in-use", "its GPIO line is in use");
 		return respond(c, SIOT_STATUS_BUSY, 0, NULL, 0);
 	}
-	log_outcome(c, "error", strerror(-r));
+	log_outcome(c, "error", NULL, strerror(-r));
 	return respond(c, SIOT_STATUS_ERROR, 0, NULL, 0);
 }
 
@@ -380,12 +381,14 @@ static int handle_request(struct conn *c)
 	case REQUEST_REJECT:
 		limiter_note_failure(c->d->limits, &c->src, dec->client ? dec->client->id : NULL,
 				     &c->cfg->backoff, c->request_time);
-		log_outcome(c, "rejected", request_reason_note(dec->reason));
+		log_outcome(c, "rejected", request_reason_word(dec->reason),
+			    request_reason_note(dec->reason));
 		return respond(c, SIOT_STATUS_REJECTED, 0, NULL, 0);
 	case REQUEST_BUSY:
 		if (dec->reason == REQUEST_AT_CONCURRENCY) /* its tag verified */
 			limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
-		log_outcome(c, "busy", request_reason_note(dec->reason));
+		log_outcome(c, "busy", request_reason_word(dec->reason),
+			    request_reason_note(dec->reason));
 		/* The result byte says why (siot-protocol(7)): 1 backing off, 0 in use. */
 		return respond(c, SIOT_STATUS_BUSY, dec->reason == REQUEST_BACKING_OFF ? 1 : 0, NULL,
 			       0);
@@ -484,7 +487,7 @@ static int deadline_passed(struct conn *c)
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		return -ETIMEDOUT;
 	case CONN_SENDING:
-		log_request(c->peer, client_name(c), "-", "dropped", 0,
+		log_request(c->peer, client_name(c), "-", "dropped", NULL, 0,
 			    "response not taken before the deadline");
 		return -ETIMEDOUT;
 	case CONN_RUNNING:

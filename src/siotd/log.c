@@ -119,24 +119,29 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
 }
 
 void log_request(const char *peer, const char *client, const char *command,
-		 const char *outcome, uint64_t duration_usec, const char *note)
+		 const char *outcome, const char *reason, uint64_t duration_usec,
+		 const char *note)
 {
 	unsigned long long ms = (unsigned long long)(duration_usec / 1000);
 	int saved = errno;
+	char why[48] = "";
 
 	if (!note)
 		note = "";
+	if (reason)
+		snprintf(why, sizeof(why), " reason=%s", reason);
 	if (state->journal) {
-		sd_journal_send("MESSAGE=request peer=%s client=%s command=%s outcome=%s "
+		sd_journal_send("MESSAGE=request peer=%s client=%s command=%s outcome=%s%s "
 				"duration=%llums%s%s",
-				peer, client, command, outcome, ms, *note ? " " : "", note,
+				peer, client, command, outcome, why, ms, *note ? " " : "", note,
 				"PRIORITY=%d", LOG_INFO, "SIOT_PEER=%s", peer, "SIOT_CLIENT=%s",
 				client, "SIOT_COMMAND=%s", command, "SIOT_OUTCOME=%s", outcome,
-				"SIOT_DURATION_MS=%llu", ms, NULL);
+				"SIOT_REASON=%s", reason ? reason : "", "SIOT_DURATION_MS=%llu", ms,
+				NULL);
 	} else {
-		fprintf(stderr, "siotd: request peer=%s client=%s command=%s outcome=%s "
+		fprintf(stderr, "siotd: request peer=%s client=%s command=%s outcome=%s%s "
 				"duration=%llums%s%s\n",
-			peer, client, command, outcome, ms, *note ? " " : "", note);
+			peer, client, command, outcome, why, ms, *note ? " " : "", note);
 	}
 	errno = saved;
 }
@@ -200,8 +205,8 @@ static struct log_summary *summary_for(const char *source, const char *outcome, 
 }
 
 void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
-		    const char *command, const char *outcome, uint64_t duration_usec,
-		    const char *note)
+		    const char *command, const char *outcome, const char *reason,
+		    uint64_t duration_usec, const char *note)
 {
 	struct log_summary *e = summary_for(source, outcome, now);
 
@@ -213,7 +218,7 @@ void log_unverified(const char *source, uint64_t now, const char *peer, const ch
 		write_left_out(e, now);
 	e->since = now ? now : 1;
 	e->left_out = 0;
-	log_request(peer, client, command, outcome, duration_usec, note);
+	log_request(peer, client, command, outcome, reason, duration_usec, note);
 }
 
 void log_flush_summaries(uint64_t now)

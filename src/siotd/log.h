@@ -59,12 +59,15 @@ void log_format_source(const struct sockaddr_storage *sa, uid_t uid, char *out, 
 
 /*
  * The one line a request gets: peer, client id ("-" when none or invalid),
- * command ("-" unless matched), outcome and duration, plus a free-form note.
- * In the journal they are also fields SIOT_PEER, SIOT_CLIENT, SIOT_COMMAND,
- * SIOT_OUTCOME, SIOT_DURATION_MS.  Never given a key or a tag.
+ * command ("-" unless matched), outcome, the reason for a rejected or busy
+ * outcome (a word such as "not-allowed", or NULL), and duration, plus a
+ * free-form note.  In the journal they are also fields SIOT_PEER,
+ * SIOT_CLIENT, SIOT_COMMAND, SIOT_OUTCOME, SIOT_REASON (when there is one),
+ * SIOT_DURATION_MS.  Never given a key or a tag.
  */
 void log_request(const char *peer, const char *client, const char *command,
-		 const char *outcome, uint64_t duration_usec, const char *note);
+		 const char *outcome, const char *reason, uint64_t duration_usec,
+		 const char *note);
 
 /*
  * The line of a connection or request that was not verified (malformed,
@@ -76,8 +79,8 @@ void log_request(const char *peer, const char *client, const char *command,
  * verified requests never go through here.  now: CLOCK_MONOTONIC usec.
  */
 void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
-		    const char *command, const char *outcome, uint64_t duration_usec,
-		    const char *note);
+		    const char *command, const char *outcome, const char *reason,
+		    uint64_t duration_usec, const char *note);
 /* Write the counts whose period has ended, and forget quiet sources; call
  * every LOG_SUMMARY_USEC or so. */
 void log_flush_summaries(uint64_t now);

@@ -93,3 +93,25 @@ const char *request_reason_note(enum request_reason reason)
 	}
 	return "?";
 }
+
+const char *request_reason_word(enum request_reason reason)
+{
+	switch (reason) {
+	case REQUEST_MATCHED:
+		return NULL;
+	case REQUEST_BACKING_OFF:
+		return "backing-off";
+	case REQUEST_AT_CONCURRENCY:
+		return "in-use";
+	case REQUEST_NO_MATCH:
+	case REQUEST_NOT_MATCHED:
+		return "no-match";
+	case REQUEST_INVALID_ID:
+		return "invalid-id";
+	case REQUEST_UNKNOWN_CLIENT:
+		return "unknown-client";
+	case REQUEST_NOT_ALLOWED:
+		return "not-allowed";
+	}
+	return NULL;
+}

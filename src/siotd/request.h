@@ -63,5 +63,7 @@ void request_decide(const struct config *cfg, const struct limiter *limits,
 
 /* The log's words for a reason ("unknown client", ...). */
 const char *request_reason_note(enum request_reason reason);
+/* Its reason= word in the log ("unknown-client", "not-allowed", ...). */
+const char *request_reason_word(enum request_reason reason);
 
 #endif

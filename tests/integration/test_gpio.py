@@ -86,6 +86,32 @@ class Gpio(Case):
             f.write('0\n')
         self.assertEqual(self.result(d, 'door'), 0)
 
+    def test_get_prints_its_value(self):
+        """Reading a sensor prints its value (it once printed nothing): the
+        value is the get's output text, named when there are several
+        commands; set and the like stay quiet; output = false keeps a get
+        quiet too."""
+        d = self.daemon(self.conf(commands=(
+            'commands = (\n'
+            '  { name = "door"; gpio = { line = "door"; action = "get"; }; },\n'
+            '  { name = "door-quiet"; output = false; gpio = { line = "door"; action = "get"; }; },\n'
+            '  { name = "lamp-on"; gpio = { line = "lamp"; action = "set"; value = 1; }; },\n'
+            '  { name = "lamp-state"; gpio = { line = "lamp"; action = "get"; }; }\n'
+            ');\n')))
+        p = self.send(d, 'door')
+        self.assertExit(p, 0)
+        self.assertEqual((p.stdout, p.stderr), ('1\n', ''))
+        p = self.send(d, 'door', extra=['--json'])
+        self.assertEqual(json.loads(p.stdout)['output'], '1\n')
+        p = self.send(d, 'lamp-on')
+        self.assertEqual((p.stdout, p.stderr), ('', ''))
+        p = self.send(d, 'door', 'lamp-on', 'lamp-state')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'door: 1\nlamp-state: 1\n')
+        p = self.send(d, 'door-quiet', extra=['--json'])
+        self.assertEqual(json.loads(p.stdout), {'command': 'door-quiet', 'status': 'ok',
+                                                'result': 1, 'authentic': True})
+
     def pulse_width(self, d, command, line):
         """Send command (a pulse) and sample the line's published level from
         outside siotd as fast as it goes (bounded by 10 s).  Returns the width

@@ -224,10 +224,15 @@ class Ctl(Case):
         p = self.send(d, 'fail')
         self.assertExit(p, 1)
         self.assertEqual(p.stdout, 'disk full\n')
-        self.assertIn('fail: failed (result 3)', p.stderr)
+        self.assertEqual(p.stderr, 'siot-ctl: fail: exit 3\n')
         p = self.send(d, 'forbidden')
         self.assertExit(p, 2)
-        self.assertIn('forbidden: rejected', p.stderr)
+        self.assertEqual(p.stderr, 'siot-ctl: forbidden: rejected: no command that this client '
+                                   'may run has this name\n')
+        self.assertIn('command=forbidden outcome=rejected reason=not-allowed', d.log())
+        p = self.send(d, 'nosuch')
+        self.assertExit(p, 2)
+        self.assertIn('nosuch: rejected: no command that this client may run', p.stderr)
         p = self.send(d, 'hang')
         self.assertExit(p, 4)
         self.assertIn('timeout', p.stderr)
@@ -240,8 +245,41 @@ class Ctl(Case):
         self.assertTrue(wait_until(lambda: 'slow' in self.ran(), 10))
         p = self.send(d, 'slow')
         self.assertExit(p, 3)
+        self.assertEqual(p.stderr, 'siot-ctl: slow: busy: the command or its GPIO line is in '
+                                   'use; try again when it has finished\n')
+        self.assertIn('command=slow outcome=busy reason=in-use', d.log())
         self.assertEqual(first.wait(30), 0)
         self.assertEqual(self.ran().count('slow'), 1)
+
+    def test_backing_off_says_so(self):
+        """BUSY because of failed attempts says so, unlike BUSY in use."""
+        d = self.daemon(self.conf_text.replace(
+            'max_requests = 10;', 'backoff = { failures = 1; base = 60.0; max = 60.0; };'))
+        wrong = self.path('wrong.key')
+        write_key(wrong)
+        self.assertExit(self.send(d, 'ok', key=wrong), 76)  # refused, not verified
+        p = self.send(d, 'ok')
+        self.assertExit(p, 3)
+        self.assertEqual(p.stderr, 'siot-ctl: ok: busy: this client or address is backing off '
+                                   'after failed attempts; wait a while and try again\n')
+        self.assertIn('outcome=busy reason=backing-off', d.log())
+        self.assertEqual(self.ran(), [])
+
+    def test_several_commands_named_and_verbose(self):
+        """With several commands each output is introduced by its name; -v
+        adds a line for each command that went well."""
+        d = self.daemon(self.conf_text)
+        p = self.send(d, 'ok', 'gone', 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'ok: hello\nok: hello\n')
+        self.assertEqual(p.stderr, '')
+        p = self.send(d, 'ok', 'gone', extra=['-v'])
+        self.assertExit(p, 0)
+        self.assertEqual(p.stderr, 'siot-ctl: ok: ok\nsiot-ctl: gone: ok\n')
+        p = self.send(d, 'gone', 'fail')
+        self.assertExit(p, 1)
+        self.assertEqual(p.stdout, 'fail: disk full\n')
+        self.assertEqual(p.stderr, 'siot-ctl: fail: exit 3\n')
 
     def test_json_objects(self):
         d = self.daemon(self.conf_text)
@@ -311,7 +349,7 @@ class Ctl(Case):
         d = self.daemon(self.conf_text)
         p = self.send(d, 'ok', 'ok', 'ok')
         self.assertExit(p, 0)
-        self.assertEqual(p.stdout, 'hello\n' * 3)
+        self.assertEqual(p.stdout, 'ok: hello\n' * 3)
         self.assertEqual(self.ran(), ['ran'] * 3)
         self.assertEqual(d.log().count(': connected'), 1)
 

@@ -367,9 +367,16 @@ class Protection(Base):
         d = self.daemon(self.conf())
         p = self.send(d, 'ok', cid='mallory')
         self.assertExit(p, 76)
-        self.assertIn('client=mallory command=- outcome=rejected', d.log())
+        self.assertIn('client=mallory command=- outcome=rejected reason=unknown-client', d.log())
         self.assertIn('unknown client', d.log())
         self.assertEqual(self.marker('ran-ok'), [])
+
+    def test_no_match_is_logged_with_its_reason(self):
+        d = self.daemon(self.conf())
+        p = self.send(d, 'nosuch')
+        self.assertExit(p, 2)
+        self.assertIn('client=alice command=- outcome=rejected reason=no-match', d.log())
+        self.assertIn('no command that this client may run has this name', p.stderr)
 
     def test_replay_on_new_connection(self):
         d = self.daemon(self.conf())

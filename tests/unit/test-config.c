@@ -255,7 +255,11 @@ static const struct problem_case problem_cases[] = {
 	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
 	  "commands = ( { name = \"t\"; output = true;\n"
 	  "  gpio = { line = \"l\"; action = \"toggle\"; }; } );\n",
-	  { "3: output, env and timeout are for exec commands" } },
+	  { "3: command \"t\": output is for exec commands and gpio get" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
+	  "commands = ( { name = \"t\"; timeout = 1.0;\n"
+	  "  gpio = { line = \"l\"; action = \"get\"; }; } );\n",
+	  { "3: command \"t\": env and timeout are for exec commands" } },
 	{ CLIENT "commands = ( 3 );\n", { "2: a command" } },
 	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; commands = \"t\"; } );\n" EXEC_T,
 	  { "1: commands of client \"a\" must be an array of names" } },
@@ -286,6 +290,21 @@ START_TEST(every_problem_at_its_line)
 	expect(pc->want[0] ? (const char *const[]){ pc->want[0], pc->want[1], pc->want[2], NULL }
 			   : (const char *const[]){ NULL });
 	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* A get answers with its value as text unless output = false. */
+START_TEST(gpio_get_output_default)
+{
+	struct config *c = load(CLIENT
+				"lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"input\"; } );\n"
+				"commands = ( { name = \"g\"; gpio = { line = \"l\"; action = \"get\"; }; },\n"
+				"  { name = \"q\"; output = false; gpio = { line = \"l\"; action = \"get\"; }; } );\n");
+
+	expect((const char *const[]){ NULL });
+	ck_assert(c->commands[0].output);
+	ck_assert(!c->commands[1].output);
+	config_unref(c);
 }
 END_TEST
 
@@ -332,6 +351,7 @@ int main(void)
 	tcase_add_loop_test(tc, every_problem_at_its_line, 0,
 			    (int)(sizeof(problem_cases) / sizeof(problem_cases[0])));
 	tcase_add_test(tc, device_id_from_host_name);
+	tcase_add_test(tc, gpio_get_output_default);
 	tcase_add_test(tc, listen_string_and_handshake_default);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -14,7 +14,7 @@ import { escapeForTerminal } from '../src/terminal.js';
 
 const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-i ID] [-k KEYFILE]
                    [--protocol v1|classic] [--hash sha256|sha512] [--tag-length N]
-                   [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json]
+                   [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json] [-v]
                    send COMMAND [COMMAND...]
        siot-client keygen [-o FILE]
 
@@ -77,6 +77,37 @@ function printOutput(b) {
   process.stdout.write(escapeForTerminal(b));
 }
 
+/**
+ * Why a verified BUSY or REJECTED answer came (its result byte, as
+ * siot-protocol(7) defines it), in siot-ctl's words.
+ * @param {string} status @param {number | undefined} result
+ */
+function reasonFor(status, result) {
+  if (status === 'busy') {
+    if (result === 1) return 'this client or address is backing off after failed attempts; wait a while and try again';
+    if (result === 0) return 'the command or its GPIO line is in use; try again when it has finished';
+  } else if (status === 'rejected') {
+    if (result === 0) return 'no command that this client may run has this name';
+    if (result === 1) return 'this client may not connect from this address';
+  } else {
+    return undefined;
+  }
+  return 'for a reason this siot-client does not know';
+}
+
+/**
+ * The output, introduced by the command's name when there are several:
+ * "door: 1", or the name on its own line before output of several lines.
+ * @param {string} command @param {Buffer} out @param {boolean} named
+ */
+function printNamed(command, out, named) {
+  if (!named) return printOutput(out);
+  const oneLine = out.indexOf(0x0a) === out.length - 1;
+  process.stdout.write(oneLine ? `${command}: ` : `${command}:\n`);
+  printOutput(out);
+  if (out[out.length - 1] !== 0x0a) process.stdout.write('\n');
+}
+
 /** @param {unknown} e */
 function exitFor(e) {
   if (e instanceof NotAuthenticError || e instanceof ProtocolMismatchError) return 76;
@@ -128,6 +159,7 @@ async function main() {
         'wakeup-length': { type: 'string' },
         timeout: { type: 'string', short: 'T' },
         json: { type: 'boolean' },
+        verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -189,10 +221,12 @@ async function main() {
         const error = classicSilent ? 'not confirmed: the device closed the connection without a response' : undefined;
         if (v.json) json({ ...r, error });
         else {
-          if (r.output?.length) printOutput(r.output);
+          const why = r.authentic ? reasonFor(r.status, r.result) : undefined;
+          if (r.output?.length) printNamed(command, r.output, commands.length > 1);
           if (classicSilent) process.stderr.write(`siot-client: ${command}: ${error}\n`);
-          else if (rc === 1) process.stderr.write(`siot-client: ${command}: failed (result ${r.result})\n`);
-          else if (rc) process.stderr.write(`siot-client: ${command}: ${r.status}\n`);
+          else if (rc === 1) process.stderr.write(`siot-client: ${command}: exit ${r.result}\n`);
+          else if (why) process.stderr.write(`siot-client: ${command}: ${r.status}: ${why}\n`);
+          else if (rc || v.verbose) process.stderr.write(`siot-client: ${command}: ${r.status}\n`);
         }
         if (rc) {
           code = rc;

@@ -121,6 +121,17 @@ describe('v1 against siotd', { skip: skip ?? false }, () => {
     const h = cli([...common, 'send', 'ok']);
     assert.equal(h.status, 0);
     assert.equal(h.stdout, 'hello\n');
+    // Human output as siot-ctl prints it: names with several commands,
+    // "exit N", the reason for REJECTED, -v.
+    for (const args of [['send', 'ok', 'ok'], ['send', 'ok', 'fail'], ['send', 'forbidden'],
+      ['-v', 'send', 'ok', 'ok']]) {
+      const a = cli([...common, ...args]);
+      const b = ctl([...common, ...args]);
+      assert.equal(a.status, b.status, args.join(' '));
+      assert.equal(a.stdout, b.stdout, args.join(' '));
+      assert.equal(a.stderr.replaceAll('siot-client:', 'siot-ctl:'), b.stderr, args.join(' '));
+    }
+    assert.equal(cli([...common, 'send', 'ok', 'fail']).stdout, 'ok: hello\nfail: disk full\n');
     const other = makeKey(dir, 'other.key')[0];
     const n = cli(['-H', '127.0.0.1', '-p', String(port), '-i', 'alice', '-k', other, 'send', 'ok']);
     assert.equal(n.status, 76);
