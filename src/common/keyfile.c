@@ -139,3 +139,13 @@ int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, siz
 	sodium_memzero(text, sizeof(text));
 	return r;
 }
+
+void keyfile_fingerprint(const uint8_t *key, size_t len, char out[KEYFILE_FINGERPRINT_LEN])
+{
+	uint8_t digest[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(digest, key, len);
+	memcpy(out, "SHA256:", 7);
+	sodium_bin2base64(out + 7, KEYFILE_FINGERPRINT_LEN - 7, digest, sizeof(digest),
+			  sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}

@@ -46,4 +46,9 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
 		 char *err, size_t errlen);
 
+/* "SHA256:" and the unpadded base64 of the SHA-256 of the key bytes, as
+ * ssh prints a key's fingerprint: 7 + 43 characters and a NUL. */
+#define KEYFILE_FINGERPRINT_LEN 51
+void keyfile_fingerprint(const uint8_t *key, size_t len, char out[KEYFILE_FINGERPRINT_LEN]);
+
 #endif

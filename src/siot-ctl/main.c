@@ -25,6 +25,8 @@ int main(int argc, char **argv)
 		return cmd_keygen(o.keygen_out);
 	case SUB_CHECK:
 		return cmd_check(&o);
+	case SUB_FINGERPRINT:
+		return cmd_fingerprint(&o);
 	case SUB_SEND:
 		return cmd_send(&o);
 	}

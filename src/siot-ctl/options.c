@@ -162,6 +162,14 @@ static int subcommand(int argc, char **argv, struct options *o)
 		fprintf(stderr, "siot-ctl: -o is for keygen\n");
 		return EXIT_USAGE;
 	}
+	if (!strcmp(sub, "fingerprint")) {
+		o->sub = SUB_FINGERPRINT;
+		if (optind < argc) {
+			fprintf(stderr, "siot-ctl: fingerprint takes no arguments (use -k FILE)\n");
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
 	if (!strcmp(sub, "check")) {
 		o->sub = SUB_CHECK;
 		if (optind < argc) {

@@ -8,7 +8,7 @@
 
 #include "target.h"
 
-enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK };
+enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK, SUB_FINGERPRINT };
 
 struct options {
 	enum subcommand sub;

@@ -2,6 +2,7 @@
 """siot-ctl against a real siotd on loopback and against small fake servers
 that misbehave on purpose: every exit status of siot-ctl(1)."""
 import base64
+import hashlib
 import json
 import os
 import pty
@@ -651,6 +652,48 @@ class Ctl(Case):
         p = ctl(['-c', cfg, 'send', 'ok'])
         self.assertExit(p, 78)
         self.assertIn('nodefault.conf:1:', p.stderr)
+
+    def test_keygen_makes_folders_and_prints_the_fingerprint(self):
+        """On a fresh account ~/.config/siot does not exist: keygen creates
+        it (0700), and prints the key's fingerprint as ssh does."""
+        def fingerprint(path):
+            with open(path) as f:
+                raw = base64.b64decode(f.read().strip())
+            return 'SHA256:' + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip('=')
+        home = self.path('home')
+        os.mkdir(home, 0o755)
+        out = os.path.join(home, '.config', 'siot', 'garage-alice.key')
+        p = ctl(['keygen', '-o', out])
+        self.assertExit(p, 0)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(home, '.config')).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(out)).st_mode), 0o700)
+        self.assertEqual(stat.S_IMODE(os.stat(home).st_mode), 0o755)  # existing: left alone
+        self.assertEqual(p.stdout, '%s %s\n' % (fingerprint(out), out))
+        self.assertRegex(p.stdout, r'^SHA256:[A-Za-z0-9+/]{43} ')
+        p = ctl(['fingerprint', '-k', out])
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, '%s %s\n' % (fingerprint(out), out))
+        # To stdout: the key alone there, the fingerprint on stderr.
+        p = ctl(['keygen'])
+        self.assertExit(p, 0)
+        raw = base64.b64decode(p.stdout.strip())
+        self.assertEqual(p.stderr, 'SHA256:%s\n' % base64.b64encode(
+            hashlib.sha256(raw).digest()).decode().rstrip('='))
+        # A device's key (0640) has a fingerprint too; siot-ctl would not
+        # use it to send, but may print it.
+        os.chmod(out, 0o640)
+        self.assertExit(ctl(['fingerprint', '-k', out]), 0)
+        p = ctl(['fingerprint'])
+        self.assertExit(p, 64)
+        self.assertIn('fingerprint needs -k KEYFILE', p.stderr)
+        p = ctl(['fingerprint', '-k', self.path('none.key')])
+        self.assertExit(p, 78)
+        # A folder in the way that cannot be created: 73, nothing written.
+        with open(self.path('file'), 'w'):
+            pass
+        p = ctl(['keygen', '-o', self.path('file/sub/k.key')])
+        self.assertExit(p, 73)
+        self.assertIn('cannot create the folder', p.stderr)
 
     def test_keygen(self):
         out = self.path('new.key')
