@@ -88,9 +88,17 @@ int cfg_read_file(struct cfg_reader *r, config_t *cf)
 		return 0;
 	if (config_error_type(cf) == CONFIG_ERR_FILE_IO)
 		cfg_report_line(r, 0, "%s", strerror(errno ? errno : ENOENT));
-	else
-		add_problem_at(r, config_error_file(cf), config_error_line(cf), "%s",
-			       config_error_text(cf));
+	else {
+		const char *file = config_error_file(cf) ? config_error_file(cf) : r->path;
+		char hint[300];
+
+		if (cfg_syntax_hint(file, config_error_line(cf), hint, sizeof(hint)) == 0)
+			add_problem_at(r, config_error_file(cf), config_error_line(cf), "%s (%s)",
+				       config_error_text(cf), hint);
+		else
+			add_problem_at(r, config_error_file(cf), config_error_line(cf), "%s",
+				       config_error_text(cf));
+	}
 	return -EINVAL;
 }
 

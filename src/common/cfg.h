@@ -90,4 +90,10 @@ bool cfg_get_enum(struct cfg_reader *r, const config_setting_t *g, const char *n
 int cfg_get_list(struct cfg_reader *r, const config_setting_t *root, const char *name, int max,
 		 const char *shape, const config_setting_t **out);
 
+/* A likely cause of a syntax error that libconfig reported at path:line,
+ * from the text around it (a missing or extra comma between list entries, an
+ * unquoted text value, a doubled ';', a quoted name), into hint; 0 when there
+ * is one, -1 when nothing is evident. */
+int cfg_syntax_hint(const char *path, int line, char *hint, size_t len);
+
 #endif

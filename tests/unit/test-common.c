@@ -217,6 +217,62 @@ START_TEST(cfg_readers_report_types_and_ranges)
 }
 END_TEST
 
+/* libconfig says only "syntax error"; each common cause is named from the
+ * text around the line, and nothing is made up when nothing is evident. */
+START_TEST(syntax_error_hints)
+{
+	static const struct {
+		const char *text, *hint;
+	} cases[] = {
+		{ "clients = (\n  { id = \"a\"; }\n  { id = \"b\"; }\n);\n",
+		  "line 3: syntax error (a comma is probably missing at the end of line 2; "
+		  "list entries are separated by commas)" },
+		{ "clients = ( { id = \"a\"; } { id = \"b\"; } );\n",
+		  "line 1: syntax error (a comma is missing between two entries on line 1" },
+		{ "clients = (\n  { id = \"a\"; },  # the last\n\n);\n",
+		  "line 4: syntax error (line 2 ends with a comma before the closing bracket; "
+		  "libconfig allows none after the last entry)" },
+		{ "commands = [ \"a\", ];\n",
+		  "line 1: syntax error (there is a comma before a closing bracket on line 1" },
+		{ "device_id = garage;\n",
+		  "line 1: syntax error (text on line 1 needs double quotes, as in name = \"text\";)" },
+		{ "timeout = 5.0;;\n", "line 1: syntax error (there is a ';' too many on line 1)" },
+		{ "hash = \"sha256\";\n\"x\" = 1;\n",
+		  "line 2: syntax error (setting names on line 2 are written without quotes)" },
+		{ "clients = (\n  { id = \"a\";\n);\n",
+		  "line 3: syntax error (the '{' opened on line 2 is not closed before this ')')" },
+		/* A '#' or a bracket inside a string is text, not a comment. */
+		{ "device_id = \"a#b(\";\nclients = ( { id = \"a\"; } { id = \"b\"; } );\n",
+		  "line 2: syntax error (a comma is missing between two entries on line 2" },
+		/* Nothing evident: libconfig's words alone. */
+		{ "timeout = 5.0 5.0;\n", "line 1: syntax error" },
+	};
+	char hint[300];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg_reader r;
+		config_t cf;
+		const char *path = write_file("hint.conf", cases[i].text, 0600);
+
+		cfg_reader_init(&r, path);
+		config_init(&cf);
+		ck_assert_int_eq(cfg_read_file(&r, &cf), -EINVAL);
+		config_destroy(&cf);
+		n_problems = 0;
+		ck_assert_uint_eq(cfg_reader_flush(&r, collect, NULL), 1);
+		snprintf(hint, sizeof(hint), "line %d: %s", atoi(problems[0]),
+			 strchr(problems[0], ':') + 2);
+		ck_assert_msg(strncmp(hint, cases[i].hint, strlen(cases[i].hint)) == 0 &&
+				      (strstr(cases[i].hint, "(") || !strchr(hint, '(')),
+			      "case %zu: got \"%s\"", i, hint);
+	}
+	ck_assert_int_eq(cfg_syntax_hint("/nonexistent", 1, hint, sizeof(hint)), -1);
+	ck_assert_int_eq(cfg_syntax_hint(write_file("short.conf", "a = b\n", 0600), 5, hint,
+					 sizeof(hint)),
+			 -1);
+}
+END_TEST
+
 START_TEST(target_merge_and_home)
 {
 	struct target base, over;
@@ -316,6 +372,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, make_dir, remove_dir);
 	tcase_add_test(tc, keyfile_reading);
 	tcase_add_test(tc, cfg_readers_report_types_and_ranges);
+	tcase_add_test(tc, syntax_error_hints);
 	tcase_add_test(tc, target_merge_and_home);
 	suite_add_tcase(s, tc);
 	return check_run(s);
