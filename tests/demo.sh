@@ -12,9 +12,9 @@ work=$build/demo
 rm -rf "$work"
 mkdir -p "$work/demo-keys"
 cp "$src/conf/demo.conf" "$work/demo.conf"
-"$ctl" keygen -o "$work/demo-keys/alice.key"
-"$ctl" keygen -o "$work/demo-keys/guest.key"
-"$ctl" keygen -o "$work/demo-keys/stranger.key"
+"$ctl" keygen -o "$work/demo-keys/alice.key" >/dev/null
+"$ctl" keygen -o "$work/demo-keys/guest.key" >/dev/null
+"$ctl" keygen -o "$work/demo-keys/stranger.key" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$work/siot-ctl.conf" <<CONF
@@ -50,6 +50,10 @@ run() {
 }
 
 echo "siotd runs on 127.0.0.1:$port as device \"demo\" (config: $work/demo.conf)"
+echo
+echo "siot-ctl reads its targets from \$SIOT_CTL_CONFIG, set here to $work/siot-ctl.conf;"
+echo "yours would be ~/.config/siot/siot-ctl.conf.  'siot-ctl check' lists them:"
+run check
 run send date
 run send kernel disk
 run --json send date fail date
@@ -74,7 +78,7 @@ echo "garage (line 4) level during the pulse: $(level 4)"
 wait $!
 echo "(exit status $?)"
 echo "garage (line 4) level after the pulse: $(level 4)"
-run --json -t guest send door
+run -t guest send door
 echo 0 > "$SIOTD_GPIO_SIM_DIR/line5.in"
 echo "(the door sensor now reads 0)"
 run --json -t guest send door

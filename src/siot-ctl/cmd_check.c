@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 #include "send.h"
@@ -8,22 +9,29 @@
 int cmd_check(const struct options *o)
 {
 	const char *path = o->config_path ? o->config_path : target_default_path();
+	static struct target_names names;
 	struct target t;
 	int r;
 
 	target_clear(&t);
-	r = target_load(path, o->target_name, &t, cfg_print_problem, true);
+	r = target_load(path, o->target_name, &t, cfg_print_problem, true, &names);
 	if (r == -ENOENT) {
 		fprintf(stderr, "siot-ctl: %s: no such file\n", path);
 		return EXIT_CONFIG;
 	}
 	if (r == -ESRCH) {
-		fprintf(stderr, "siot-ctl: %s: no target named \"%s\"\n", path,
-			o->target_name ? o->target_name : "?");
+		const char *near = o->target_name ? target_nearest(&names, o->target_name) : NULL;
+
+		fprintf(stderr, "siot-ctl: %s: no target named \"%s\"%s%s%s\n", path,
+			o->target_name ? o->target_name : "?", near ? "; did you mean \"" : "",
+			near ? near : "", near ? "\"?" : "");
 		return EXIT_CONFIG;
 	}
 	if (r < 0)
 		return EXIT_CONFIG;
-	printf("%s: OK\n", path);
+	printf("%s: OK, %u target(s)\n", path, names.n);
+	for (unsigned i = 0; i < names.n; i++)
+		printf("  %-20s %s%s\n", names.name[i], names.where[i],
+		       strcmp(names.name[i], names.def) == 0 ? "  (default)" : "");
 	return 0;
 }

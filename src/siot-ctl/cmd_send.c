@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,23 +9,63 @@
 #include "output.h"
 #include "send.h"
 
+/* A problem in a config file that is being ignored, as a warning. */
+static void print_warning(void *userdata, const char *file, int line, const char *msg)
+{
+	(void)userdata;
+	if (line > 0)
+		fprintf(stderr, "siot-ctl: warning: %s:%d: %s\n", file, line, msg);
+	else
+		fprintf(stderr, "siot-ctl: warning: %s: %s\n", file, msg);
+}
+
+/* Whether the flags alone name everything a send needs. */
+static bool flags_complete(const struct target *f)
+{
+	return (f->host[0] || f->socket[0]) && f->key_file[0] &&
+	       (f->id[0] || strcmp(f->protocol, "classic") == 0);
+}
+
 /* The target: the config's (when there is one), then the flags on top. */
 static int pick_target(const struct options *o, struct target *t)
 {
 	const char *path = o->config_path ? o->config_path : target_default_path();
+	/* With -H, -i and -k the file is not needed: a broken one is only
+	 * warned about (unless -t asks for one of its targets). */
+	bool optional = flags_complete(&o->flags) && !o->target_name;
+	static struct target_names names;
 	int r;
 
 	target_clear(t);
-	r = target_load(path, o->target_name, t, cfg_print_problem, false);
+	r = target_load(path, o->target_name, t, optional ? print_warning : cfg_print_problem, false,
+			&names);
 	if (r == -ENOENT && (o->config_path || o->target_name)) {
 		fprintf(stderr, "siot-ctl: %s: no such file%s\n", path,
 			o->target_name ? " (needed for -t)" : "");
 		return EXIT_CONFIG;
 	}
+	if (r == -EPERM)
+		return EXIT_CONFIG; /* unsafe permissions: refused even when not needed */
+	if (r == -EINVAL && optional) {
+		fprintf(stderr, "siot-ctl: warning: %s ignored: -H/-U, -i and -k give everything "
+				"needed\n",
+			path);
+		target_clear(t);
+		r = 0;
+	}
 	if (r == -ESRCH) {
-		fprintf(stderr, "siot-ctl: %s: no target named \"%s\"%s\n", path,
-			o->target_name ? o->target_name : "?",
-			o->target_name ? "" : " (set default, or give -t NAME)");
+		const char *near = o->target_name ? target_nearest(&names, o->target_name) : NULL;
+
+		if (near)
+			fprintf(stderr, "siot-ctl: %s: no target named \"%s\"; did you mean \"%s\"?\n",
+				path, o->target_name, near);
+		else
+			fprintf(stderr, "siot-ctl: %s: no target named \"%s\"%s\n", path,
+				o->target_name ? o->target_name : "?",
+				o->target_name ? "" : " (set default, or give -t NAME)");
+		if (!near && names.n)
+			fprintf(stderr, "siot-ctl: its targets: %s%s\n", names.name[0],
+				names.n > 1 ? ", ..." : "");
 		return EXIT_CONFIG;
 	}
 	if (r < 0 && r != -ENOENT)

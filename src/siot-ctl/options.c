@@ -26,16 +26,45 @@ enum {
 
 static void usage(FILE *f)
 {
-	fputs("Usage: siot-ctl [-c FILE] [-t TARGET] [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE]\n"
-	      "                [-i ID] [-k KEYFILE] [--protocol v1|classic] [--hash sha256|sha512]\n"
-	      "                [--tag-length N] [--challenge-length N] [--wakeup-length N]\n"
-	      "                [-T SECONDS] [--json] send COMMAND [COMMAND...]\n"
+	fputs("Usage: siot-ctl [OPTIONS] send COMMAND [COMMAND...]\n"
 	      "       siot-ctl keygen [-o FILE]\n"
+	      "       siot-ctl fingerprint -k FILE\n"
 	      "       siot-ctl [-c FILE] check\n"
+	      "\n"
+	      "Options:\n"
+	      "  -c, --config FILE         client configuration with targets (see below)\n"
+	      "  -t, --target NAME         use this target of the configuration\n"
+	      "  -H, --host HOST[:PORT]    the device: HOST, HOST:PORT, [IPV6] or [IPV6]:PORT\n"
+	      "  -p, --port PORT           its TCP port (default 7468)\n"
+	      "  -U, --socket PATH         a Unix socket instead of a host\n"
+	      "  -D, --device ID           refuse a device whose id is not ID\n"
+	      "  -i, --id ID               this client's id on the device\n"
+	      "  -k, --key FILE            this client's key file (0600)\n"
+	      "      --protocol v1|classic the device's protocol (default v1)\n"
+	      "      --hash sha256|sha512  the device's hash (default sha256)\n"
+	      "      --tag-length N        the device's tag length (default: the digest's)\n"
+	      "      --challenge-length N  the device's challenge length (default 32)\n"
+	      "      --wakeup-length N     bytes sent first to wake the device (default 0)\n"
+	      "  -T, --timeout SECONDS     bound on the whole exchange (default 30)\n"
+	      "      --json                one JSON object per command on stdout\n"
+	      "  -v, --verbose             a status line for commands that went well too\n"
+	      "  -o, --output FILE         keygen: write the key to FILE\n"
+	      "      --version             print the version\n"
+	      "  -h, --help                print this help\n"
+	      "\n"
+	      "Targets: ",
+	      f);
+	fprintf(f, "%s (or -c FILE) may declare\n", target_default_path());
+	fputs("  default = \"garage\";\n"
+	      "  targets = ( { name = \"garage\"; host = \"garage.local\"; id = \"alice\";\n"
+	      "                key_file = \"~/.config/siot/garage-alice.key\"; } );\n"
+	      "so that 'siot-ctl send garage-open' or 'siot-ctl -t garage send ...' is enough;\n"
+	      "'siot-ctl check' lists them.  See siot-ctl(1).\n"
 	      "\n"
 	      "Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's\n"
 	      "answer); 76 not authentic or wrong protocol/device, 69 could not connect,\n"
-	      "75 network timeout, 64 usage, 78 configuration (or unsafe key file).\n",
+	      "75 network timeout, 64 usage, 73 keygen could not create the file,\n"
+	      "78 configuration (or unsafe key file).\n",
 	      f);
 }
 
@@ -135,7 +164,7 @@ static int take(struct options *o, int opt, const char *arg)
 		}
 		return 0;
 	default:
-		usage(stderr);
+		fprintf(stderr, "Try 'siot-ctl --help'.\n");
 		return -1;
 	}
 	if (o->port_in_host && o->port_flag) {
@@ -179,8 +208,9 @@ static int subcommand(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	if (strcmp(sub, "send")) {
-		fprintf(stderr, "siot-ctl: unknown command '%s'\n", sub);
-		usage(stderr);
+		fprintf(stderr, "siot-ctl: unknown command '%s' (send, keygen, fingerprint or check)\n"
+				"Try 'siot-ctl --help'.\n",
+			sub);
 		return EXIT_USAGE;
 	}
 	o->sub = SUB_SEND;
@@ -247,7 +277,8 @@ int options_parse(int argc, char **argv, struct options *o)
 			return EXIT_USAGE;
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		fprintf(stderr, "siot-ctl: nothing to do: give send, keygen, fingerprint or check\n"
+				"Try 'siot-ctl --help'.\n");
 		return EXIT_USAGE;
 	}
 	return subcommand(argc, argv, o);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
@@ -69,15 +70,116 @@ const char *target_default_path(void)
 {
 	static char user[4096];
 	const char *env = getenv("SIOT_CTL_CONFIG");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	int r;
 
 	if (env && *env)
 		return env;
-	if (target_expand_home("~/.config/siot/siot-ctl.conf", user, sizeof(user)) == 0 &&
-	    access(user, F_OK) == 0)
+	/* The XDG base directory rule: an XDG_CONFIG_HOME that is not an
+	 * absolute path is ignored. */
+	if (xdg && xdg[0] == '/')
+		r = snprintf(user, sizeof(user), "%s/siot/siot-ctl.conf", xdg) < (int)sizeof(user) ? 0
+													: -1;
+	else
+		r = target_expand_home("~/.config/siot/siot-ctl.conf", user, sizeof(user));
+	if (r == 0 && access(user, F_OK) == 0)
 		return user;
 	if (access("/etc/siot/siot-ctl.conf", F_OK) == 0)
 		return "/etc/siot/siot-ctl.conf";
 	return user;
+}
+
+/* Edit distance between a and b, up to 64 characters each. */
+static unsigned distance(const char *a, const char *b)
+{
+	unsigned row[65], n = (unsigned)strlen(b), m = (unsigned)strlen(a);
+
+	if (n > 64 || m > 64)
+		return 99;
+	for (unsigned j = 0; j <= n; j++)
+		row[j] = j;
+	for (unsigned i = 1; i <= m; i++) {
+		unsigned diag = row[0], del;
+
+		row[0] = i;
+		for (unsigned j = 1; j <= n; j++) {
+			unsigned up = row[j];
+
+			del = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+			row[j] = diag + (a[i - 1] != b[j - 1]) < del ? diag + (a[i - 1] != b[j - 1])
+								       : del;
+			diag = up;
+		}
+	}
+	return row[n];
+}
+
+const char *target_nearest(const struct target_names *names, const char *want)
+{
+	const char *best = NULL;
+	unsigned best_d = 3; /* two edits at most, and fewer than the name has */
+
+	for (unsigned i = 0; i < names->n; i++) {
+		unsigned d = distance(want, names->name[i]);
+
+		if (d < best_d && d < strlen(names->name[i])) {
+			best = names->name[i];
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* The file must be the user's (or root's) and writable by no one else, as
+ * ssh requires of its config: anyone who can edit it can send this user's
+ * commands anywhere with this user's keys. */
+static int check_file(struct cfg_reader *r, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (st.st_uid != getuid() && st.st_uid != 0) {
+		cfg_report_line(r, 0, "owned by uid %u, not by you or root; siot-ctl refuses it, "
+				      "as ssh refuses such a config",
+				(unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		cfg_report_line(r, 0, "writable by %s; siot-ctl refuses it, as ssh refuses such a "
+				      "config (chmod go-w %s)",
+				(st.st_mode & 020) && (st.st_mode & 002) ? "group and others"
+				: (st.st_mode & 020)                     ? "group"
+									 : "others",
+				path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Every target's name and address, as written, into names. */
+static void list_names(const config_setting_t *list, int n, struct target_names *names)
+{
+	for (int i = 0; i < n && names->n < TARGET_MAX_NAMES; i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		const char *name = NULL, *host = NULL, *sock = NULL;
+		int port = 0;
+
+		if (!config_setting_is_group(g) || !config_setting_lookup_string(g, "name", &name))
+			continue;
+		config_setting_lookup_string(g, "host", &host);
+		config_setting_lookup_string(g, "socket", &sock);
+		config_setting_lookup_int(g, "port", &port);
+		snprintf(names->name[names->n], sizeof(names->name[0]), "%s", name);
+		if (sock)
+			snprintf(names->where[names->n], sizeof(names->where[0]), "%s", sock);
+		else if (host && port)
+			snprintf(names->where[names->n], sizeof(names->where[0]), "%s:%d", host, port);
+		else
+			snprintf(names->where[names->n], sizeof(names->where[0]), "%s",
+				 host ? host : "?");
+		names->n++;
+	}
 }
 
 static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
@@ -161,7 +263,7 @@ static void check_key(struct cfg_reader *r, const config_setting_t *g, const str
 }
 
 int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
-		bool check_all)
+		bool check_all, struct target_names *names)
 {
 	static const char *const keys[] = { "default", "targets", NULL };
 	const config_setting_t *root, *list, *def;
@@ -171,9 +273,15 @@ int target_load(const char *path, const char *name, struct target *out, cfg_repo
 	bool found = false;
 	int n = 0;
 
+	if (names)
+		memset(names, 0, sizeof(*names));
 	if (access(path, F_OK) < 0)
 		return -ENOENT;
 	cfg_reader_init(&r, path);
+	if (check_file(&r, path) == -EPERM) {
+		cfg_reader_flush(&r, report, NULL);
+		return -EPERM;
+	}
 	config_init(&cf);
 	if (cfg_read_file(&r, &cf) < 0) {
 		config_destroy(&cf);
@@ -188,8 +296,11 @@ int target_load(const char *path, const char *name, struct target *out, cfg_repo
 	else if (def && !want)
 		want = config_setting_get_string(def);
 	n = cfg_get_list(&r, root, "targets", 1024, "( { name = ...; ... }, ... )", &list);
-	if (!want && n == 1)
-		want = NULL; /* the only target */
+	if (names) {
+		list_names(list, n, names);
+		if (def && config_setting_type(def) == CONFIG_TYPE_STRING)
+			snprintf(names->def, sizeof(names->def), "%s", config_setting_get_string(def));
+	}
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		struct target t;

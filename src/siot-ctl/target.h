@@ -33,20 +33,36 @@ void target_clear(struct target *t);
 /* Fields set in over replace those of base. */
 void target_merge(struct target *base, const struct target *over);
 
+/* The targets a file declares, as written (for check, and for suggesting a
+ * name when -t names none of them). */
+#define TARGET_MAX_NAMES 64
+struct target_names {
+	char name[TARGET_MAX_NAMES][64];
+	char where[TARGET_MAX_NAMES][320]; /* "host", "host:port" or the socket */
+	unsigned n;                         /* names kept (at most TARGET_MAX_NAMES) */
+	char def[64];                       /* the default, or "" */
+};
+
 /*
  * Read the client config at path and pick the target `name` (NULL: the
  * file's `default`, or its only target).  Returns 0, -ENOENT when the file
- * does not exist, -ESRCH when the target is not there, -EINVAL after
- * reporting problems.  With check_all, every target is validated and
- * reported even when one is picked, key files included (readable, safe
- * permissions, a key).
+ * does not exist, -EPERM when it may be written by group or others or is
+ * owned by another user (as ssh refuses such a config; reported), -ESRCH
+ * when the target is not there, -EINVAL after reporting problems.  With
+ * check_all, every target is validated and reported even when one is
+ * picked, key files included (readable, safe permissions, a key).  names,
+ * when not NULL, gets every target's name.
  */
 int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
-		bool check_all);
+		bool check_all, struct target_names *names);
+
+/* The name in names nearest to want (a typo away), or NULL. */
+const char *target_nearest(const struct target_names *names, const char *want);
 
 /* The config path siot-ctl reads: $SIOT_CTL_CONFIG, else
- * ~/.config/siot/siot-ctl.conf, else /etc/siot/siot-ctl.conf (the first that
- * exists; the user's when none does). */
+ * $XDG_CONFIG_HOME/siot/siot-ctl.conf (~/.config when XDG_CONFIG_HOME is not
+ * set), else /etc/siot/siot-ctl.conf (the first that exists; the user's when
+ * none does). */
 const char *target_default_path(void);
 
 /* Expand a leading "~/" with $HOME into out (size n); returns 0 or -ENAMETOOLONG. */

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	target_clear(&t);
-	r = target_load(path, size > 0 && data[0] == '#' ? "garage" : NULL, &t, fuzz_quiet, false);
+	r = target_load(path, size > 0 && data[0] == '#' ? "garage" : NULL, &t, fuzz_quiet, false, NULL);
 	if (r != 0 && r != -EINVAL && r != -ESRCH && r != -ENOENT)
 		abort();
 	return 0;
