@@ -922,6 +922,89 @@ START_TEST(state_errors)
 }
 END_TEST
 
+/* Every misuse the library refuses rather than trusts: calls of the other
+ * profile, calls out of order, keys of the other hash, bad output, names and
+ * enum values it does not know. */
+START_TEST(misuse_is_refused)
+{
+	static const uint8_t k[32];
+	struct siot_params v1, cl;
+	struct siot_exchange ex;
+	struct siot_key key, k512;
+	struct siot_candidate cand[1];
+	uint8_t buf[SIOT_MAX_RESPONSE], digest[SIOT_MAX_DIGEST], out[64];
+	enum siot_hash h;
+	enum siot_profile pr;
+	size_t c, m;
+	uint8_t result;
+	const char *cmds[] = { "aa" };
+
+	/* Names and values it does not know. */
+	ck_assert_uint_eq(siot_digest_length((enum siot_hash)9), 0);
+	ck_assert_str_eq(siot_hash_name((enum siot_hash)9), "unknown");
+	ck_assert_str_eq(siot_profile_name((enum siot_profile)9), "unknown");
+	ck_assert_str_eq(siot_status_name(6), "unknown");
+	ck_assert_int_eq(siot_hash_from_name("md5", &h), -EINVAL);
+	ck_assert_int_eq(siot_profile_from_name("v2", &pr), -EINVAL);
+	ck_assert_int_eq(siot_profile_from_name("classic", &pr), 0);
+	ck_assert_int_eq(pr, SIOT_PROFILE_CLASSIC);
+	for (int r = SIOT_REASON_NONE; r <= SIOT_REASON_STATE; r++)
+		ck_assert_str_ne(siot_reason_str((enum siot_reason)r), "unknown reason");
+	ck_assert_str_eq(siot_reason_str((enum siot_reason)99), "unknown reason");
+	ck_assert_int_eq(siot_key_init(&key, (enum siot_hash)9, k, sizeof(k)), -EINVAL);
+	ck_assert_int_eq(siot_hmac((enum siot_hash)9, k, sizeof(k), "x", 1, digest), -EINVAL);
+
+	ck_assert_int_eq(siot_params_init(&v1, SIOT_PROFILE_V1, SIOT_HASH_SHA256, 0, 32, 0), 0);
+	ck_assert_int_eq(siot_params_init(&cl, SIOT_PROFILE_CLASSIC, SIOT_HASH_SHA256, 0, 32, 0), 0);
+	ck_assert_int_eq(siot_key_init(&key, SIOT_HASH_SHA256, k, sizeof(k)), 0);
+	ck_assert_int_eq(siot_key_init(&k512, SIOT_HASH_SHA512, k, sizeof(k)), 0);
+	cand[0] = (struct siot_candidate){ .key = &key, .command = "aa" };
+
+	/* classic calls on a v1 exchange, and v1 calls on a classic one. */
+	siot_exchange_init(&ex, &v1);
+	ck_assert_int_eq(siot_server_hello(&ex, "dev", NULL), 0);
+	buf[0] = 1;
+	buf[1] = 'x';
+	ck_assert_int_eq(siot_server_feed(&ex, buf, 2 + 32, &c), SIOT_FEED_DONE);
+	ck_assert_int_eq(siot_server_scan_classic(&ex, cand, 1, &m), -EINVAL);
+	ck_assert_int_eq(siot_server_response_classic(&ex, &key, 0, digest), -EINVAL);
+	/* Output over the limit, or a length without the bytes. */
+	ck_assert_int_eq(siot_server_response(&ex, &key, 0, 0, out, SIOT_MAX_OUTPUT + 1, buf,
+					      sizeof(buf)),
+			 -EINVAL);
+	ck_assert_int_eq(siot_server_response(&ex, &key, 0, 0, NULL, 4, buf, sizeof(buf)), -EINVAL);
+
+	siot_exchange_init(&ex, &cl);
+	ck_assert_int_eq(siot_server_hello(&ex, NULL, NULL), 0);
+	ck_assert_int_eq(siot_server_feed(&ex, buf, 32, &c), SIOT_FEED_DONE);
+	ck_assert_int_eq(siot_server_scan(&ex, &key, cmds, 1, &m), -EINVAL);
+	ck_assert_int_eq(siot_server_response(&ex, &key, 0, 0, NULL, 0, buf, sizeof(buf)), -EINVAL);
+	/* A candidate whose key is of the other hash. */
+	cand[0].key = &k512;
+	ck_assert_int_eq(siot_server_scan_classic(&ex, cand, 1, &m), -EINVAL);
+	ck_assert_int_eq(siot_server_response_classic(&ex, &k512, 0, digest), -EINVAL);
+
+	/* The client's calls out of order. */
+	siot_exchange_init(&ex, &v1);
+	ck_assert_int_eq(siot_client_feed_response(&ex, buf, 1, &c), SIOT_FEED_MALFORMED);
+	ck_assert_int_eq(ex.reason, SIOT_REASON_STATE);
+	siot_exchange_init(&ex, &v1);
+	ck_assert_int_eq(siot_client_request(&ex, &key, "me", "aa", buf, sizeof(buf)), -EINVAL);
+	siot_exchange_init(&ex, &v1);
+	ck_assert_int_eq(siot_server_hello(&ex, "dev", NULL), 0);
+	memcpy(out, ex.hello, ex.hello_len);
+	c = ex.hello_len;
+	siot_exchange_init(&ex, &v1);
+	ck_assert_int_eq(siot_client_feed_hello(&ex, out, c, &m), SIOT_FEED_DONE);
+	ck_assert_int_eq(siot_client_request(&ex, &k512, "me", "aa", buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(siot_client_verify(&ex, &key, &result, NULL, NULL), -EINVAL);
+	ck_assert_int_gt(siot_client_request(&ex, &key, "me", "aa", buf, sizeof(buf)), 0);
+	/* A HELLO while the response is awaited is out of order. */
+	ck_assert_int_eq(siot_client_feed_hello(&ex, out, c, &m), SIOT_FEED_MALFORMED);
+	ck_assert_int_eq(ex.reason, SIOT_REASON_STATE);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -943,6 +1026,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, hello_mismatch);
 	tcase_add_test(tc, response_output_limit);
 	tcase_add_test(tc, state_errors);
+	tcase_add_test(tc, misuse_is_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verify");
