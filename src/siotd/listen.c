@@ -20,12 +20,13 @@
 
 #define LISTEN_BACKLOG 128
 
-int listen_from_systemd(int *fds, size_t max)
+int listen_from_systemd(int *fds, size_t max, int *passed)
 {
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names);
 	size_t k = 0;
 
+	*passed = n > 0 ? n : 0;
 	if (n < 0) {
 		errno = -n;
 		log_warn("cannot read the sockets systemd passed");

@@ -16,8 +16,8 @@
 
 /* Take the sockets systemd passed (and unset $LISTEN_*).  Fills fds and
  * returns how many are usable (0 when none were passed), or a negative
- * errno.  Logs each socket it refuses. */
-int listen_from_systemd(int *fds, size_t max);
+ * errno; *passed is how many systemd passed.  Logs each socket it refuses. */
+int listen_from_systemd(int *fds, size_t max, int *passed);
 
 /* Open one listening socket for spec.  Returns the fd, or a negative errno
  * with a message in err. */

@@ -219,7 +219,7 @@ static void open_listeners(struct daemon *d, const struct options *o)
 {
 	const char **specs = (const char **)o->listen;
 	size_t count = o->n_listen;
-	int n = listen_from_systemd(d->listen_fds, LISTEN_MAX_FDS);
+	int passed = 0, n = listen_from_systemd(d->listen_fds, LISTEN_MAX_FDS, &passed);
 
 	if (n < 0)
 		exit(1);
@@ -227,6 +227,14 @@ static void open_listeners(struct daemon *d, const struct options *o)
 	if (d->n_listen > 0) {
 		log_info("using %zu socket(s) from systemd", d->n_listen);
 		return;
+	}
+	if (passed > 0) {
+		/* Started by a socket unit whose sockets are all wrong: listening
+		 * on addresses of our own instead would surprise its owner. */
+		log_error("systemd passed %d socket(s) and none is a listening stream socket; "
+			  "check the socket unit (ListenStream=)",
+			  passed);
+		exit(1);
 	}
 	if (count == 0) {
 		specs = (const char **)d->config->listen;

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import Case, SIOTD, cgroup2_mount, ctl, gone, lp, wait_until, write_key, write_script
+from harness import Case, SIOTD, SOCKET_ACTIVATE, cgroup2_mount, ctl, free_port, gone, lp, wait_until, write_key, write_script
 
 
 def connect_many(port, sources):
@@ -973,6 +973,68 @@ class Startup(Base):
                  'send', 'ok'])
         self.assertExit(p, 64)
         self.assertIn('give the port once', p.stderr)
+
+    def test_sockets_from_systemd_that_are_wrong(self):
+        """A socket unit that passes only a datagram socket: siotd says so
+        and exits, rather than listen on addresses of its own (it once fell
+        back to the configuration's listen, port 7468 on every address).
+        Past 16 sockets the rest are closed and the first 16 serve."""
+        conf = self.path('sa.conf')
+        with open(conf, 'w') as f:
+            f.write(self.conf())
+        port = free_port()
+        p = subprocess.Popen([SOCKET_ACTIVATE, '-d', '-l', '127.0.0.1:%d' % port, SIOTD, '-d',
+                              '-c', conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        try:
+            # Poke until systemd-socket-activate starts siotd and it exits.
+            self.assertTrue(wait_until(lambda: self._udp_poke(port) and p.poll() is not None,
+                                       10, step=0.1))
+            out, _ = p.communicate(timeout=10)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 1, out)
+        self.assertIn('closing inherited fd 3 (unknown): not a listening stream socket', out)
+        self.assertIn('systemd passed 1 socket(s) and none is a listening stream socket', out)
+        self.assertNotIn('listening on', out)
+
+        ports = [free_port() for _ in range(17)]
+        argv = [SOCKET_ACTIVATE]
+        for q in ports:
+            argv += ['-l', '127.0.0.1:%d' % q]
+        log = open(self.path('many.log'), 'wb')
+        p = subprocess.Popen(argv + [SIOTD, '-d', '-c', conf], stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        try:
+            self.assertTrue(wait_until(lambda: self._tcp_ok(ports[0]), 10))
+            r = ctl(['-H', '127.0.0.1:%d' % ports[15], '-i', 'alice', '-k', self.alice_key_path,
+                     'send', 'ok'])
+            self.assertExit(r, 0)
+            with open(self.path('many.log')) as f:
+                text = f.read()
+            self.assertIn('closing inherited fd 19 (unknown): too many sockets', text)
+            self.assertIn('using 16 socket(s) from systemd', text)
+        finally:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(10)
+
+    @staticmethod
+    def _udp_poke(port):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b'x', ('127.0.0.1', port))
+        return True
+
+    @staticmethod
+    def _tcp_ok(port):
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.5) as s:
+                s.settimeout(5)
+                return len(s.recv(4)) > 0
+        except OSError:
+            return False
 
     def test_listen_port_alone_and_host_names(self):
         """--listen PORT takes IPv6 and IPv4 on every address, as
