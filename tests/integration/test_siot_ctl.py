@@ -186,9 +186,10 @@ class Ctl(Case):
         write_script(self.path('slow.sh'), 'echo slow >> "%s/ran"\nsleep 2' % d)
         write_script(self.path('hang.sh'), 'sleep 60')
         write_script(self.path('gone.sh'), 'true')
+        write_script(self.path('lines.sh'), 'printf "one\\ntwo\\nno newline"')
         self.conf_text = (
             'device_id = "testdev";\nmax_requests = 10;\n'
-            'clients = ( { id = "alice"; key_file = "%(d)s/alice.key"; commands = [ "ok", "fail", "bin", "slow", "hang", "gone" ]; } );\n'
+            'clients = ( { id = "alice"; key_file = "%(d)s/alice.key"; commands = [ "ok", "fail", "bin", "slow", "hang", "gone", "lines" ]; } );\n'
             'commands = (\n'
             ' { name = "ok"; exec = [ "%(d)s/ok.sh" ]; output = true; },\n'
             ' { name = "fail"; exec = [ "%(d)s/fail.sh" ]; output = true; },\n'
@@ -196,6 +197,7 @@ class Ctl(Case):
             ' { name = "slow"; exec = [ "%(d)s/slow.sh" ]; },\n'
             ' { name = "hang"; exec = [ "%(d)s/hang.sh" ]; timeout = 0.5; },\n'
             ' { name = "gone"; exec = [ "%(d)s/gone.sh" ]; },\n'
+            ' { name = "lines"; exec = [ "%(d)s/lines.sh" ]; output = true; },\n'
             ' { name = "forbidden"; exec = [ "%(d)s/ok.sh" ]; }\n'
             ');\n' % {'d': d})
 
@@ -282,6 +284,13 @@ class Ctl(Case):
         self.assertExit(p, 1)
         self.assertEqual(p.stdout, 'fail: disk full\n')
         self.assertEqual(p.stderr, 'siot-ctl: fail: exit 3\n')
+        # Several lines: the name on a line of its own; a last line without
+        # a newline gets one, so the next name starts a line.
+        p = self.send(d, 'lines', 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'lines:\none\ntwo\nno newline\nok: hello\n')
+        p = self.send(d, 'lines')
+        self.assertEqual(p.stdout, 'one\ntwo\nno newline')  # alone: exactly the bytes
 
     def test_json_objects(self):
         d = self.daemon(self.conf_text)
@@ -330,7 +339,7 @@ class Ctl(Case):
         d = self.daemon(self.conf_text.replace(
             ' { name = "forbidden";',
             ' { name = "case"; exec = [ "%s" ]; output = true; },\n { name = "forbidden";'
-            % self.path('case.sh')).replace('"hang", "gone" ]', '"hang", "gone", "case" ]'))
+            % self.path('case.sh')).replace('"gone", "lines" ]', '"gone", "lines", "case" ]'))
         for case in cases:
             with open(case_file, 'wb') as f:
                 f.write(bytes.fromhex(case['hex']))
