@@ -4,7 +4,7 @@
 // statuses and --json objects, so scripts can switch between the two.
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   Connection, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
@@ -17,6 +17,9 @@ const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-
                    [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json] [-v]
                    send COMMAND [COMMAND...]
        siot-client keygen [-o FILE]
+       siot-client --version
+
+siot-client reads no configuration file: -t, -c and check are siot-ctl's.
 
 Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's
 answer); 76 not authentic or wrong protocol/device, 69 could not connect,
@@ -29,6 +32,12 @@ const EXIT = { ok: 0, failed: 1, rejected: 2, busy: 3, timeout: 4, error: 5 };
 /** @param {string} msg @returns {never} */
 function usageExit(msg) {
   process.stderr.write(`siot-client: ${msg}\n${USAGE}`);
+  process.exit(64);
+}
+
+/** One line, exit 64: for what siot-ctl has and siot-client does not. @param {string} what @returns {never} */
+function notSupported(what) {
+  process.stderr.write(`siot-client: ${what} is not supported by siot-client; use -H/-p/-i/-k\n`);
   process.exit(64);
 }
 
@@ -160,6 +169,10 @@ async function main() {
         timeout: { type: 'string', short: 'T' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
+        // siot-ctl's, accepted only to be refused in one plain line
+        target: { type: 'string', short: 't' },
+        config: { type: 'string', short: 'c' },
+        version: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -171,7 +184,15 @@ async function main() {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (v.version) {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    process.stdout.write(`siot-client ${pkg.version}\n`);
+    return 0;
+  }
+  if (v.target !== undefined) notSupported('-t (targets from siot-ctl.conf)');
+  if (v.config !== undefined) notSupported('-c (a siot-ctl.conf)');
   const [sub, ...commands] = positionals;
+  if (sub === 'check') notSupported('check (of a siot-ctl.conf)');
   if (sub === 'keygen') {
     if (commands.length) usageExit('keygen takes no arguments (use -o FILE)');
     return keygen(v.output);

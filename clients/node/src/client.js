@@ -19,16 +19,17 @@ import {
  * @property {string} [host] host name or address (every address is tried)
  * @property {number} [port] TCP port, default 7468
  * @property {string} [path] a Unix socket instead of host/port
+ * @property {string} [socket] the same as path (siot-ctl's name for it)
  * @property {string} [device] refuse a device with another id
  * @property {string} [id] client id (v1)
- * @property {Buffer} [key] the key itself, or:
+ * @property {Buffer | Uint8Array | string} [key] the key's bytes, or a key file's text, or:
  * @property {string} [keyFile] a key file (must not be accessible to group or others)
  * @property {'v1' | 'classic'} [protocol]
  * @property {'sha256' | 'sha512'} [hash]
  * @property {number} [tagLength]
  * @property {number} [challengeLength]
  * @property {number} [wakeupLength]
- * @property {number} [timeout] milliseconds for the whole exchange, default 30000
+ * @property {number} [timeout] milliseconds for each send(), from its start; default 30000
  * @property {boolean} [classicResponse] classic: wait for the confirmation (default true)
  */
 
@@ -103,11 +104,32 @@ export function readKeyFile(path) {
   }
 }
 
-/** A byte stream with exact reads and one deadline for everything. */
+/**
+ * The key of a target: the bytes themselves (a Buffer or Uint8Array of 16
+ * to 64 bytes), or the text of a key file, decoded by siot-protocol(7)'s
+ * hex-or-base64 rule exactly as siot-ctl decodes a file.  A copy: the
+ * caller's buffer is left alone.
+ * @param {unknown} key
+ */
+function keyFrom(key) {
+  if (key instanceof Uint8Array) {
+    if (key.length < 16 || key.length > 64) throw new UsageError(`a key has 16 to 64 bytes, not ${key.length}`);
+    return Buffer.from(key);
+  }
+  if (typeof key === 'string') {
+    const k = decodeKey(key);
+    if (!k) throw new UsageError('key text is not a key: expected one line of hex or base64 for 16..64 bytes');
+    return k;
+  }
+  throw new UsageError('key must be a Buffer (the key bytes) or a string (a key file\'s text)');
+}
+
+/** A byte stream with exact reads and a deadline (the send under way's). */
 class Stream {
   /** @param {import('node:net').Socket} socket @param {AbortSignal} signal */
   constructor(socket, signal) {
     this.socket = socket;
+    /** @type {AbortSignal} */
     this.signal = signal;
     /** @type {Buffer} */
     this.buf = Buffer.alloc(0);
@@ -121,7 +143,14 @@ class Stream {
     socket.on('end', () => { this.ended = true; poke(); });
     socket.on('close', () => { this.ended = true; poke(); });
     socket.on('error', (e) => { this.error = e; poke(); });
-    signal.addEventListener('abort', poke, { once: true });
+    this.poke = poke;
+    this.setSignal(signal);
+  }
+
+  /** The deadline (and abort) of the send under way. @param {AbortSignal} signal */
+  setSignal(signal) {
+    this.signal = signal;
+    signal.addEventListener('abort', this.poke, { once: true });
   }
 
   /** Exactly n bytes, or null when the peer closed first. @param {number} n */
@@ -155,7 +184,8 @@ class Stream {
 
 /** @param {Target} target */
 function describe(target) {
-  if (target.path) return target.path;
+  const path = target.path ?? target.socket;
+  if (path) return path;
   const host = target.host ?? '';
   return `${host.includes(':') ? `[${host}]` : host}:${target.port ?? DEFAULT_PORT}`;
 }
@@ -167,25 +197,33 @@ function describe(target) {
 export class Connection {
   /** @param {Target} target @param {SendOptions} [options] */
   constructor(target, options = {}) {
-    if (!target || (!target.host && !target.path)) throw new UsageError('a target needs host or path');
+    if (!target || (!target.host && !target.path && !target.socket)) throw new UsageError('a target needs host, or path (socket)');
+    if (target.path && target.socket && target.path !== target.socket) throw new UsageError('give path or socket, not both');
     this.target = target;
     this.params = makeParams(target);
     if (this.params.protocol === 'v1' && !validId(target.id ?? '')) throw new UsageError('a v1 target needs a valid id');
     if (target.device !== undefined && !validId(target.device)) throw new UsageError(`device "${target.device}" is not a valid device id`);
     /** @type {Buffer | null} this connection's copy of the key (null once destroyed) */
-    this.key = target.key ? Buffer.from(target.key) : target.keyFile ? readKeyFile(target.keyFile) : null;
+    this.key = target.key !== undefined ? keyFrom(target.key) : target.keyFile ? readKeyFile(target.keyFile) : null;
     if (!this.key) throw new UsageError('a target needs key or keyFile');
     const timeout = options.timeout ?? target.timeout ?? 30000;
-    const signals = [AbortSignal.timeout(timeout)];
-    if (options.signal) signals.push(options.signal);
+    if (!(timeout > 0)) throw new UsageError(`timeout must be more than 0 ms, not ${timeout}`);
+    /** Each send() gets this long, counted from its start. */
     this.timeoutMs = timeout;
     this.userSignal = options.signal;
-    this.signal = AbortSignal.any(signals);
+    this.signal = this.deadline();
     /** @type {Stream | null} */
     this.stream = null;
     this.where = describe(target);
     /** @type {boolean} the current stream already carried a request */
     this.reused = false;
+  }
+
+  /** A fresh deadline of timeoutMs from now, with the caller's abort. */
+  deadline() {
+    const signals = [AbortSignal.timeout(this.timeoutMs)];
+    if (this.userSignal) signals.push(this.userSignal);
+    return AbortSignal.any(signals);
   }
 
   /** @param {boolean} sent */
@@ -198,7 +236,8 @@ export class Connection {
 
   async open() {
     const t = this.target;
-    const socket = t.path ? netConnect({ path: t.path }) : netConnect({ host: t.host, port: t.port ?? DEFAULT_PORT, autoSelectFamily: true });
+    const path = t.path ?? t.socket;
+    const socket = path ? netConnect({ path }) : netConnect({ host: t.host, port: t.port ?? DEFAULT_PORT, autoSelectFamily: true });
     await new Promise((resolve, reject) => {
       const onAbort = () => { socket.destroy(); reject(this.failure(false)); };
       if (this.signal.aborted) return onAbort();
@@ -249,6 +288,10 @@ export class Connection {
   async send(command) {
     if (!this.key) throw new UsageError('this connection was destroyed');
     checkCommand(this.params, command);
+    // The timeout is this send's, from now: a connection kept for hours
+    // still gives each command its full time.
+    this.signal = this.deadline();
+    this.stream?.setSignal(this.signal);
     let sent = false;
     try {
       return await this.#send(command, (v) => { sent = v; });

@@ -144,3 +144,15 @@ test('keygen: 32 bytes, mode 0600, never overwrites', async () => {
   assert.match(again.stderr, /never overwrites/);
   assert.equal(readFileSync(out, 'utf8'), text);
 });
+
+test('--version, and siot-ctl-only options refused in one line (exit 64)', () => {
+  const v = cli(['--version']);
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^siot-client \d+\.\d+\.\d+\n$/);
+  for (const args of [['-t', 'garage', 'send', 'x'], ['-c', 'f.conf', 'send', 'x'], ['check']]) {
+    const r = cli(args);
+    assert.equal(r.status, 64, args.join(' '));
+    assert.match(r.stderr, /^siot-client: .* is not supported by siot-client; use -H\/-p\/-i\/-k\n$/, args.join(' '));
+    assert.equal(r.stdout, '');
+  }
+});

@@ -109,6 +109,33 @@ describe('v1 against siotd', { skip: skip ?? false }, () => {
     }
   });
 
+  test('key as Buffer or key-file text, as siot-ctl decodes it; anything else is a UsageError', async () => {
+    const hex = key.toString('hex');
+    for (const k of [key, new Uint8Array(key), key.toString('base64') + '\n', hex, hex + '\r\n']) {
+      assert.equal((await send({ ...target, key: k }, 'ok')).status, 'ok');
+    }
+    for (const k of ['not a key', key.toString('base64') + '\n\nextra', 42, { key }, Buffer.alloc(8), null]) {
+      assert.throws(() => new Connection({ ...target, key: k }), (e) => e.code === 'ERR_SIOT_USAGE', String(k));
+    }
+    // The caller's buffer is a copy's source, never wiped by destroy().
+    const mine = Buffer.from(key);
+    new Connection({ ...target, key: mine }).destroy();
+    assert.deepEqual(mine, key);
+  });
+
+  test("a Connection's timeout is per send, from that send", async () => {
+    const c = new Connection(target, { timeout: 1500 });
+    try {
+      assert.equal((await c.send('ok')).status, 'ok');
+      await new Promise((r) => setTimeout(r, 2000)); // longer than the timeout
+      assert.equal((await c.send('ok')).status, 'ok'); // a fresh 1.5 s of its own
+      await assert.rejects(c.send('slow'), (e) => e instanceof TimeoutError && e.sent === true);
+    } finally {
+      c.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // let that slow run finish
+  });
+
   test('the CLI: exit statuses and --json like siot-ctl', () => {
     const common = ['-H', '127.0.0.1', '-p', String(port), '-i', 'alice', '-k', keyPath];
     for (const cmds of [['fail'], ['bin'], ['forbidden'], ['fail', 'fail']]) {
@@ -161,5 +188,11 @@ describe('classic and Unix socket against siotd', { skip: skip ?? false }, () =>
     const c = cli(['-U', sock, '-k', keyPath, '--protocol', 'classic', '--hash', 'sha512', 'send', 'forbidden-x']);
     assert.equal(c.status, 2);
     assert.match(c.stderr, /not confirmed/);
+  });
+
+  test('the Unix socket may be given as socket, as siot-ctl names it', async () => {
+    const t = { socket: sock, key, protocol: 'classic', hash: 'sha512' };
+    assert.equal((await send(t, 'ok')).status, 'ok');
+    assert.throws(() => new Connection({ ...t, path: '/elsewhere' }), (e) => e.code === 'ERR_SIOT_USAGE');
   });
 });
