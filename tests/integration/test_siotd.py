@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -358,6 +359,74 @@ class Cgroups(Base):
             pid = int(p.stdout.split()[0])
             self.assertTrue(wait_until(lambda: gone(pid), 5))
         self.assertTrue(wait_until(lambda: self.leaves() == ['daemon'], 5), self.leaves())
+
+
+class Journal(Base):
+    """Under systemd, siotd writes to the journal with fields of its own.
+    journald here is a datagram socket the test binds, mounted over
+    /run/systemd in a mount namespace of siotd's own (as root, which CI
+    is), and JOURNAL_STREAM names siotd's stderr as systemd sets it."""
+    mode = 'listen'
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or not shutil.which('unshare'):
+            if os.environ.get('CI') == 'true':
+                self.fail('CI must run the journal test (root and unshare)')
+            self.skipTest('needs root and unshare for a mount namespace')
+
+    def test_fields_in_the_journal(self):
+        run = self.path('run-systemd')
+        os.makedirs(os.path.join(run, 'journal'))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(os.path.join(run, 'journal', 'socket'))
+        self.addCleanup(sock.close)
+        port = free_port()
+        conf = self.path('j.conf')
+        with open(conf, 'w') as f:
+            f.write(self.conf())
+        err_path = self.path('stderr')
+        err = open(err_path, 'wb')
+        st = os.fstat(err.fileno())
+        env = dict(os.environ, JOURNAL_STREAM='%d:%d' % (st.st_dev, st.st_ino))
+        p = subprocess.Popen(['unshare', '-m', 'sh', '-c',
+                              'mount --bind "$0" /run/systemd && exec "$@"', run,
+                              SIOTD, '-c', conf, '--listen', '127.0.0.1:%d' % port],
+                             stderr=err, stdout=err, env=env, start_new_session=True)
+        err.close()
+        try:
+            sock.settimeout(10)
+            entries = []
+
+            def read_until(words):
+                while not any(words in e.get('MESSAGE', '') for e in entries):
+                    data = sock.recv(65536).decode()
+                    entries.append(dict(line.split('=', 1) for line in data.split('\n')
+                                        if '=' in line))
+            read_until('ready:')
+            self.assertExit(ctl(['-H', '127.0.0.1:%d' % port, '-i', 'bob', '-k',
+                                 self.bob_key_path, 'send', 'ok']), 2)
+            read_until('outcome=rejected')
+            self.assertExit(ctl(['-H', '127.0.0.1:%d' % port, '-i', 'alice', '-k',
+                                 self.alice_key_path, 'send', 'ok']), 0)
+            read_until('outcome=ok')
+        finally:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(10)
+        rejected = next(e for e in entries if 'outcome=rejected' in e['MESSAGE'])
+        self.assertRegex(rejected['MESSAGE'], r'^request peer=127\.0\.0\.1:\d+ client=bob '
+                         r'command=ok outcome=rejected reason=not-allowed duration=\d+ms ')
+        self.assertEqual((rejected['SIOT_CLIENT'], rejected['SIOT_COMMAND'],
+                          rejected['SIOT_OUTCOME'], rejected['SIOT_REASON'],
+                          rejected['PRIORITY']), ('bob', 'ok', 'rejected', 'not-allowed', '6'))
+        ok = next(e for e in entries if 'outcome=ok' in e['MESSAGE'])
+        self.assertEqual((ok['SIOT_OUTCOME'], ok['SIOT_REASON']), ('ok', ''))
+        self.assertIn('SIOT_DURATION_MS', ok)
+        ready = next(e for e in entries if 'ready:' in e['MESSAGE'])
+        self.assertEqual(ready['PRIORITY'], '6')
+        # Nothing went to stderr: it was the journal's stream.
+        with open(err_path) as f:
+            self.assertEqual(f.read(), '')
 
 
 class Protection(Base):
