@@ -13,6 +13,37 @@
 /* The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
 #define KEYFILE_MAX_TEXT 256
 
+static char hint_group[64];
+static gid_t service_gid;
+static bool service_gid_set;
+
+void keyfile_set_service_group(const char *group, gid_t gid)
+{
+	snprintf(hint_group, sizeof(hint_group), "%s", group ? group : "");
+	service_gid = gid;
+	service_gid_set = group != NULL;
+}
+
+/* How to make a daemon's key safe and readable by the daemon: root-owned,
+ * group the daemon's, 0640.  The group is the one set for a check on
+ * behalf of the service user, else the group this process runs as (siot
+ * under the packaged unit), else the packaged daemon's group when it
+ * exists; with none of them, 0600 for a daemon that runs as root. */
+static void daemon_fix(char *out, size_t len, const char *path)
+{
+	const struct group *g = NULL;
+	const char *name = hint_group[0] ? hint_group : NULL;
+
+	if (!name && getegid() != 0 && (g = getgrgid(getegid())))
+		name = g->gr_name;
+	if (!name && getgrnam(KEYFILE_DAEMON_GROUP))
+		name = KEYFILE_DAEMON_GROUP;
+	if (name)
+		snprintf(out, len, "chgrp %s %s && chmod 640 %s", name, path, path);
+	else
+		snprintf(out, len, "chmod 600 %s", path);
+}
+
 /* A group that may read a daemon's key: the one siotd runs as (its own or a
  * supplementary group), or the packaged daemon's group, so that an
  * administrator checking the configuration as root sees what siotd will. */
@@ -22,7 +53,7 @@ static bool daemon_group(gid_t gid)
 	int n = getgroups(256, groups);
 	const struct group *g;
 
-	if (gid == getegid())
+	if (gid == getegid() || (service_gid_set && gid == service_gid))
 		return true;
 	for (int i = 0; i < n; i++)
 		if (groups[i] == gid)
@@ -36,6 +67,7 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 {
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 	uid_t euid = geteuid();
+	char fix[600];
 
 	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
@@ -60,20 +92,22 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 		return 0;
 	}
 	if (mode & 022) {
-		snprintf(err, errlen, "%s: writable by %s (mode %04o); fix: chmod 600 %s", path,
-			 (mode & 020) ? "its group" : "others", mode, path);
+		daemon_fix(fix, sizeof(fix), path);
+		snprintf(err, errlen, "%s: writable by %s (mode %04o); fix: %s", path,
+			 (mode & 020) ? "its group" : "others", mode, fix);
 		return -EPERM;
 	}
 	if (mode & 007) {
-		snprintf(err, errlen, "%s: readable by others (mode %04o); fix: chmod 600 %s", path,
-			 mode, path);
+		daemon_fix(fix, sizeof(fix), path);
+		snprintf(err, errlen, "%s: readable by others (mode %04o); fix: %s", path, mode, fix);
 		return -EPERM;
 	}
 	if ((mode & 070) && !daemon_group(st->st_gid)) {
+		daemon_fix(fix, sizeof(fix), path);
 		snprintf(err, errlen,
 			 "%s: readable by group %u, which is not the daemon's group (mode %04o); "
-			 "fix: chmod 600 %s, or chgrp %s %s",
-			 path, (unsigned)st->st_gid, mode, path, KEYFILE_DAEMON_GROUP, path);
+			 "fix: %s",
+			 path, (unsigned)st->st_gid, mode, fix);
 		return -EPERM;
 	}
 	return 0;

@@ -27,6 +27,12 @@ enum keyfile_policy {
 	KEYFILE_TRUSTED,
 };
 
+/* The service user's group, for a check made on its behalf (siotd
+ * --check-config as root): a daemon's key may be readable by it, and fix
+ * hints name it ("chgrp GROUP FILE && chmod 640 FILE").  NULL for the
+ * default: the group this process runs as, else "siot". */
+void keyfile_set_service_group(const char *group, gid_t gid);
+
 /*
  * Check st (of the file at path) against the policy.  Returns 0, or -EPERM
  * with a one-line explanation and fix in err[0..errlen).

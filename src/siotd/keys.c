@@ -8,6 +8,13 @@
 
 #include "keyfile.h"
 
+static bool check_only;
+
+void keys_set_check_only(bool on)
+{
+	check_only = on;
+}
+
 bool keys_valid_credential_name(const char *name)
 {
 	return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
@@ -27,6 +34,11 @@ int keys_read(const char *dir, const char *key_file, const char *key_credential,
 	} else {
 		const char *creds = getenv("CREDENTIALS_DIRECTORY");
 
+		if (!creds && check_only) {
+			snprintf(err, errlen, "key_credential \"%s\": not checked outside systemd",
+				 key_credential);
+			return -ENODATA;
+		}
 		if (!creds) {
 			snprintf(err, errlen,
 				 "key_credential \"%s\": $CREDENTIALS_DIRECTORY is not set "

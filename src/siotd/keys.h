@@ -17,6 +17,10 @@
 /* A credential name: no '/', not "." or "..", not empty. */
 bool keys_valid_credential_name(const char *name);
 
+/* For --check-config: a credential that cannot be read because systemd did
+ * not start us is -ENODATA from keys_read, not a problem. */
+void keys_set_check_only(bool on);
+
 /*
  * Read one key: key_file (absolute, or relative to dir) or, when key_file is
  * NULL, the credential named key_credential.  raw must hold SIOT_MAX_KEY

@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "check.h"
 #include "conn.h"
 #include "daemon.h"
 #include "siot.h"
@@ -28,18 +29,22 @@ struct options {
 	const char *listen[LISTEN_MAX_FDS];
 	size_t n_listen;
 	bool check_only, debug;
+	const char *user; /* --user: whose access --check-config checks */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: siotd [-c FILE] [--listen ADDR:PORT]... [--check-config] [-d] [--version] [--help]\n"
+		"Usage: siotd [-c FILE] [--listen ADDRESS]... [--check-config [--user USER]] [-d]\n"
+		"             [--version] [--help]\n"
 		"\n"
 		"  -c, --config FILE    configuration file (default %s)\n"
-		"  -l, --listen ADDR    listen on ADDR:PORT, [IPV6]:PORT or a Unix socket path,\n"
-		"                       when systemd passes no socket (repeatable; default: the\n"
-		"                       config's 'listen', else %s)\n"
+		"  -l, --listen ADDR    listen on PORT, ADDRESS:PORT, HOST:PORT, [IPV6]:PORT or a\n"
+		"                       Unix socket path, when systemd passes no socket\n"
+		"                       (repeatable; default: the config's 'listen', else %s)\n"
 		"      --check-config   check the configuration, print every problem, exit 0 or 1\n"
+		"      --user USER      with --check-config as root: check the keys as USER\n"
+		"                       would read them (default " CHECK_SERVICE_USER ")\n"
 		"  -d, --debug          log debug messages\n"
 		"      --version        print the version\n"
 		"  -h, --help           this help\n",
@@ -53,6 +58,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -76,6 +82,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'C':
 			o->check_only = true;
 			break;
+		case 'u':
+			o->user = optarg;
+			break;
 		case 'd':
 			o->debug = true;
 			break;
@@ -89,6 +98,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return 64;
 		}
+	}
+	if (o->user && !o->check_only) {
+		fprintf(stderr, "siotd: --user goes with --check-config (the unit's User= is who "
+				"siotd runs as)\n");
+		return 64;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "siotd: unexpected argument '%s'\n", argv[optind]);
@@ -106,18 +120,6 @@ static void report_log(void *userdata, const char *file, int line, const char *m
 		log_error("%s:%d: %s", file, line, msg);
 	else
 		log_error("%s: %s", file, msg);
-}
-
-static int check_config(const char *path)
-{
-	struct config *c;
-
-	if (config_load_and_resolve(path, &c, cfg_print_problem, NULL) < 0)
-		return 1;
-	printf("%s: OK (%zu client(s), %zu command(s), protocol %s)\n", path, c->n_clients,
-	       c->n_commands, siot_profile_name(c->params.profile));
-	config_unref(c);
-	return 0;
 }
 
 static void notify_status(const struct daemon *d)
@@ -357,7 +359,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check_only)
-		return check_config(o.config_path);
+		return check_config(o.config_path, o.user);
 
 	daemon_init(&d, &o);
 	log_info("siotd %s ready: device %s, protocol %s, %zu client(s), %zu command(s)",

@@ -5,6 +5,7 @@ siot-ctl and by a raw client.  Every test checks what ran on the device (a
 marker file a script writes) as well as what the client saw."""
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -886,12 +887,85 @@ class Protection(Base):
 
 
 class Startup(Base):
-    def check(self, text):
+    def check(self, text, extra=(), env=None):
         path = self.path('c.conf')
         with open(path, 'w') as f:
             f.write(text)
-        return subprocess.run([SIOTD, '--check-config', '-c', path], capture_output=True,
-                              text=True, timeout=30), path
+        return subprocess.run([SIOTD, '--check-config', '-c', path] + list(extra),
+                              capture_output=True, text=True, timeout=30,
+                              env=env), path
+
+    def test_check_config_as_the_service_user(self):
+        """Run as root, --check-config once accepted a root-owned 0600 key
+        that User=siot cannot open.  It now opens each key as the service
+        user would (here nobody, in group nogroup), and its hint gives that
+        user's group, not chmod 600."""
+        if os.geteuid() != 0:
+            if os.environ.get('CI') == 'true':
+                self.fail('CI must run this as root')
+            self.skipTest('needs root')
+        import grp
+        import pwd
+        nobody = pwd.getpwnam('nobody')
+        group = grp.getgrgid(nobody.pw_gid).gr_name
+        key = self.alice_key_path
+        os.chmod(self.dir, 0o711)  # folders on the way may be entered
+        os.chmod(key, 0o600)
+        p, path = self.check(self.conf(), ['--user', 'nobody'])
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn('%s:%d: %s: the service user nobody cannot read it (Permission denied); '
+                      'fix: chgrp %s %s && chmod 640 %s'
+                      % (path, 5, key, group, key, key), p.stderr)
+        self.assertNotIn('OK', p.stdout)
+        # As the hint says: then it passes.
+        os.chown(key, 0, nobody.pw_gid)
+        os.chmod(key, 0o640)
+        os.chown(self.bob_key_path, 0, nobody.pw_gid)
+        os.chmod(self.bob_key_path, 0o640)
+        p, path = self.check(self.conf(), ['--user', 'nobody'])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # A folder on the way that the user may not enter is named.
+        os.chmod(self.dir, 0o700)
+        p, path = self.check(self.conf(), ['--user', 'nobody'])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('the folder %s is closed to it' % self.dir, p.stderr)
+        os.chmod(self.dir, 0o711)
+        # An unsafe mode's hint names the service user's group too.
+        os.chmod(key, 0o644)
+        p, path = self.check(self.conf(), ['--user', 'nobody'])
+        self.assertIn('readable by others (mode 0644); fix: chgrp %s %s && chmod 640 %s'
+                      % (group, key, key), p.stderr)
+        # No such user: said, not silently passed.
+        for k in (key, self.bob_key_path):
+            os.chown(k, 0, 0)
+            os.chmod(k, 0o600)
+        p, path = self.check(self.conf(), ['--user', 'no-such-user-here'])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('note: there is no user "no-such-user-here" here, so whether the service '
+                      'can read the key files was not checked', p.stdout)
+        # --user belongs to --check-config.
+        r = subprocess.run([SIOTD, '--user', 'nobody'], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 64)
+        self.assertIn('--user goes with --check-config', r.stderr)
+
+    def test_check_config_says_credentials_were_not_checked(self):
+        """A key_credential exists only under systemd: --check-config says it
+        did not check it, rather than fail or pass it silently."""
+        conf = self.conf(clients='{ id = "alice"; key_file = "%s"; },\n'
+                                 '{ id = "ops"; key_credential = "ops.key"; }'
+                                 % self.alice_key_path)
+        env = dict(os.environ)
+        env.pop('CREDENTIALS_DIRECTORY', None)
+        p, path = self.check(conf, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r'%s:\d+: note: client "ops": key_credential "ops.key" comes '
+                         r'from \$CREDENTIALS_DIRECTORY, which only systemd sets' % re.escape(path))
+        # siotd itself, started outside systemd, still refuses it.
+        d = self.daemon(conf, start=False)
+        d.start(expect_ready=False)
+        self.assertEqual(d.proc.wait(10), 1)
+        self.assertIn('$CREDENTIALS_DIRECTORY is not set', d.log())
 
     def test_check_config_reports_every_problem_with_lines(self):
         p, path = self.check(
@@ -933,7 +1007,11 @@ class Startup(Base):
             p, path = self.check(self.conf())
             self.assertEqual(p.returncode, 1, mode)
             self.assertIn(words, p.stderr)
-            self.assertIn('chmod 600 %s' % self.alice_key_path, p.stderr)
+            # The fix: the daemon's group and 0640, or 0600 for a daemon
+            # that runs as root with no siot group on the machine.
+            k = re.escape(self.alice_key_path)
+            self.assertRegex(p.stderr, r'fix: (chmod 600 %s|chgrp \S+ %s && chmod 640 %s)'
+                             % (k, k, k))
             # siotd itself refuses to start with it.
             d = self.daemon(self.conf(), start=False)
             d.start(expect_ready=False)
