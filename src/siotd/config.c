@@ -380,10 +380,56 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 	}
 }
 
+/* from = [ "192.168.1.0/24", "fd00::/8", "unix" ]: where the client may
+ * connect from. */
+static void load_from(struct cfg_reader *r, const config_setting_t *g, struct client *cl)
+{
+	const config_setting_t *list = config_setting_get_member(g, "from");
+	char err[300];
+	int n;
+
+	if (!list)
+		return;
+	if (!cfg_is_sequence(list)) {
+		cfg_report(r, list, "from must be an array of networks: [ \"192.168.1.0/24\", ... ]");
+		return;
+	}
+	n = config_setting_length(list);
+	if (n == 0) {
+		cfg_report(r, list, "from = [] would let client \"%s\" in from nowhere; leave from "
+				    "out to allow every address",
+			   cl->id);
+		return;
+	}
+	if (n > NETMATCH_MAX_RULES) {
+		cfg_report(r, list, "from: at most %d entries", NETMATCH_MAX_RULES);
+		return;
+	}
+	cl->from = config_xcalloc((size_t)n, sizeof(*cl->from));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		const char *text;
+
+		if (!cfg_want_type(r, e, "a from entry", CONFIG_TYPE_STRING))
+			continue;
+		text = config_setting_get_string(e);
+		if (strcmp(text, "mqtt") == 0) {
+			cfg_report(r, e, "from: \"mqtt\": this siotd has no MQTT transport");
+			continue;
+		}
+		if (net_rule_parse(text, &cl->from[cl->n_from], err, sizeof(err)) < 0) {
+			cfg_report(r, e, "from: %s", err);
+			continue;
+		}
+		cl->n_from++;
+	}
+}
+
 static void load_client(struct cfg_reader *r, const config_setting_t *g, struct config *c,
 			struct client *cl)
 {
-	static const char *const keys[] = { "id", "key_file", "key_credential", "commands", NULL };
+	static const char *const keys[] = { "id",       "key_file", "key_credential",
+					    "commands", "from",     NULL };
 	const char *id, *file, *cred;
 
 	cfg_check_members(r, g, keys, "a client");
@@ -401,6 +447,7 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 			cfg_report(r, g, "client \"%s\" is declared twice", id);
 	cl->id = config_xstrdup(id);
 	load_allowed(r, g, c, cl);
+	load_from(r, g, cl);
 
 	file = cfg_get_string(r, g, "key_file");
 	cred = cfg_get_string(r, g, "key_credential");
@@ -557,6 +604,7 @@ void config_unref(struct config *c)
 		free(c->clients[i].commands);
 		free(c->clients[i].allowed);
 		free(c->clients[i].may_run);
+		free(c->clients[i].from);
 	}
 	free(c->clients);
 	for (size_t i = 0; i < c->n_commands; i++) {

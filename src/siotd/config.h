@@ -23,6 +23,7 @@
 
 #include "cfg.h"
 #include "gpio.h"
+#include "netmatch.h"
 #include "siot.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/siot.conf"
@@ -75,6 +76,8 @@ struct client {
 	size_t n_commands;
 	bool *may_run;           /* indexed like config.commands */
 	bool restricted;         /* has its own commands list */
+	struct net_rule *from;   /* where it may connect from; NULL: anywhere */
+	size_t n_from;
 	int line;
 };
 

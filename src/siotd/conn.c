@@ -29,6 +29,7 @@ struct conn {
 	int fd;
 	sd_event_source *io, *timer;
 	struct source_key src;
+	struct net_addr addr;    /* the peer's address in full, for clients' from lists */
 	char peer[80];
 	char source[64];          /* the peer without its port, for log summaries */
 	enum conn_state state;
@@ -375,7 +376,8 @@ static int handle_request(struct conn *c)
 	watch(c, 0);
 	if ((r = follow_reload(c)) < 0)
 		return r;
-	request_decide(c->cfg, c->d->limits, &c->src, &c->ex, c->request_time, &c->decision);
+	request_decide(c->cfg, c->d->limits, &c->src, &c->addr, &c->ex, c->request_time,
+		       &c->decision);
 
 	switch (dec->verdict) {
 	case REQUEST_REJECT:
@@ -383,7 +385,9 @@ static int handle_request(struct conn *c)
 				     &c->cfg->backoff, c->request_time);
 		log_outcome(c, "rejected", request_reason_word(dec->reason),
 			    request_reason_note(dec->reason));
-		return respond(c, SIOT_STATUS_REJECTED, 0, NULL, 0);
+		/* The result byte says why (siot-protocol(7)): 1 not from here. */
+		return respond(c, SIOT_STATUS_REJECTED, dec->reason == REQUEST_NOT_FROM ? 1 : 0,
+			       NULL, 0);
 	case REQUEST_BUSY:
 		if (dec->reason == REQUEST_AT_CONCURRENCY) /* its tag verified */
 			limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
@@ -603,6 +607,7 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 	c->cfg = config_ref(cfg);
 	c->fd = fd;
 	c->src = key;
+	net_addr_from_sockaddr(ss, &c->addr);
 	memcpy(c->peer, peer, sizeof(peer));
 	log_format_source(ss, cred.uid, c->source, sizeof(c->source));
 	list_add(&d->conns, &c->node);

@@ -14,7 +14,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "check.h"
+#include "check_config.h"
 #include "conn.h"
 #include "daemon.h"
 #include "siot.h"

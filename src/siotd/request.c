@@ -42,8 +42,8 @@ static void scan_v1(const struct config *cfg, struct siot_exchange *ex,
 }
 
 void request_decide(const struct config *cfg, const struct limiter *limits,
-		    const struct source_key *src, struct siot_exchange *ex, uint64_t now,
-		    struct request_decision *out)
+		    const struct source_key *src, const struct net_addr *peer,
+		    struct siot_exchange *ex, uint64_t now, struct request_decision *out)
 {
 	bool v1 = cfg->params.profile == SIOT_PROFILE_V1;
 	struct request_decision d = { .verdict = REQUEST_RUN, .reason = REQUEST_MATCHED };
@@ -61,6 +61,13 @@ void request_decide(const struct config *cfg, const struct limiter *limits,
 		scan_v1(cfg, ex, &d);
 	} else {
 		scan_classic(cfg, ex, &d);
+	}
+	/* After the full scan, so the work is the same wherever it came from:
+	 * a client that proved its key, but from where it may not connect. */
+	if (d.command && d.client && d.client->from &&
+	    !net_rules_match(d.client->from, d.client->n_from, peer)) {
+		d.verdict = REQUEST_REJECT;
+		d.reason = REQUEST_NOT_FROM;
 	}
 
 	if (d.verdict == REQUEST_RUN &&
@@ -90,6 +97,8 @@ const char *request_reason_note(enum request_reason reason)
 		return "no command matched";
 	case REQUEST_NOT_ALLOWED:
 		return "a command this client may not run";
+	case REQUEST_NOT_FROM:
+		return "this client may not connect from this address";
 	}
 	return "?";
 }
@@ -112,6 +121,8 @@ const char *request_reason_word(enum request_reason reason)
 		return "unknown-client";
 	case REQUEST_NOT_ALLOWED:
 		return "not-allowed";
+	case REQUEST_NOT_FROM:
+		return "not-from";
 	}
 	return NULL;
 }

@@ -43,6 +43,7 @@ enum request_reason {
 	REQUEST_UNKNOWN_CLIENT,   /* REJECT, v1 */
 	REQUEST_NOT_MATCHED,      /* REJECT, v1: no command matched */
 	REQUEST_NOT_ALLOWED,      /* REJECT, v1: a command matched that this client may not run */
+	REQUEST_NOT_FROM,         /* REJECT: the client matched, but not from where it may */
 };
 
 struct request_decision {
@@ -58,8 +59,8 @@ struct request_decision {
 /* Decide for the complete request in ex (its HELLO and request were built
  * and fed under cfg's parameters) from source src at time now (usec). */
 void request_decide(const struct config *cfg, const struct limiter *limits,
-		    const struct source_key *src, struct siot_exchange *ex, uint64_t now,
-		    struct request_decision *out);
+		    const struct source_key *src, const struct net_addr *peer,
+		    struct siot_exchange *ex, uint64_t now, struct request_decision *out);
 
 /* The log's words for a reason ("unknown client", ...). */
 const char *request_reason_note(enum request_reason reason);

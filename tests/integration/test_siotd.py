@@ -441,6 +441,40 @@ class Protection(Base):
         self.assertIn('unknown client', d.log())
         self.assertEqual(self.marker('ran-ok'), [])
 
+    def test_client_from_its_networks_only(self):
+        """from = [...]: a client that proves its key from elsewhere is
+        REJECTED with result 1, which siot-ctl explains, and nothing runs;
+        from its network it runs; "unix" allows the Unix socket.  Its
+        failures slow that (address, client) pair, not the other clients of
+        the address."""
+        sock = self.path('s.sock')
+        clients = ('{ id = "alice"; key_file = "%s"; from = [ "127.0.0.5", "unix" ]; },\n'
+                   '{ id = "bob"; key_file = "%s"; }' % (self.alice_key_path, self.bob_key_path))
+        d = self.daemon(self.conf(clients=clients, extra='backoff = { failures = 2; base = 30.0; '
+                                  'max = 30.0; };'), extra=['--listen', sock])
+        p = self.send(d, 'ok')  # siot-ctl connects from 127.0.0.1
+        self.assertExit(p, 2)
+        self.assertEqual(p.stderr, 'siot-ctl: ok: rejected: this client may not connect from '
+                                   'this address\n')
+        self.assertIn('client=alice command=ok outcome=rejected reason=not-from', d.log())
+        self.assertEqual(self.marker('ran-ok'), [])
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.5')
+        self.assertEqual(resp[0], 0)
+        self.assertEqual(r.verify(self.alice_key, resp), 0)
+        self.assertEqual(len(self.marker('ran-ok')), 1)
+        r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok', source='127.0.0.6')
+        self.assertEqual((resp[0], r.verify(self.alice_key, resp)), (2, 1))  # REJECTED, 1
+        p = ctl(['-U', sock, '-i', 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(len(self.marker('ran-ok')), 2)
+        # A second failure from 127.0.0.1 backs alice off there; bob, at
+        # the same address, is not slowed.
+        self.assertExit(self.send(d, 'ok'), 2)
+        self.assertExit(self.send(d, 'ok'), 3)
+        p = self.send(d, 'fail', key=self.bob_key_path, cid='bob')
+        self.assertExit(p, 1)
+        self.assertEqual(self.marker('ran-fail'), ['x'])
+
     def test_no_match_is_logged_with_its_reason(self):
         d = self.daemon(self.conf())
         p = self.send(d, 'nosuch')

@@ -188,7 +188,7 @@ END_TEST
 /* One case per problem the loader reports: the text, then the problems. */
 struct problem_case {
 	const char *text;
-	const char *want[4];
+	const char *want[5];
 };
 
 #define EXEC_T "commands = ( { name = \"t\"; exec = [ \"/bin/true\" ]; } );\n"
@@ -278,6 +278,17 @@ static const struct problem_case problem_cases[] = {
 	{ "clients = ( { id = \"a\"; key_credential = \"../a.key\"; } );\n" EXEC_T,
 	  { "1: key_credential \"../a.key\" must be a credential name, not a path" } },
 	{ "clients = ( 1 );\n" EXEC_T, { "1: a client" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; from = \"10.0.0.0/8\"; } );\n" EXEC_T,
+	  { "1: from must be an array of networks" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; from = [ ]; } );\n" EXEC_T,
+	  { "1: from = [] would let client \"a\" in from nowhere" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\";\n"
+	  "  from = [ \"192.168.1.5/24\", \"garage.local\", \"10.0.0.0/33\", \"mqtt\" ]; } );\n" EXEC_T,
+	  { "2: from: \"192.168.1.5/24\" has bits set past its /24 prefix: write 192.168.1.0/24 "
+	    "for the network, or 192.168.1.5 alone for the one address",
+	    "2: from: \"garage.local\" is not an address or network",
+	    "2: from: \"10.0.0.0/33\": the prefix length must be 0 .. 32",
+	    "2: from: \"mqtt\": this siotd has no MQTT transport" } },
 	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; colour = 1; } );\n" EXEC_T,
 	  { "1: colour" } },
 };
@@ -287,7 +298,8 @@ START_TEST(every_problem_at_its_line)
 	const struct problem_case *pc = &problem_cases[_i];
 	struct config *c = load(pc->text);
 
-	expect(pc->want[0] ? (const char *const[]){ pc->want[0], pc->want[1], pc->want[2], NULL }
+	expect(pc->want[0] ? (const char *const[]){ pc->want[0], pc->want[1], pc->want[2],
+						    pc->want[3], NULL }
 			   : (const char *const[]){ NULL });
 	ck_assert_ptr_null(c);
 }

@@ -50,7 +50,8 @@ static void problem(void *userdata, const char *file, int line, const char *msg)
 }
 
 /* alice may run every command (v1) or all but c6 and c7 (classic, whose
- * candidates may not outnumber the commands), bob only c1 and c2. */
+ * candidates may not outnumber the commands), bob only c1 and c2, and only
+ * from 192.168.7.0/24, fd00:7::/32 or the Unix socket. */
 static struct config *load(const char *protocol)
 {
 	bool classic = strcmp(protocol, "classic") == 0;
@@ -65,7 +66,8 @@ static struct config *load(const char *protocol)
 	fprintf(f, "backoff = { failures = 2; source_failures = 3; window = 60.0; base = 10.0; "
 		   "max = 60.0; };\n");
 	fprintf(f, "clients = (\n  { id = \"alice\"; key_file = \"alice.key\"; %s },\n"
-		   "  { id = \"bob\"; key_file = \"bob.key\"; commands = [ \"c1\", \"c2\" ]; }\n);\n",
+		   "  { id = \"bob\"; key_file = \"bob.key\"; commands = [ \"c1\", \"c2\" ];\n"
+		   "    from = [ \"192.168.7.0/24\", \"fd00:7::/32\", \"unix\" ]; }\n);\n",
 		classic ? "commands = [ \"c0\", \"c1\", \"c2\", \"c3\", \"c4\", \"c5\" ];" : "");
 	fprintf(f, "commands = (\n");
 	for (int i = 0; i < N_COMMANDS; i++)
@@ -134,6 +136,9 @@ static void exchange(const struct config *cfg, struct siot_exchange *srv, const 
 }
 
 static const struct source_key src = { .family = AF_INET, .addr = { 127, 0, 0, 2 } };
+/* The peer's full address, for from lists: in bob's network unless a test
+ * says otherwise. */
+static struct net_addr peer = { .family = AF_INET, .addr = { 192, 168, 7, 20 } };
 
 struct decided {
 	struct request_decision d;
@@ -147,7 +152,7 @@ static struct decided decide(const struct config *cfg, const struct limiter *l,
 	struct decided out;
 
 	exchange(cfg, &ex, raw, id, command);
-	request_decide(cfg, l, &src, &ex, 1000 * USEC_PER_SEC, &out.d);
+	request_decide(cfg, l, &src, &peer, &ex, 1000 * USEC_PER_SEC, &out.d);
 	out.macs = ex.macs;
 	siot_exchange_wipe(&ex);
 	return out;
@@ -299,6 +304,54 @@ START_TEST(not_allowed_is_a_genuine_rejection)
 }
 END_TEST
 
+/* A client that proves its key from where it may not connect is REJECTED
+ * with its own key (so it can tell why), after the same full scan; a
+ * command it may not run from there is still "not from here". */
+START_TEST(not_from_its_networks)
+{
+	static const struct net_addr elsewhere = { .family = AF_INET, .addr = { 192, 168, 8, 1 } };
+	static const struct net_addr v6_in = { .family = AF_INET6,
+					       .addr = { 0xfd, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+							 9 } };
+	static const struct net_addr v6_out = { .family = AF_INET6,
+						.addr = { 0xfd, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+							  0, 0, 9 } };
+	static const struct net_addr unix_peer = { .family = AF_UNIX };
+	struct config *cfg = load("v1");
+	struct limiter *l = limiter_new();
+	struct net_addr saved = peer;
+	struct decided r;
+
+	peer = elsewhere;
+	r = decide(cfg, l, bob_raw, "bob", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
+	ck_assert_int_eq(r.d.reason, REQUEST_NOT_FROM);
+	ck_assert_ptr_eq(r.d.key, r.d.client->key);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	r = decide(cfg, l, bob_raw, "bob", "c5");
+	ck_assert_int_eq(r.d.reason, REQUEST_NOT_FROM);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	/* alice has no from list: anywhere. */
+	r = decide(cfg, l, alice_raw, "alice", "c1");
+	ck_assert_int_eq(r.d.verdict, REQUEST_RUN);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	/* A wrong key from elsewhere is no match, not "not from here". */
+	r = decide(cfg, l, mallory_raw, "bob", "c1");
+	ck_assert_int_eq(r.d.reason, REQUEST_NOT_MATCHED);
+	ck_assert_uint_eq(r.macs, N_COMMANDS);
+	peer = v6_out;
+	ck_assert_int_eq(decide(cfg, l, bob_raw, "bob", "c1").d.reason, REQUEST_NOT_FROM);
+	peer = v6_in;
+	ck_assert_int_eq(decide(cfg, l, bob_raw, "bob", "c1").d.verdict, REQUEST_RUN);
+	peer = unix_peer;
+	ck_assert_int_eq(decide(cfg, l, bob_raw, "bob", "c2").d.verdict, REQUEST_RUN);
+	peer = saved;
+	ck_assert_int_eq(decide(cfg, l, bob_raw, "bob", "c1").d.verdict, REQUEST_RUN);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
 START_TEST(command_at_its_concurrency_is_busy)
 {
 	struct config *cfg = load("v1");
@@ -354,6 +407,7 @@ int main(void)
 	tcase_add_test(tc, unknown_and_invalid_ids_get_the_dummy_key);
 	tcase_add_test(tc, equal_mac_count_for_every_kind_of_id);
 	tcase_add_test(tc, not_allowed_is_a_genuine_rejection);
+	tcase_add_test(tc, not_from_its_networks);
 	tcase_add_test(tc, command_at_its_concurrency_is_busy);
 	tcase_add_test(tc, classic_scans_every_pair);
 	suite_add_tcase(s, tc);

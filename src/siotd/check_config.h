@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* siotd --check-config [--user USER]. */
-#ifndef SIOTD_CHECK_H
-#define SIOTD_CHECK_H
+#ifndef SIOTD_CHECK_CONFIG_H
+#define SIOTD_CHECK_CONFIG_H
 
 /* The user the packaged siotd.service runs as. */
 #define CHECK_SERVICE_USER "siot"

@@ -5,7 +5,7 @@
  * user would open it: a key root can read but the service user cannot
  * passes root's own check and then stops the service at its start.
  */
-#include "check.h"
+#include "check_config.h"
 
 #include <errno.h>
 #include <grp.h>
