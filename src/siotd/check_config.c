@@ -105,6 +105,12 @@ static unsigned check_as_user(const struct config *c, const char *user, bool use
 	int errs[CONFIG_MAX_CLIENTS], closed[CONFIG_MAX_CLIENTS];
 	unsigned problems = 0;
 
+	size_t n_files = 0;
+
+	for (size_t i = 0; i < c->n_clients; i++)
+		n_files += c->clients[i].key_file != NULL;
+	if (n_files == 0)
+		return 0; /* no key file to check */
 	if (!pw) {
 		printf("%s: note: there is no user \"%s\" here, so whether the service can read the "
 		       "key files was not checked%s\n",
