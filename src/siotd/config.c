@@ -425,12 +425,84 @@ static void load_from(struct cfg_reader *r, const config_setting_t *g, struct cl
 	}
 }
 
+/* One key named by setting s (a string, or an element of an array). */
+static void add_key(struct cfg_reader *r, const config_setting_t *s, bool credential,
+		    struct client *cl, unsigned *named)
+{
+	const char *text;
+
+	if (!cfg_want_type(r, s, credential ? "a key_credentials entry" : "a key_files entry",
+			   CONFIG_TYPE_STRING))
+		return;
+	text = config_setting_get_string(s);
+	(*named)++;
+	if (credential && !keys_valid_credential_name(text)) {
+		cfg_report(r, s, "key_credential \"%s\" must be a credential name, not a path", text);
+		return;
+	}
+	if (cl->n_keys == CONFIG_MAX_KEYS)
+		return; /* counted: reported below */
+	cl->keys[cl->n_keys].line = (int)config_setting_source_line(s);
+	if (credential)
+		cl->keys[cl->n_keys].credential = config_xstrdup(text);
+	else
+		cl->keys[cl->n_keys].file = config_xstrdup(text);
+	cl->n_keys++;
+}
+
+/* key_file, key_files, key_credential, key_credentials: one to
+ * CONFIG_MAX_KEYS keys in all, in that order (a client rotating its key
+ * has the new one and the old one for a while). */
+static void load_keys(struct cfg_reader *r, const config_setting_t *g, struct client *cl)
+{
+	static const char *const settings[] = { "key_file", "key_files", "key_credential",
+						"key_credentials" };
+	unsigned named = 0;
+	bool present = false;
+
+	for (int i = 0; i < 4; i++) {
+		const config_setting_t *s = config_setting_get_member(g, settings[i]);
+		bool credential = i >= 2, list = i % 2 == 1;
+
+		if (!s)
+			continue;
+		present = true;
+		if (!list) {
+			add_key(r, s, credential, cl, &named);
+			continue;
+		}
+		if (!cfg_is_sequence(s) || config_setting_length(s) == 0) {
+			cfg_report(r, s, "%s must be an array of one or more %s", settings[i],
+				   credential ? "credential names" : "key files");
+			continue;
+		}
+		for (int k = 0; k < config_setting_length(s); k++)
+			add_key(r, config_setting_get_elem(s, (unsigned)k), credential, cl, &named);
+	}
+	if (!present) {
+		cfg_report(r, g, "client \"%s\" needs a key: key_file, key_files, key_credential or "
+				 "key_credentials",
+			   cl->id);
+	} else if (named > CONFIG_MAX_KEYS) {
+		cfg_report(r, g, "client \"%s\" has %u keys; at most %d (to rotate: add the new key, "
+				 "move the client over, remove the old one)",
+			   cl->id, named, CONFIG_MAX_KEYS);
+		/* Not read at all: the list is wrong as a whole. */
+		for (size_t k = 0; k < cl->n_keys; k++) {
+			free(cl->keys[k].file);
+			free(cl->keys[k].credential);
+			cl->keys[k] = (struct client_key){ 0 };
+		}
+		cl->n_keys = 0;
+	}
+}
+
 static void load_client(struct cfg_reader *r, const config_setting_t *g, struct config *c,
 			struct client *cl)
 {
-	static const char *const keys[] = { "id",       "key_file", "key_credential",
-					    "commands", "from",     NULL };
-	const char *id, *file, *cred;
+	static const char *const keys[] = { "id",	     "key_file", "key_files", "key_credential",
+					    "key_credentials", "commands", "from",	  NULL };
+	const char *id;
 
 	cfg_check_members(r, g, keys, "a client");
 	cl->line = (int)config_setting_source_line(g);
@@ -449,45 +521,29 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 	load_allowed(r, g, c, cl);
 	load_from(r, g, cl);
 
-	file = cfg_get_string(r, g, "key_file");
-	cred = cfg_get_string(r, g, "key_credential");
-	if (!!file == !!cred) {
-		cfg_report(r, g, "client \"%s\" needs exactly one of key_file and key_credential",
-			   cl->id);
-		return;
-	}
-	cl->key_line = (int)config_setting_source_line(
-		config_setting_get_member(g, file ? "key_file" : "key_credential"));
-	if (file) {
-		cl->key_file = config_xstrdup(file);
-		return;
-	}
-	if (!keys_valid_credential_name(cred)) {
-		cfg_report(r, config_setting_get_member(g, "key_credential"),
-			   "key_credential \"%s\" must be a credential name, not a path", cred);
-		return;
-	}
-	cl->key_credential = config_xstrdup(cred);
+	load_keys(r, g, cl);
+	if (cl->n_keys > c->max_keys)
+		c->max_keys = cl->n_keys;
 }
 
 /* classic tries every (client key, allowed command) pair on each request.
  * Bound that, as siot-protocol(7) says, by what a v1 request costs: the
- * number of commands times the most keys a client has (one each, today). */
+ * number of commands times the most keys a client has. */
 static void check_classic_work(struct cfg_reader *r, const config_setting_t *list,
 			       const struct config *c)
 {
-	size_t pairs = 0, bound = c->n_commands * 1 /* keys per client */;
+	size_t pairs = 0, bound = c->n_commands * c->max_keys;
 
 	if (c->params.profile != SIOT_PROFILE_CLASSIC)
 		return;
 	for (size_t i = 0; i < c->n_clients; i++)
-		pairs += c->clients[i].n_commands;
+		pairs += c->clients[i].n_commands * (c->clients[i].n_keys ? c->clients[i].n_keys : 1);
 	if (pairs > bound)
 		cfg_report(r, list,
-			   "classic: the clients may run %zu (client, command) pairs in all, and each "
-			   "request tries every one; at most %zu, the number of commands, so that no "
-			   "request costs more than a v1 request: give clients their own commands "
-			   "lists, or use protocol v1",
+			   "classic: the clients may run %zu (client, key, command) pairs in all, and "
+			   "each request tries every one; at most %zu, the number of commands times "
+			   "the most keys a client has, so that no request costs more than a v1 "
+			   "request: give clients their own commands lists, or use protocol v1",
 			   pairs, bound);
 }
 
@@ -506,6 +562,8 @@ static void load_clients(struct cfg_reader *r, const config_setting_t *root, str
 		load_client(r, g, c, &c->clients[c->n_clients]);
 		c->n_clients++;
 	}
+	if (c->max_keys == 0)
+		c->max_keys = 1;
 	check_classic_work(r, list, c);
 }
 
@@ -597,10 +655,12 @@ void config_unref(struct config *c)
 	if (!c || --c->refs > 0)
 		return;
 	for (size_t i = 0; i < c->n_clients; i++) {
-		keys_free(c->clients[i].key);
+		for (size_t k = 0; k < c->clients[i].n_keys; k++) {
+			keys_free(c->clients[i].keys[k].key);
+			free(c->clients[i].keys[k].file);
+			free(c->clients[i].keys[k].credential);
+		}
 		free(c->clients[i].id);
-		free(c->clients[i].key_file);
-		free(c->clients[i].key_credential);
 		free(c->clients[i].commands);
 		free(c->clients[i].allowed);
 		free(c->clients[i].may_run);
@@ -624,6 +684,7 @@ void config_unref(struct config *c)
 	free(c->classic.candidates);
 	free(c->classic.client);
 	free(c->classic.command);
+	free(c->classic.key);
 	keys_free(c->dummy_key);
 	free_strv(c->listen);
 	free(c->dir);

@@ -23,12 +23,14 @@
 
 #include "cfg.h"
 #include "gpio.h"
+#include "keyfile.h"
 #include "netmatch.h"
 #include "siot.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/siot.conf"
 #define CONFIG_DEFAULT_LISTEN "7468"
 #define CONFIG_MAX_CLIENTS 256
+#define CONFIG_MAX_KEYS 4        /* keys per client (rotation) */
 #define CONFIG_MAX_COMMANDS 256
 #define CONFIG_MAX_LISTEN 16
 #define CONFIG_MAX_ARGS 64
@@ -64,13 +66,20 @@ struct command {
 	int exec_line;           /* where its exec = [...] is, for config_resolve */
 };
 
+/* One of a client's keys (several while it rotates them). */
+struct client_key {
+	/* Exactly one of these is set. */
+	char *file;              /* absolute, or relative to the config's folder */
+	char *credential;        /* a name in $CREDENTIALS_DIRECTORY */
+	int line;                /* where it is named */
+	struct siot_key *key;    /* set by config_resolve, in locked memory */
+	char fingerprint[KEYFILE_FINGERPRINT_LEN]; /* set by config_resolve: for the log */
+};
+
 struct client {
 	char *id;
-	/* Exactly one of these is set (config_load reports otherwise). */
-	char *key_file;          /* absolute, or relative to the config's folder */
-	char *key_credential;    /* a name in $CREDENTIALS_DIRECTORY */
-	int key_line;            /* where the key setting is */
-	struct siot_key *key;    /* set by config_resolve, in locked memory */
+	struct client_key keys[CONFIG_MAX_KEYS]; /* key_file(s), key_credential(s), in order */
+	size_t n_keys;
 	const char **commands;   /* names it may run, NULL-terminated (point into config) */
 	const struct command **allowed; /* the same commands, parallel to `commands` */
 	size_t n_commands;
@@ -87,11 +96,12 @@ struct backoff_config {
 	uint64_t window_usec, base_usec, max_usec;
 };
 
-/* classic scans every (client, allowed command) pair. */
+/* classic scans every (client, key, allowed command) triple. */
 struct classic_candidates {
 	struct siot_candidate *candidates;
 	const struct client **client;    /* parallel to candidates */
 	const struct command **command;  /* parallel to candidates */
+	const struct client_key **key;   /* parallel to candidates */
 	size_t n;
 };
 
@@ -118,8 +128,10 @@ struct config {
 	size_t n_lines;
 	const char **all_commands; /* every command's name, NULL-terminated */
 
+	size_t max_keys;         /* K_max: the most keys any client has (at least 1) */
+
 	/* Set by config_resolve. */
-	struct siot_key *dummy_key; /* secret, random: unknown ids are scanned with it */
+	struct siot_key *dummy_key; /* secret, random: unknown ids and unused key slots */
 	struct classic_candidates classic;
 };
 

@@ -152,19 +152,28 @@ static void log_outcome(const struct conn *c, const char *outcome, const char *r
 	bool verified = c->decision.verdict == REQUEST_RUN ||
 			c->decision.reason == REQUEST_AT_CONCURRENCY;
 	uint64_t now = now_usec(c);
+	struct log_line l = { .peer = c->peer,
+			      .client = client_name(c),
+			      .command = cmd ? cmd->name : "-",
+			      .outcome = outcome,
+			      .reason = reason,
+			      .key = c->decision.fingerprint,
+			      .duration_usec = now - c->request_time,
+			      .note = note };
 
 	if (verified)
-		log_request(c->peer, client_name(c), cmd ? cmd->name : "-", outcome, reason,
-			    now - c->request_time, note);
+		log_request(&l);
 	else
-		log_unverified(c->source, now, c->peer, client_name(c), cmd ? cmd->name : "-",
-			       outcome, reason, now - c->request_time, note);
+		log_unverified(c->source, now, &l);
 }
 
 /* A line about a connection with no verified request. */
 static void log_dropped(const struct conn *c, const char *outcome, const char *note)
 {
-	log_unverified(c->source, now_usec(c), c->peer, "-", "-", outcome, NULL, 0, note);
+	struct log_line l = { .peer = c->peer, .client = "-", .command = "-", .outcome = outcome,
+			      .note = note };
+
+	log_unverified(c->source, now_usec(c), &l);
 }
 
 /* Shut down our sending side and read until EOF (or 1 s), so the response
@@ -491,8 +500,11 @@ static int deadline_passed(struct conn *c)
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		return -ETIMEDOUT;
 	case CONN_SENDING:
-		log_request(c->peer, client_name(c), "-", "dropped", NULL, 0,
-			    "response not taken before the deadline");
+		log_request(&(struct log_line){ .peer = c->peer,
+						.client = client_name(c),
+						.command = "-",
+						.outcome = "dropped",
+						.note = "response not taken before the deadline" });
 		return -ETIMEDOUT;
 	case CONN_RUNNING:
 		return 0; /* not armed while running */

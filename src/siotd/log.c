@@ -118,30 +118,31 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
 	}
 }
 
-void log_request(const char *peer, const char *client, const char *command,
-		 const char *outcome, const char *reason, uint64_t duration_usec,
-		 const char *note)
+void log_request(const struct log_line *l)
 {
-	unsigned long long ms = (unsigned long long)(duration_usec / 1000);
+	unsigned long long ms = (unsigned long long)(l->duration_usec / 1000);
+	const char *note = l->note ? l->note : "";
 	int saved = errno;
-	char why[48] = "";
+	char why[48] = "", key[80] = "";
 
-	if (!note)
-		note = "";
-	if (reason)
-		snprintf(why, sizeof(why), " reason=%s", reason);
+	if (l->reason)
+		snprintf(why, sizeof(why), " reason=%s", l->reason);
+	if (l->key)
+		snprintf(key, sizeof(key), " key=%s", l->key);
 	if (state->journal) {
 		sd_journal_send("MESSAGE=request peer=%s client=%s command=%s outcome=%s%s "
-				"duration=%llums%s%s",
-				peer, client, command, outcome, why, ms, *note ? " " : "", note,
-				"PRIORITY=%d", LOG_INFO, "SIOT_PEER=%s", peer, "SIOT_CLIENT=%s",
-				client, "SIOT_COMMAND=%s", command, "SIOT_OUTCOME=%s", outcome,
-				"SIOT_REASON=%s", reason ? reason : "", "SIOT_DURATION_MS=%llu", ms,
-				NULL);
+				"duration=%llums%s%s%s",
+				l->peer, l->client, l->command, l->outcome, why, ms, key,
+				*note ? " " : "", note, "PRIORITY=%d", LOG_INFO, "SIOT_PEER=%s",
+				l->peer, "SIOT_CLIENT=%s", l->client, "SIOT_COMMAND=%s", l->command,
+				"SIOT_OUTCOME=%s", l->outcome, "SIOT_REASON=%s",
+				l->reason ? l->reason : "", "SIOT_DURATION_MS=%llu", ms, "SIOT_KEY=%s",
+				l->key ? l->key : "", NULL);
 	} else {
 		fprintf(stderr, "siotd: request peer=%s client=%s command=%s outcome=%s%s "
-				"duration=%llums%s%s\n",
-			peer, client, command, outcome, why, ms, *note ? " " : "", note);
+				"duration=%llums%s%s%s\n",
+			l->peer, l->client, l->command, l->outcome, why, ms, key, *note ? " " : "",
+			note);
 	}
 	errno = saved;
 }
@@ -204,11 +205,9 @@ static struct log_summary *summary_for(const char *source, const char *outcome, 
 	return oldest;
 }
 
-void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
-		    const char *command, const char *outcome, const char *reason,
-		    uint64_t duration_usec, const char *note)
+void log_unverified(const char *source, uint64_t now, const struct log_line *l)
 {
-	struct log_summary *e = summary_for(source, outcome, now);
+	struct log_summary *e = summary_for(source, l->outcome, now);
 
 	if (e->since && now - e->since < LOG_SUMMARY_USEC) {
 		e->left_out++;
@@ -218,7 +217,7 @@ void log_unverified(const char *source, uint64_t now, const char *peer, const ch
 		write_left_out(e, now);
 	e->since = now ? now : 1;
 	e->left_out = 0;
-	log_request(peer, client, command, outcome, reason, duration_usec, note);
+	log_request(l);
 }
 
 void log_flush_summaries(uint64_t now)

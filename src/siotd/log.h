@@ -57,17 +57,26 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
  * address as its /64 ("2001:db8:1:2::/64"), "uid=1000" for a Unix socket. */
 void log_format_source(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len);
 
+/* What a request's line says. */
+struct log_line {
+	const char *peer;
+	const char *client;      /* "-" when none or invalid */
+	const char *command;     /* "-" unless one matched */
+	const char *outcome;
+	const char *reason;      /* for rejected and busy: "not-allowed" ...; or NULL */
+	const char *key;         /* the matched key's fingerprint, or NULL */
+	uint64_t duration_usec;
+	const char *note;        /* free-form, or NULL */
+};
+
 /*
- * The one line a request gets: peer, client id ("-" when none or invalid),
- * command ("-" unless matched), outcome, the reason for a rejected or busy
- * outcome (a word such as "not-allowed", or NULL), and duration, plus a
- * free-form note.  In the journal they are also fields SIOT_PEER,
- * SIOT_CLIENT, SIOT_COMMAND, SIOT_OUTCOME, SIOT_REASON (when there is one),
- * SIOT_DURATION_MS.  Never given a key or a tag.
+ * The one line a request gets: peer, client, command, outcome, reason (when
+ * there is one), duration, the fingerprint of the key that matched (when one
+ * did), then the note.  In the journal they are also fields SIOT_PEER,
+ * SIOT_CLIENT, SIOT_COMMAND, SIOT_OUTCOME, SIOT_REASON, SIOT_DURATION_MS and
+ * SIOT_KEY.  Never given a key or a tag, only a key's fingerprint.
  */
-void log_request(const char *peer, const char *client, const char *command,
-		 const char *outcome, const char *reason, uint64_t duration_usec,
-		 const char *note);
+void log_request(const struct log_line *l);
 
 /*
  * The line of a connection or request that was not verified (malformed,
@@ -78,9 +87,7 @@ void log_request(const char *peer, const char *client, const char *command,
  * by log_flush_summaries) at most once per LOG_SUMMARY_USEC.  Lines of
  * verified requests never go through here.  now: CLOCK_MONOTONIC usec.
  */
-void log_unverified(const char *source, uint64_t now, const char *peer, const char *client,
-		    const char *command, const char *outcome, const char *reason,
-		    uint64_t duration_usec, const char *note);
+void log_unverified(const char *source, uint64_t now, const struct log_line *l);
 /* Write the counts whose period has ended, and forget quiet sources; call
  * every LOG_SUMMARY_USEC or so. */
 void log_flush_summaries(uint64_t now);

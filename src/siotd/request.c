@@ -9,31 +9,51 @@ static void scan_classic(const struct config *cfg, struct siot_exchange *ex,
 	if (siot_server_scan_classic(ex, cfg->classic.candidates, cfg->classic.n, &match) == 1) {
 		d->client = cfg->classic.client[match];
 		d->command = cfg->classic.command[match];
-		d->key = d->client->key;
+		d->key = cfg->classic.key[match]->key;
+		d->fingerprint = cfg->classic.key[match]->fingerprint;
 		return;
 	}
 	d->verdict = REQUEST_REJECT;
 	d->reason = REQUEST_NO_MATCH;
 }
 
+/* Every command under each of K_max key slots: the client's keys, then the
+ * dummy key for the slots it does not use (all of them for an unknown id),
+ * so a request costs K_max x N MACs whoever sent it and whichever key, if
+ * any, matched (siot-protocol(7), "MAC count"). */
 static void scan_v1(const struct config *cfg, struct siot_exchange *ex,
 		    struct request_decision *d)
 {
-	size_t match = 0;
+	const struct client *cl = d->client;
+	size_t match = 0, slot = 0;
+	bool found = false;
 
-	if (!d->client) {
-		/* Unknown or invalid: the same work against every command, result unused. */
-		siot_server_scan(ex, cfg->dummy_key, cfg->all_commands, cfg->n_commands, &match);
+	for (size_t k = 0; k < cfg->max_keys; k++) {
+		const struct siot_key *key = cl && k < cl->n_keys && cl->keys[k].key
+						     ? cl->keys[k].key
+						     : cfg->dummy_key;
+		size_t m = 0;
+		bool hit = siot_server_scan(ex, key, cfg->all_commands, cfg->n_commands, &m) == 1;
+
+		if (hit && !found && cl && k < cl->n_keys) {
+			found = true;
+			match = m;
+			slot = k;
+		}
+	}
+	if (!cl) {
 		d->verdict = REQUEST_REJECT;
 		d->reason = ex->client_id_valid ? REQUEST_UNKNOWN_CLIENT : REQUEST_INVALID_ID;
 		return;
 	}
-	/* Every command, whatever the client may run: the same count for all. */
-	if (siot_server_scan(ex, d->client->key, cfg->all_commands, cfg->n_commands, &match) != 1) {
+	if (!found) {
 		d->verdict = REQUEST_REJECT;
 		d->reason = REQUEST_NOT_MATCHED;
 		return;
 	}
+	/* The answer is made with the key that matched, which the client has. */
+	d->key = cl->keys[slot].key;
+	d->fingerprint = cl->keys[slot].fingerprint;
 	d->command = &cfg->commands[match];
 	if (!d->client->may_run[match]) {
 		d->verdict = REQUEST_REJECT;
@@ -51,7 +71,8 @@ void request_decide(const struct config *cfg, const struct limiter *limits,
 	if (v1) {
 		if (ex->client_id_valid)
 			d.client = config_find_client(cfg, ex->client_id);
-		d.key = d.client ? d.client->key : cfg->dummy_key;
+		/* Until a key matches: the client's first (newest) key. */
+		d.key = d.client && d.client->n_keys ? d.client->keys[0].key : cfg->dummy_key;
 	}
 
 	if (limiter_backing_off(limits, src, d.client ? d.client->id : NULL, now)) {

@@ -51,9 +51,11 @@ struct request_decision {
 	enum request_reason reason;
 	const struct client *client;    /* the known client, or NULL */
 	const struct command *command;  /* the matched command (RUN, AT_CONCURRENCY, NOT_ALLOWED) */
-	/* The key the response is made with: v1, the client's or the dummy
-	 * key; classic, the matched client's key or NULL (no response). */
+	/* The key the response is made with: v1, the client's key that
+	 * matched (its first key when none did) or the dummy key; classic, the
+	 * matched key or NULL (no response). */
 	const struct siot_key *key;
+	const char *fingerprint;        /* of the key that matched, or NULL */
 };
 
 /* Decide for the complete request in ex (its HELLO and request were built

@@ -15,40 +15,61 @@
 #include <unistd.h>
 
 #include "config_parse.h"
+#include "keyfile.h"
 #include "keys.h"
 
 static void resolve_keys(struct config *c, struct cfg_reader *r)
 {
 	/* Raw keys, kept (locked) only while resolving, to refuse a shared one. */
-	uint8_t *raw = sodium_malloc(CONFIG_MAX_CLIENTS * SIOT_MAX_KEY);
-	size_t len[CONFIG_MAX_CLIENTS] = { 0 };
+	size_t total = 0, k = 0;
+	uint8_t *raw;
+	size_t *len;
+	const struct client **owner;
 	char err[512];
 
+	for (size_t i = 0; i < c->n_clients; i++)
+		total += c->clients[i].n_keys;
+	raw = sodium_malloc((total ? total : 1) * SIOT_MAX_KEY);
+	len = config_xcalloc(total + 1, sizeof(*len));
+	owner = config_xcalloc(total + 1, sizeof(*owner));
 	if (!raw)
 		abort();
 	for (size_t i = 0; i < c->n_clients; i++) {
 		struct client *cl = &c->clients[i];
-		uint8_t *mine = raw + i * SIOT_MAX_KEY;
 
-		if (!cl->key_file && !cl->key_credential)
-			continue; /* config_load reported it */
-		int rk = keys_read(c->dir, cl->key_file, cl->key_credential, mine, &len[i], err,
-				   sizeof(err));
+		for (size_t n = 0; n < cl->n_keys; n++, k++) {
+			struct client_key *ck = &cl->keys[n];
+			uint8_t *mine = raw + k * SIOT_MAX_KEY;
+			int rk = keys_read(c->dir, ck->file, ck->credential, mine, &len[k], err,
+					   sizeof(err));
 
-		if (rk < 0) {
-			if (rk != -ENODATA) /* not checked: --check-config says so */
-				cfg_report_line(r, cl->key_line, "%s", err);
-			len[i] = 0;
-			continue;
+			owner[k] = cl;
+			if (rk < 0) {
+				if (rk != -ENODATA) /* not checked: --check-config says so */
+					cfg_report_line(r, ck->line, "%s", err);
+				len[k] = 0;
+				continue;
+			}
+			for (size_t j = 0; j < k; j++) {
+				if (len[j] != len[k] ||
+				    sodium_memcmp(raw + j * SIOT_MAX_KEY, mine, len[k]) != 0)
+					continue;
+				if (owner[j] == cl)
+					cfg_report_line(r, ck->line,
+							"client \"%s\" has this key twice", cl->id);
+				else
+					cfg_report_line(r, cl->line,
+							"clients \"%s\" and \"%s\" share a key: give each "
+							"client its own",
+							owner[j]->id, cl->id);
+			}
+			ck->key = keys_new(c->params.hash, mine, len[k]);
+			keyfile_fingerprint(mine, len[k], ck->fingerprint);
 		}
-		for (size_t j = 0; j < i; j++)
-			if (len[j] == len[i] && sodium_memcmp(raw + j * SIOT_MAX_KEY, mine, len[i]) == 0)
-				cfg_report_line(r, cl->line,
-						"clients \"%s\" and \"%s\" share a key: give each client its own",
-						c->clients[j].id, cl->id);
-		cl->key = keys_new(c->params.hash, mine, len[i]);
 	}
 	sodium_free(raw); /* wipes */
+	free(len);
+	free(owner);
 	c->dummy_key = keys_new_dummy(c->params.hash);
 }
 
@@ -129,20 +150,25 @@ static void build_classic(struct config *c)
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->n_clients; i++)
-		n += c->clients[i].n_commands;
-	k->candidates = config_xcalloc(n, sizeof(*k->candidates));
-	k->client = config_xcalloc(n, sizeof(*k->client));
-	k->command = config_xcalloc(n, sizeof(*k->command));
+		n += c->clients[i].n_commands * c->clients[i].n_keys;
+	k->candidates = config_xcalloc(n + 1, sizeof(*k->candidates));
+	k->client = config_xcalloc(n + 1, sizeof(*k->client));
+	k->command = config_xcalloc(n + 1, sizeof(*k->command));
+	k->key = config_xcalloc(n + 1, sizeof(*k->key));
 	for (size_t i = 0; i < c->n_clients; i++) {
 		const struct client *cl = &c->clients[i];
 
-		if (!cl->key)
-			continue;
-		for (size_t j = 0; j < cl->n_commands; j++) {
-			k->candidates[k->n] = (struct siot_candidate){ cl->key, cl->commands[j] };
-			k->client[k->n] = cl;
-			k->command[k->n] = cl->allowed[j];
-			k->n++;
+		for (size_t key = 0; key < cl->n_keys; key++) {
+			if (!cl->keys[key].key)
+				continue;
+			for (size_t j = 0; j < cl->n_commands; j++) {
+				k->candidates[k->n] =
+					(struct siot_candidate){ cl->keys[key].key, cl->commands[j] };
+				k->client[k->n] = cl;
+				k->command[k->n] = cl->allowed[j];
+				k->key[k->n] = &cl->keys[key];
+				k->n++;
+			}
 		}
 	}
 }

@@ -475,6 +475,32 @@ class Protection(Base):
         self.assertExit(p, 1)
         self.assertEqual(self.marker('ran-fail'), ['x'])
 
+    def test_key_rotation(self):
+        """A client with two keys (key_files) is served with either, and the
+        log names the key that matched by its fingerprint, as siot-ctl
+        fingerprint prints it.  Rotation as the README tells it: add the new
+        key, move the client over, remove the old key, reload."""
+        new = self.path('alice-new.key')
+        write_key(new)
+        fp_new = ctl(['fingerprint', '-k', new]).stdout.split()[0]
+        fp_old = ctl(['fingerprint', '-k', self.alice_key_path]).stdout.split()[0]
+        both = '{ id = "alice"; key_files = [ "%s", "%s" ]; }' % (new, self.alice_key_path)
+        d = self.daemon(self.conf(clients=both))
+        self.assertExit(self.send(d, 'ok'), 0)  # the old key
+        self.assertIn('client=alice command=ok outcome=ok', d.log())
+        self.assertIn('key=%s' % fp_old, d.log())
+        self.assertExit(self.send(d, 'ok', key=new), 0)
+        self.assertIn('key=%s' % fp_new, d.log())
+        with open(d.conf, 'w') as f:
+            f.write(self.conf(clients='{ id = "alice"; key_file = "%s"; }' % new))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded' in d.log(), 10), d.log())
+        p = self.send(d, 'ok')
+        self.assertExit(p, 76)  # the old key is no longer known
+        self.assertIn('refused, not verified', p.stderr)
+        self.assertExit(self.send(d, 'ok', key=new), 0)
+        self.assertEqual(len(self.marker('ran-ok')), 3)
+
     def test_no_match_is_logged_with_its_reason(self):
         d = self.daemon(self.conf())
         p = self.send(d, 'nosuch')

@@ -100,7 +100,7 @@ START_TEST(valid_config_and_defaults)
 	ck_assert_uint_eq(c->timeout_usec, 5 * USEC_PER_SEC);
 	ck_assert_uint_eq(c->commands[0].timeout_usec, 30 * USEC_PER_SEC);
 	ck_assert_uint_eq(c->max_requests, 1);
-	ck_assert_ptr_nonnull(c->clients[0].key);
+	ck_assert_ptr_nonnull(c->clients[0].keys[0].key);
 	ck_assert_ptr_nonnull(c->dummy_key);
 	ck_assert(c->clients[0].may_run[0]);
 	config_unref(c);
@@ -157,7 +157,7 @@ START_TEST(classic_work_is_bounded)
 				");\n"
 				"commands = ( { name = \"tt\"; exec = [ \"/bin/true\" ]; },\n"
 				"  { name = \"uu\"; exec = [ \"/bin/true\" ]; } );\n");
-	const char *const want[] = { "2: 3 (client, command) pairs in all", "4: b.key", NULL };
+	const char *const want[] = { "2: 3 (client, key, command) pairs in all", "4: b.key", NULL };
 
 	expect(want);
 	ck_assert_ptr_null(c);
@@ -274,7 +274,19 @@ static const struct problem_case problem_cases[] = {
 	  "  { id = \"a\"; key_file = \"a.key\"; } );\n" EXEC_T,
 	  { "2: client \"a\" is declared twice", "2: share a key" } },
 	{ "clients = ( { id = \"a\"; } );\n" EXEC_T,
-	  { "1: client \"a\" needs exactly one of key_file and key_credential" } },
+	  { "1: client \"a\" needs a key: key_file, key_files, key_credential or key_credentials" } },
+	{ "clients = ( { id = \"a\"; key_files = [ \"1.key\", \"2.key\", \"3.key\" ];\n"
+	  "  key_credentials = [ \"4.key\", \"5.key\" ]; } );\n" EXEC_T,
+	  { "1: client \"a\" has 5 keys; at most 4 (to rotate: add the new key, move the client "
+	    "over, remove the old one)" } },
+	{ "clients = ( { id = \"a\"; key_files = [ ]; } );\n" EXEC_T,
+	  { "1: key_files must be an array of one or more key files" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\";\n  key_credentials = \"x\"; } );\n" EXEC_T,
+	  { "2: key_credentials must be an array of one or more credential names" } },
+	{ "clients = ( { id = \"a\"; key_files = [ \"a.key\",\n  \"a.key\" ]; } );\n" EXEC_T,
+	  { "2: client \"a\" has this key twice" } },
+	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; key_credentials = [ \"../x\" ]; } );\n" EXEC_T,
+	  { "1: key_credential \"../x\" must be a credential name, not a path" } },
 	{ "clients = ( { id = \"a\"; key_credential = \"../a.key\"; } );\n" EXEC_T,
 	  { "1: key_credential \"../a.key\" must be a credential name, not a path" } },
 	{ "clients = ( 1 );\n" EXEC_T, { "1: a client" } },

@@ -26,7 +26,7 @@
 #define N_COMMANDS 8
 
 static char dir[] = "/tmp/siot-request-test-XXXXXX";
-static uint8_t alice_raw[32], bob_raw[32], mallory_raw[32];
+static uint8_t alice_raw[32], alice_old_raw[32], bob_raw[32], mallory_raw[32];
 
 static void write_key(const char *name, uint8_t raw[32])
 {
@@ -55,6 +55,8 @@ static void problem(void *userdata, const char *file, int line, const char *msg)
 static struct config *load(const char *protocol)
 {
 	bool classic = strcmp(protocol, "classic") == 0;
+	/* "v1-rotation": alice has two keys, the new one and the old one. */
+	bool rotation = strcmp(protocol, "v1-rotation") == 0;
 	char path[256];
 	struct config *c;
 	FILE *f;
@@ -62,12 +64,14 @@ static struct config *load(const char *protocol)
 	snprintf(path, sizeof(path), "%s/siot.conf", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "device_id = \"dev\";\nprotocol = \"%s\";\n", protocol);
+	fprintf(f, "device_id = \"dev\";\nprotocol = \"%s\";\n", rotation ? "v1" : protocol);
 	fprintf(f, "backoff = { failures = 2; source_failures = 3; window = 60.0; base = 10.0; "
 		   "max = 60.0; };\n");
-	fprintf(f, "clients = (\n  { id = \"alice\"; key_file = \"alice.key\"; %s },\n"
+	fprintf(f, "clients = (\n  { id = \"alice\"; %s %s },\n"
 		   "  { id = \"bob\"; key_file = \"bob.key\"; commands = [ \"c1\", \"c2\" ];\n"
 		   "    from = [ \"192.168.7.0/24\", \"fd00:7::/32\", \"unix\" ]; }\n);\n",
+		rotation ? "key_files = [ \"alice.key\", \"alice-old.key\" ];"
+			 : "key_file = \"alice.key\";",
 		classic ? "commands = [ \"c0\", \"c1\", \"c2\", \"c3\", \"c4\", \"c5\" ];" : "");
 	fprintf(f, "commands = (\n");
 	for (int i = 0; i < N_COMMANDS; i++)
@@ -84,6 +88,7 @@ static void setup(void)
 	ck_assert_int_ge(siot_init(), 0);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	write_key("alice", alice_raw);
+	write_key("alice-old", alice_old_raw);
 	write_key("bob", bob_raw);
 	randombytes_buf(mallory_raw, sizeof(mallory_raw)); /* a key siotd does not have */
 }
@@ -92,7 +97,7 @@ static void teardown(void)
 {
 	char path[256];
 
-	for (const char *const *n = (const char *const[]){ "alice.key", "bob.key", "siot.conf",
+	for (const char *const *n = (const char *const[]){ "alice.key", "alice-old.key", "bob.key", "siot.conf",
 							    NULL }; *n; n++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, *n);
 		unlink(path);
@@ -168,7 +173,7 @@ START_TEST(known_client_runs_its_command)
 	ck_assert_int_eq(r.d.reason, REQUEST_MATCHED);
 	ck_assert_str_eq(r.d.client->id, "alice");
 	ck_assert_str_eq(r.d.command->name, "c5");
-	ck_assert_ptr_eq(r.d.key, r.d.client->key);
+	ck_assert_ptr_eq(r.d.key, r.d.client->keys[0].key);
 	ck_assert_uint_eq(r.macs, N_COMMANDS); /* every command, no early exit */
 	limiter_free(l);
 	config_unref(cfg);
@@ -191,7 +196,7 @@ START_TEST(backoff_comes_before_any_scan)
 	ck_assert_int_eq(r.d.reason, REQUEST_BACKING_OFF);
 	ck_assert_ptr_null(r.d.command);
 	ck_assert_uint_eq(r.macs, 0);
-	ck_assert_ptr_eq(r.d.key, r.d.client->key); /* the BUSY answer verifies for alice */
+	ck_assert_ptr_eq(r.d.key, r.d.client->keys[0].key); /* the BUSY answer verifies for alice */
 	r = decide(cfg, l, mallory_raw, "mallory", "c1");
 	ck_assert_int_eq(r.d.verdict, REQUEST_BUSY);
 	ck_assert_uint_eq(r.macs, 0);
@@ -287,6 +292,61 @@ START_TEST(equal_mac_count_for_every_kind_of_id)
 }
 END_TEST
 
+/* With a client that has two keys (rotation), every request costs 2 x N
+ * MACs: whichever key matched, or none, whatever the id.  The answer is
+ * made with the key that matched, and its fingerprint is what is logged. */
+START_TEST(equal_mac_count_with_rotation)
+{
+	static const struct {
+		const char *id, *command, *key;
+		enum request_verdict verdict;
+		enum request_reason reason;
+	} cases[] = {
+		{ "alice", "c5", "alice", REQUEST_RUN, REQUEST_MATCHED },
+		{ "alice", "c5", "alice-old", REQUEST_RUN, REQUEST_MATCHED },
+		{ "alice", "c5", "mallory", REQUEST_REJECT, REQUEST_NOT_MATCHED },
+		{ "alice", "nope", "alice-old", REQUEST_REJECT, REQUEST_NOT_MATCHED },
+		{ "bob", "c2", "bob", REQUEST_RUN, REQUEST_MATCHED },
+		{ "bob", "c5", "bob", REQUEST_REJECT, REQUEST_NOT_ALLOWED },
+		{ "bob", "c2", "alice", REQUEST_REJECT, REQUEST_NOT_MATCHED },
+		{ "mallory", "c2", "mallory", REQUEST_REJECT, REQUEST_UNKNOWN_CLIENT },
+		{ "al ice", "c2", "alice", REQUEST_REJECT, REQUEST_INVALID_ID },
+	};
+	struct config *cfg = load("v1-rotation");
+	struct limiter *l = limiter_new();
+	const struct client *alice = config_find_client(cfg, "alice");
+	char fp[KEYFILE_FINGERPRINT_LEN];
+
+	ck_assert_uint_eq(cfg->max_keys, 2);
+	ck_assert_uint_eq(alice->n_keys, 2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const uint8_t *raw = !strcmp(cases[i].key, "alice")	? alice_raw
+				     : !strcmp(cases[i].key, "alice-old") ? alice_old_raw
+				     : !strcmp(cases[i].key, "bob")	? bob_raw
+									: mallory_raw;
+		struct decided r = decide(cfg, l, raw, cases[i].id, cases[i].command);
+
+		ck_assert_msg(r.d.verdict == cases[i].verdict && r.d.reason == cases[i].reason,
+			      "%s %s %s: verdict %d reason %d", cases[i].id, cases[i].command,
+			      cases[i].key, r.d.verdict, r.d.reason);
+		ck_assert_msg(r.macs == 2 * N_COMMANDS, "%s %s %s: %u MACs, not %d", cases[i].id,
+			      cases[i].command, cases[i].key, r.macs, 2 * N_COMMANDS);
+		if (r.d.verdict == REQUEST_RUN) {
+			keyfile_fingerprint(raw, 32, fp);
+			ck_assert_str_eq(r.d.fingerprint, fp);
+		}
+	}
+	/* The old key's answer is made with the old key, which that client has. */
+	ck_assert_ptr_eq(decide(cfg, l, alice_old_raw, "alice", "c1").d.key, alice->keys[1].key);
+	ck_assert_ptr_eq(decide(cfg, l, alice_raw, "alice", "c1").d.key, alice->keys[0].key);
+	/* No key matched: the first (newest) key answers. */
+	ck_assert_ptr_eq(decide(cfg, l, mallory_raw, "alice", "c1").d.key, alice->keys[0].key);
+	ck_assert_ptr_null(decide(cfg, l, mallory_raw, "alice", "c1").d.fingerprint);
+	limiter_free(l);
+	config_unref(cfg);
+}
+END_TEST
+
 /* A restricted client that proves a command it may not run is rejected
  * with its own key (a genuine rejection), naming the command for the log. */
 START_TEST(not_allowed_is_a_genuine_rejection)
@@ -297,7 +357,7 @@ START_TEST(not_allowed_is_a_genuine_rejection)
 
 	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
 	ck_assert_int_eq(r.d.reason, REQUEST_NOT_ALLOWED);
-	ck_assert_ptr_eq(r.d.key, r.d.client->key);
+	ck_assert_ptr_eq(r.d.key, r.d.client->keys[0].key);
 	ck_assert_str_eq(r.d.command->name, "c5");
 	limiter_free(l);
 	config_unref(cfg);
@@ -326,7 +386,7 @@ START_TEST(not_from_its_networks)
 	r = decide(cfg, l, bob_raw, "bob", "c1");
 	ck_assert_int_eq(r.d.verdict, REQUEST_REJECT);
 	ck_assert_int_eq(r.d.reason, REQUEST_NOT_FROM);
-	ck_assert_ptr_eq(r.d.key, r.d.client->key);
+	ck_assert_ptr_eq(r.d.key, r.d.client->keys[0].key);
 	ck_assert_uint_eq(r.macs, N_COMMANDS);
 	r = decide(cfg, l, bob_raw, "bob", "c5");
 	ck_assert_int_eq(r.d.reason, REQUEST_NOT_FROM);
@@ -406,6 +466,7 @@ int main(void)
 	tcase_add_test(tc, pair_backoff_comes_before_any_scan);
 	tcase_add_test(tc, unknown_and_invalid_ids_get_the_dummy_key);
 	tcase_add_test(tc, equal_mac_count_for_every_kind_of_id);
+	tcase_add_test(tc, equal_mac_count_with_rotation);
 	tcase_add_test(tc, not_allowed_is_a_genuine_rejection);
 	tcase_add_test(tc, not_from_its_networks);
 	tcase_add_test(tc, command_at_its_concurrency_is_busy);
