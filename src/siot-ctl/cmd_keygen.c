@@ -38,11 +38,10 @@ static int make_parents(const char *path)
 	return 0;
 }
 
-int cmd_keygen(const char *path)
+int keygen_write(const char *path, char fp[KEYFILE_FINGERPRINT_LEN])
 {
 	uint8_t key[SIOT_KEYGEN_LEN];
 	char b64[sodium_base64_ENCODED_LEN(SIOT_KEYGEN_LEN, sodium_base64_VARIANT_ORIGINAL) + 1];
-	char fp[KEYFILE_FINGERPRINT_LEN];
 	size_t len;
 	int fd, rc = 0;
 
@@ -56,7 +55,6 @@ int cmd_keygen(const char *path)
 		/* The key is stdout's; the fingerprint goes beside it, on stderr. */
 		rc = fwrite(b64, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : 1;
 		sodium_memzero(b64, sizeof(b64));
-		fprintf(stderr, "%s\n", fp);
 		return rc;
 	}
 	if (make_parents(path) < 0) {
@@ -78,8 +76,18 @@ int cmd_keygen(const char *path)
 	sodium_memzero(b64, sizeof(b64));
 	if (rc)
 		unlink(path);
-	else
+	return rc;
+}
+
+int cmd_keygen(const char *path)
+{
+	char fp[KEYFILE_FINGERPRINT_LEN];
+	int rc = keygen_write(path, fp);
+
+	if (rc == 0 && path)
 		printf("%s %s\n", fp, path);
+	else if (rc == 0)
+		fprintf(stderr, "%s\n", fp);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SIOT_CTL_COMMANDS_H
 #define SIOT_CTL_COMMANDS_H
 
+#include "keyfile.h"
 #include "options.h"
 
 /* A new random key, as base64 on one line, into path (0600, never over an
@@ -10,6 +11,14 @@
  * its fingerprint on stdout (with the path) or, with the key on stdout, on
  * stderr. */
 int cmd_keygen(const char *path);
+
+/* keygen's work, quietly: a new key into path (or stdout when NULL), its
+ * fingerprint into fp.  Returns 0 or an exit status after a message. */
+int keygen_write(const char *path, char fp[KEYFILE_FINGERPRINT_LEN]);
+
+/* siot-ctl enroll NAME: a key, a target block appended to the client
+ * config, and the device-side steps printed. */
+int cmd_enroll(const struct options *o);
 
 /* The fingerprint of the key in -k's file, and the path. */
 int cmd_fingerprint(const struct options *o);

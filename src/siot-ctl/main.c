@@ -27,6 +27,8 @@ int main(int argc, char **argv)
 		return cmd_check(&o);
 	case SUB_FINGERPRINT:
 		return cmd_fingerprint(&o);
+	case SUB_ENROLL:
+		return cmd_enroll(&o);
 	case SUB_SEND:
 		return cmd_send(&o);
 	}

@@ -22,6 +22,7 @@ enum {
 	OPT_WAKEUP,
 	OPT_JSON,
 	OPT_VERSION,
+	OPT_FORCE,
 };
 
 static void usage(FILE *f)
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	fputs("Usage: siot-ctl [OPTIONS] send COMMAND [COMMAND...]\n"
 	      "       siot-ctl keygen [-o FILE]\n"
 	      "       siot-ctl fingerprint -k FILE\n"
+	      "       siot-ctl enroll NAME -H HOST[:PORT] -i ID [-D DEVICE] [--force]\n"
 	      "       siot-ctl [-c FILE] check\n"
 	      "\n"
 	      "Options:\n"
@@ -49,6 +51,7 @@ static void usage(FILE *f)
 	      "      --json                one JSON object per command on stdout\n"
 	      "  -v, --verbose             a status line for commands that went well too\n"
 	      "  -o, --output FILE         keygen: write the key to FILE\n"
+	      "      --force               enroll: replace a target of that name\n"
 	      "      --version             print the version\n"
 	      "  -h, --help                print this help\n"
 	      "\n"
@@ -116,6 +119,9 @@ static int take(struct options *o, int opt, const char *arg)
 		return 0;
 	case 'v':
 		o->verbose = true;
+		return 0;
+	case OPT_FORCE:
+		o->force = true;
 		return 0;
 	case 'H': {
 		char p[8], err[400];
@@ -191,6 +197,20 @@ static int subcommand(int argc, char **argv, struct options *o)
 		fprintf(stderr, "siot-ctl: -o is for keygen\n");
 		return EXIT_USAGE;
 	}
+	if (!strcmp(sub, "enroll")) {
+		o->sub = SUB_ENROLL;
+		if (optind + 1 != argc) {
+			fprintf(stderr, "siot-ctl: enroll takes one NAME (siot-ctl enroll NAME -H HOST "
+					"-i ID)\n");
+			return EXIT_USAGE;
+		}
+		o->enroll_name = argv[optind];
+		return -1;
+	}
+	if (o->force) {
+		fprintf(stderr, "siot-ctl: --force is for enroll\n");
+		return EXIT_USAGE;
+	}
 	if (!strcmp(sub, "fingerprint")) {
 		o->sub = SUB_FINGERPRINT;
 		if (optind < argc) {
@@ -208,7 +228,8 @@ static int subcommand(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	if (strcmp(sub, "send")) {
-		fprintf(stderr, "siot-ctl: unknown command '%s' (send, keygen, fingerprint or check)\n"
+		fprintf(stderr, "siot-ctl: unknown command '%s' (send, keygen, fingerprint, enroll or "
+				"check)\n"
 				"Try 'siot-ctl --help'.\n",
 			sub);
 		return EXIT_USAGE;
@@ -256,6 +277,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -277,7 +299,8 @@ int options_parse(int argc, char **argv, struct options *o)
 			return EXIT_USAGE;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "siot-ctl: nothing to do: give send, keygen, fingerprint or check\n"
+		fprintf(stderr, "siot-ctl: nothing to do: give send, keygen, fingerprint, enroll or "
+				"check\n"
 				"Try 'siot-ctl --help'.\n");
 		return EXIT_USAGE;
 	}

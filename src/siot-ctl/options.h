@@ -8,7 +8,7 @@
 
 #include "target.h"
 
-enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK, SUB_FINGERPRINT };
+enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK, SUB_FINGERPRINT, SUB_ENROLL };
 
 struct options {
 	enum subcommand sub;
@@ -17,6 +17,8 @@ struct options {
 	const char *keygen_out;    /* -o */
 	bool json;
 	bool verbose;              /* -v: a status line for OK commands too */
+	bool force;                /* enroll --force */
+	const char *enroll_name;   /* enroll's NAME */
 	bool port_in_host;         /* -H gave HOST:PORT */
 	bool port_flag;            /* -p was given */
 	struct target flags;       /* what the flags set (the rest unset) */

@@ -329,6 +329,6 @@ int target_load(const char *path, const char *name, struct target *out, cfg_repo
 	if (cfg_reader_flush(&r, report, NULL) > 0)
 		return -EINVAL;
 	if (!found)
-		return want || n > 1 ? -ESRCH : 0;
+		return (want || n > 1) && !(check_all && !name) ? -ESRCH : 0;
 	return 0;
 }

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pty
+import signal
 import re
 import socket
 import stat
@@ -742,6 +743,86 @@ class Ctl(Case):
         p = ctl(['-c', cfg, 'send', 'ok'])
         self.assertExit(p, 78)
         self.assertIn('nodefault.conf:1:', p.stderr)
+
+    def test_enroll(self):
+        """siot-ctl enroll NAME: a key beside the client config, the target
+        block added to the file as text (comments and the rest kept), the
+        device-side steps printed; the same name again is refused unless
+        --force, which keeps the old block and key aside."""
+        def read(path):
+            with open(path) as f:
+                return f.read()
+        home = self.path('enroll-home')
+        cfg = os.path.join(home, '.config', 'siot', 'siot-ctl.conf')
+        env = {'SIOT_CTL_CONFIG': cfg}
+        d = self.daemon(self.conf_text)
+        p = ctl(['enroll', 'bench', '-H', '127.0.0.1:%d' % d.port, '-i', 'alice', '-D',
+                 'testdev'], env=env)
+        self.assertExit(p, 0)
+        key = os.path.join(os.path.dirname(cfg), 'bench.key')
+        self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
+        fp = ctl(['fingerprint', '-k', key]).stdout.split()[0]
+        self.assertIn('Created %s (%s)' % (key, fp), p.stdout)
+        self.assertIn('install -m 0640 -o root -g siot bench.key /etc/siot/keys/alice.key',
+                      p.stdout)
+        self.assertIn('{ id = "alice"; key_file = "/etc/siot/keys/alice.key"; },', p.stdout)
+        # The device side, as printed: this test's siotd knows alice by the
+        # key in alice.key; give it the enrolled one.
+        with open(key, 'rb') as src, open(self.alice_key_path, 'wb') as dst:
+            dst.write(src.read())
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded' in d.log(), 10))
+        self.assertExit(ctl(['-t', 'bench', 'send', 'ok'], env=env), 0)
+        self.assertEqual(self.ran(), ['ran'])
+
+        # A file of the user's own: every line of it is kept.
+        with open(cfg, 'w') as f:
+            f.write('# my devices\ndefault = "old";   # the usual one\n'
+                    'targets = (\n  { name = "old"; host = "10.0.0.1"; } // the old box\n);\n'
+                    '# end\n')
+        before = read(cfg).splitlines()
+        self.assertExit(ctl(['enroll', 'bench', '-H', '127.0.0.1', '-p', str(d.port), '-i',
+                             'alice'], env=env), 73)  # the key exists
+        os.unlink(key)
+        self.assertExit(ctl(['enroll', 'bench', '-H', '127.0.0.1', '-p', str(d.port), '-i',
+                             'alice'], env=env), 0)
+        after = read(cfg)
+        for line in before:
+            if 'name = "old"' in line:
+                self.assertIn(line.replace('}', '},', 1), after)
+            else:
+                self.assertIn(line, after)
+        p = ctl(['check'], env=env)
+        self.assertIn('  bench ', p.stdout)
+        self.assertIn('  old ', p.stdout)
+        text = read(cfg)
+        p = ctl(['enroll', 'bench', '-H', '127.0.0.1', '-i', 'alice'], env=env)
+        self.assertExit(p, 73)
+        self.assertIn('already has a target "bench" (--force replaces it', p.stderr)
+        self.assertEqual(read(cfg), text)
+        p = ctl(['enroll', 'bench', '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
+                 '--force'], env=env)
+        self.assertExit(p, 0)
+        self.assertRegex(p.stdout, r'the old target is kept as "bench\.replaced-\d{8}-\d{6}"')
+        aside = [n for n in os.listdir(os.path.dirname(cfg)) if n.startswith('bench.key.replaced-')]
+        self.assertEqual(len(aside), 1)
+        self.assertIn('key_file = "%s"' % os.path.join(os.path.dirname(cfg), aside[0]),
+                      read(cfg))
+        p = ctl(['check'], env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r'bench\.replaced-')
+
+        # A file with problems is not edited; a usage error is 64.
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "a" } { name = "b" } );\n')
+        text = read(cfg)
+        p = ctl(['enroll', 'other', '-H', 'h', '-i', 'alice'], env=env)
+        self.assertExit(p, 78)
+        self.assertEqual(read(cfg), text)
+        self.assertExit(ctl(['enroll', 'other', '-i', 'alice'], env=env), 64)
+        self.assertExit(ctl(['enroll', 'bad name', '-H', 'h', '-i', 'alice'], env=env), 64)
+        self.assertExit(ctl(['enroll', '-H', 'h', '-i', 'alice'], env=env), 64)
+        self.assertExit(ctl(['--force', 'send', 'ok'], env=env), 64)
 
     def test_keygen_makes_folders_and_prints_the_fingerprint(self):
         """On a fresh account ~/.config/siot does not exist: keygen creates
