@@ -1,17 +1,19 @@
 #!/bin/bash
-# Usage: build-deb.sh SOURCE_DIR OUT_DIR
-# Build the Debian package from a copy of the source tree (the files git
-# knows, as they are in the working tree) with packaging/debian as debian/.
-# Leaves the .deb, .changes and the build log in OUT_DIR.
+# Usage: build-deb.sh SOURCE_DIR OUT_DIR [DEBIAN_DIR]
+# Build the Debian packages from a copy of the source tree (the files git
+# knows, as they are in the working tree) with DEBIAN_DIR (default:
+# packaging/debian) as debian/.  Leaves the .debs, .changes and the build
+# log in OUT_DIR and prints the paths of the .debs (not the debug symbols).
 set -euo pipefail
 src=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
+debian=${3:-$src/packaging/debian}
 rm -rf "$out/src"
 mkdir "$out/src"
 (cd "$src" && git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./build\* -prune -o -type f -print0) |
 	(cd "$src" && tar --ignore-failed-read --null -T - -cf - 2>/dev/null) | tar -C "$out/src" -xf -
-cp -r "$src/packaging/debian" "$out/src/debian"
+cp -r "$debian" "$out/src/debian"
 (cd "$out/src" && dpkg-buildpackage -us -uc -b) > "$out/build.log" 2>&1 ||
 	{ tail -n 60 "$out/build.log" >&2; exit 1; }
 rm -rf "$out/src"
-ls "$out"/siot_*.deb
+ls "$out"/*.deb | grep -v -- '-dbgsym_'

@@ -1,8 +1,11 @@
 #!/bin/bash
-# Build the Debian package from packaging/debian, lint it, install it into a
-# fresh Debian root file system (debootstrap, cached), check what it put
-# there, run siotd --check-config on the shipped configuration, purge it and
-# check that nothing is left.
+# Build the Debian packages from packaging/debian (siotd, siot-ctl and the
+# transitional siot), lint them, and in fresh Debian root file systems
+# (debootstrap, cached): install siot-ctl alone, siotd alone, then both,
+# checking what each put there (and what siot-ctl did not); upgrade from
+# the single siot 0.1.0 package (tests/package/siot-0.1.0) with a key and
+# an edited configuration, which must survive; purge, which must leave the
+# administrator's key files and nothing of the packages.
 #
 # Usage: test-package.sh SOURCE_DIR
 # Needs root (chroot, mounts), debootstrap, dpkg-buildpackage, lintian and
@@ -30,22 +33,32 @@ mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/d
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 [ -n "$mirror" ] && [ -n "$suite" ] || { echo "cannot tell the apt mirror or suite"; exit 1; }
 
+roots=()
 work=$(mktemp -d /tmp/siot-package.XXXXXX)
-root=$work/root
 cleanup() {
-	for m in dev/pts dev proc sys; do
-		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
+	for r in "${roots[@]}"; do
+		for m in dev/pts dev proc sys; do
+			mountpoint -q "$r/$m" 2>/dev/null && umount -l "$r/$m"
+		done
 	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 echo "== build (dpkg-buildpackage -us -uc -b)"
-deb=$("$(dirname "$0")/build-deb.sh" "$src" "$work")
-echo "built $(basename "$deb")"
+"$(dirname "$0")/build-deb.sh" "$src" "$work/new" > "$work/new.list"
+sed 's|.*/||; s/^/built /' "$work/new.list"
+deb_siotd=$(grep '/siotd_' "$work/new.list")
+deb_ctl=$(grep '/siot-ctl_' "$work/new.list")
+deb_siot=$(grep '/siot_' "$work/new.list")
+echo "== build the siot 0.1.0 package (before the split), to upgrade from"
+DEB_BUILD_OPTIONS=nocheck "$(dirname "$0")/build-deb.sh" "$src" "$work/old" \
+	"$(dirname "$0")/siot-0.1.0" > "$work/old.list"
+deb_old=$(grep '/siot_0.1.0' "$work/old.list")
+echo "built $(basename "$deb_old")"
 
 echo "== lintian"
-lintian --fail-on error,warning "$work"/siot_*.changes | tee "$work/lintian.txt"
+lintian --fail-on error,warning "$work"/new/siot_*.changes | tee "$work/lintian.txt"
 echo "lintian: no errors, no unexplained warnings"
 
 echo "== a fresh $suite root file system"
@@ -59,25 +72,34 @@ if [ ! -s "$tarball" ]; then
 	tar -C "$work/fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
 	rm -rf "$work/fresh"
 fi
-mkdir "$root"
-tar -C "$root" -xf "$tarball"
-mount --bind /dev "$root/dev"
-mount --bind /dev/pts "$root/dev/pts"
-mount -t proc proc "$root/proc"
-mount -t sysfs sysfs "$root/sys"
-cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+
+roots=()
+# A fresh root in $root, with apt's lists and the packages to install in /tmp.
+new_root() {
+	root=$work/root-$1
+	roots+=("$root")
+	mkdir "$root"
+	tar -C "$root" -xf "$tarball"
+	mount --bind /dev "$root/dev"
+	mount --bind /dev/pts "$root/dev/pts"
+	mount -t proc proc "$root/proc"
+	mount -t sysfs sysfs "$root/sys"
+	cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+	if [ "$suite" = bookworm ]; then
+		# libgpiod v2 is in bookworm-backports: the same mirror as the root's.
+		echo "deb $mirror bookworm-backports main" > "$root/etc/apt/sources.list.d/backports.list"
+	fi
+	cp "$deb_siotd" "$deb_ctl" "$deb_siot" "$deb_old" "$root/tmp/"
+	in_root apt-get update -q > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
+}
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
-
-if [ "$suite" = bookworm ]; then
-	# libgpiod v2 is in bookworm-backports: the same mirror as the root's.
-	echo "deb $mirror bookworm-backports main" > "$root/etc/apt/sources.list.d/backports.list"
-fi
-
-echo "== apt install ./$(basename "$deb")"
-cp "$deb" "$root/tmp/"
-in_root apt-get update -q > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
-in_root apt-get install -y -q "/tmp/$(basename "$deb")" >> "$work/apt.log" 2>&1 ||
-	{ tail -n 40 "$work/apt.log"; exit 1; }
+apt_install() { # the packages' file names in /tmp
+	local args=()
+	for f in "$@"; do args+=("/tmp/$(basename "$f")"); done
+	# --force-confold: an edited /etc/siot.conf is kept, as an upgrade must.
+	in_root apt-get install -y -q -o Dpkg::Options::=--force-confold "${args[@]}" \
+		>> "$work/apt.log" 2>&1 || { tail -n 40 "$work/apt.log"; exit 1; }
+}
 
 fail=0
 check() { # description, then a command that must succeed
@@ -90,6 +112,7 @@ check() { # description, then a command that must succeed
 		fail=1
 	fi
 }
+absent() { ! test -e "$root$1" && ! test -L "$root$1"; }
 # Mode and owner names as the fresh root resolves them (not this host).
 stat_is() {
 	set -- "$1" "$2" "$(stat -c '%a %u %g' "$root$1")"
@@ -98,45 +121,100 @@ stat_is() {
 	group=$(chroot "$root" getent group "${ids#* }" | cut -d: -f1)
 	[ "$mode $user $group" = "$2" ] || { echo "  $1 is $mode $user $group"; return 1; }
 }
+installed() { in_root dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+not_installed() { ! installed "$1"; }
+# What siotd puts on a machine.
+check_siotd() {
+	check "siotd installed, 755 root" stat_is /usr/sbin/siotd "755 root root"
+	check "/etc/siot.conf is 640 root:siot" stat_is /etc/siot.conf "640 root siot"
+	check "/etc/siot is 750 root:siot" stat_is /etc/siot "750 root siot"
+	check "/etc/siot/keys is 750 root:siot" stat_is /etc/siot/keys "750 root siot"
+	check "/etc/siot.conf is siotd's conffile" grep -qx ' */etc/siot.conf [0-9a-f]*' \
+		<(in_root dpkg-query -W -f='${Conffiles}\n' siotd)
+	check "user siot exists" in_root getent passwd siot
+	check "group gpio exists, siot a member" sh -c "chroot '$root' getent group gpio | grep -q siot"
+	check "the udev rule for GPIO chips" test -f "$root/usr/lib/udev/rules.d/60-siot-gpio.rules"
+	check "siotd.socket enabled" test -L "$root/etc/systemd/system/sockets.target.wants/siotd.socket"
+	check "siotd.service not enabled on its own" \
+		sh -c "! ls '$root'/etc/systemd/system/*.wants/siotd.service 2>/dev/null | grep -q ."
+	check "units installed" test -f "$root/lib/systemd/system/siotd.service" -o \
+		-f "$root/usr/lib/systemd/system/siotd.service"
+	for page in man5/siot.conf.5 man8/siotd.8; do
+		check "man page $page" test -f "$root/usr/share/man/$page.gz"
+	done
+}
 
-check "siotd installed, 755 root" stat_is /usr/sbin/siotd "755 root root"
+echo "== siot-ctl alone (a laptop)"
+new_root ctl
+apt_install "$deb_ctl"
 check "siot-ctl installed, 755 root" stat_is /usr/bin/siot-ctl "755 root root"
-check "/etc/siot.conf is 640 root:siot" stat_is /etc/siot.conf "640 root siot"
-check "/etc/siot is 750 root:siot" stat_is /etc/siot "750 root siot"
-check "/etc/siot/keys is 750 root:siot" stat_is /etc/siot/keys "750 root siot"
-check "/etc/siot.conf is a conffile" grep -qx ' */etc/siot.conf [0-9a-f]*' <(in_root dpkg-query -W -f='${Conffiles}\n' siot)
-check "user siot exists" in_root getent passwd siot
-check "group gpio exists, siot a member" sh -c "chroot '$root' getent group gpio | grep -q siot"
-check "siotd.socket enabled" test -L "$root/etc/systemd/system/sockets.target.wants/siotd.socket"
-check "siotd.service not enabled on its own" sh -c "! ls '$root'/etc/systemd/system/*.wants/siotd.service 2>/dev/null | grep -q ."
-check "units installed" test -f "$root/lib/systemd/system/siotd.service" -o -f "$root/usr/lib/systemd/system/siotd.service"
-for page in man1/siot-ctl.1 man5/siot.conf.5 man7/siot-protocol.7 man8/siotd.8; do
+check "siot-ctl keygen works" sh -c "chroot '$root' siot-ctl keygen 2>/dev/null | grep -Eq '^[A-Za-z0-9+/]{43}=$'"
+for page in man1/siot-ctl.1 man7/siot-protocol.7; do
 	check "man page $page" test -f "$root/usr/share/man/$page.gz"
 done
-check "no key in the shipped configuration" sh -c "! grep -Eq '^[[:space:]]*\\{ *id' '$root/etc/siot.conf'"
+check "siotd was not pulled in" not_installed siotd
+check "no siot user" sh -c "! chroot '$root' getent passwd siot"
+check "no udev rule" absent /usr/lib/udev/rules.d/60-siot-gpio.rules
+check "no socket unit, nothing listening" absent /etc/systemd/system/sockets.target.wants/siotd.socket
+check "no /etc/siot.conf" absent /etc/siot.conf
+in_root apt-get purge -y -q siot-ctl >> "$work/apt.log" 2>&1
+check "siot-ctl purged, nothing left" absent /usr/bin/siot-ctl
+
+echo "== siotd alone (a device), then both"
+new_root both
+apt_install "$deb_siotd"
+check_siotd
+check "siot-ctl was not pulled in" not_installed siot-ctl
 check "siotd --check-config on the shipped configuration" in_root /usr/sbin/siotd --check-config
 in_root /usr/sbin/siotd --check-config
-check "siot-ctl keygen works" sh -c "chroot '$root' siot-ctl keygen | grep -Eq '^[A-Za-z0-9+/]{43}=$'"
-
-echo "== purge"
-in_root dpkg-query -L siot | sort > "$work/files"
-in_root apt-get purge -y -q siot >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
+apt_install "$deb_ctl"
+check "siot-ctl beside siotd" stat_is /usr/bin/siot-ctl "755 root root"
+echo "== purge, with a key the administrator put in /etc/siot/keys"
+in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
+in_root dpkg-query -L siotd siot-ctl | sort > "$work/files"
+in_root apt-get purge -y -q siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
 left=0
 while read -r f; do
-	# Folders shared with other packages (/etc, /usr/share/man, ...) stay.
+	# Folders shared with other packages (/etc, /usr/share/man, ...) stay,
+	# and /etc/siot with the administrator's key in it.
+	case $f in /etc/siot | /etc/siot/keys) continue ;; esac
 	if [ -e "$root$f" ] && [ ! -d "$root$f" ]; then
 		echo "left behind: $f"
 		left=1
 	fi
 done < "$work/files"
-for f in /etc/siot /etc/siot.conf /etc/systemd/system/sockets.target.wants/siotd.socket; do
-	if [ -e "$root$f" ] || [ -L "$root$f" ]; then
-		echo "left behind: $f"
-		left=1
-	fi
+for f in /etc/siot.conf /etc/systemd/system/sockets.target.wants/siotd.socket; do
+	absent "$f" || { echo "left behind: $f"; left=1; }
 done
-check "nothing of the package is left after purge" test $left -eq 0
+check "nothing of the packages is left after purge" test $left -eq 0
+check "the administrator's key is kept" test -s "$root/etc/siot/keys/alice.key"
 echo "(the system user siot stays, as Debian does with system users)"
+
+echo "== upgrade from siot 0.1.0, with a key and an edited configuration"
+new_root upgrade
+apt_install "$deb_old"
+check "siot 0.1.0 installed" sh -c "chroot '$root' dpkg-query -W -f='\${Version}' siot | grep -qx 0.1.0"
+in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
+chroot "$root" chgrp siot /etc/siot/keys/alice.key
+chroot "$root" chmod 640 /etc/siot/keys/alice.key
+key_before=$(cat "$root/etc/siot/keys/alice.key")
+cat > "$root/etc/siot.conf" <<'CONF'
+# edited by the administrator
+clients  = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );
+commands = ( { name = "uptime"; exec = [ "/usr/bin/uptime" ]; output = true; } );
+CONF
+conf_before=$(cat "$root/etc/siot.conf")
+apt_install "$deb_siot" "$deb_siotd" "$deb_ctl"
+all_three() { installed siotd && installed siot-ctl && installed siot; }
+check "siotd, siot-ctl and the transitional siot are installed" all_three
+check "the key is kept" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
+check "the edited configuration is kept" test "$(cat "$root/etc/siot.conf")" = "$conf_before"
+check_siotd
+check "siotd --check-config reads the kept configuration and key" in_root /usr/sbin/siotd --check-config
+in_root /usr/sbin/siotd --check-config
+in_root apt-get purge -y -q siot siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
+check "after purging all three, the key is still there" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
+check "and the configuration is gone" absent /etc/siot.conf
 
 [ $fail -eq 0 ] || exit 1
 echo "package test: all checks passed"

@@ -198,7 +198,7 @@ def build_deb_payload(work):
     subprocess.run([os.path.join(SRC, 'tests', 'package', 'build-deb.sh'), SRC,
                     os.path.join(work, 'deb')], check=True, stdout=subprocess.DEVNULL)
     for name in os.listdir(os.path.join(work, 'deb')):
-        if name.startswith('siot_') and name.endswith('.deb'):
+        if name.startswith(('siotd_', 'siot-ctl_')) and name.endswith('.deb'):
             shutil.copy(os.path.join(work, 'deb', name), pay)
     shutil.copy(os.path.join(HERE, 'guest', 'deb-setup.sh'), os.path.join(pay, 'guest-setup.sh'))
     with open(os.path.join(pay, 'siot.conf.v2'), 'w') as f:
@@ -424,7 +424,8 @@ class VmPackage(Booted):
 
     def test_1_installed_socket_enabled(self):
         said = self.guest.serial_text()
-        self.assertIn('installed: siot ', said)
+        self.assertIn('installed: siotd ', said)
+        self.assertIn('installed: siot-ctl ', said)
         self.assertIn('install ok installed', said)
         self.assertIn('/etc/siot.conf: OK (1 client(s), 1 command(s)', said)
         self.assertEqual(self.guest.agent('active siotd.socket'), 'active')

@@ -6,11 +6,12 @@ set -eu
 p=/payload
 . "$p/common.sh"
 
-# "sudo apt install ../siot_*.deb": the guest has no network to a mirror,
-# and the image already has every dependency, so dpkg installs it the same
-# way (the same maintainer scripts run).
-dpkg -i "$p"/siot_*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log > /dev/ttyS0; exit 1; }
-say "installed: $(dpkg-query -W -f='${Package} ${Version} ${Status}' siot)"
+# "sudo apt install ../siotd_*.deb ../siot-ctl_*.deb": the guest has no
+# network to a mirror, and the image already has every dependency, so dpkg
+# installs them the same way (the same maintainer scripts run).
+dpkg -i "$p"/siotd_*.deb "$p"/siot-ctl_*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log > /dev/ttyS0; exit 1; }
+say "installed: $(dpkg-query -W -f='${Package} ${Version} ${Status}' siotd)"
+say "installed: $(dpkg-query -W -f='${Package} ${Version} ${Status}' siot-ctl)"
 say "socket after install: $(systemctl is-enabled siotd.socket) $(systemctl is-active siotd.socket)"
 
 # Step 2: the client's key, readable by the daemon's group only.
