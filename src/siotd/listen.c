@@ -62,7 +62,10 @@ static int open_unix(const char *path, char *err, size_t errlen)
 	int fd, r;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%s: socket path too long", path);
+		/* Its start only: a path of any length must not overflow the
+		 * message (gcc on 32-bit targets proves the bound). */
+		snprintf(err, errlen, "%.60s...: socket path too long (%zu bytes; at most %zu)", path,
+			 strlen(path), sizeof(sun.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sun.sun_path, path);
