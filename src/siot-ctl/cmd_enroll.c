@@ -208,6 +208,9 @@ static char *edit(const char *text, const config_t *cf, const char *name, const 
 		add(&out, &len, text + last + 1, eol - (size_t)(last + 1));
 		add(&out, &len, "\n", 1);
 		add(&out, &len, block, strlen(block));
+		/* The block ends in a comment: what follows starts a new line. */
+		if (text[eol] != '\n')
+			add(&out, &len, "\n", 1);
 		add(&out, &len, text + eol, strlen(text + eol));
 		return out;
 	}

@@ -3,6 +3,7 @@
 that misbehave on purpose: every exit status of siot-ctl(1)."""
 import base64
 import hashlib
+import hmac
 import json
 import os
 import pty
@@ -606,6 +607,35 @@ class Ctl(Case):
         self.assertExit(p, 64)
         self.assertIn('socket path is too long', p.stderr)
 
+    def test_reasons_this_client_does_not_know(self):
+        """A genuine BUSY or REJECTED answer with a reason byte this siot-ctl
+        does not know (a newer device) says so, instead of guessing."""
+        key = self.alice_key
+
+        def answer(status, result):
+            def behaviour(srv, c):
+                h = hello()
+                c.sendall(h)
+                req = c.recv(1 + 5 + 32)
+                srv.got.append(req)
+                cid, tag = req[1:1 + req[0]], req[1 + req[0]:]
+                resp_tag = hmac.new(key, b'siot-v1 response\0' + h + bytes([len(cid)]) + cid +
+                                    tag + bytes([status, 0, 0, result]),
+                                    hashlib.sha256).digest()
+                c.sendall(bytes([status, 0, 0]) + resp_tag)
+            return behaviour
+        for status, result, code, words in ((3, 7, 3, 'ok: busy: for a reason this siot-ctl does '
+                                             'not know'),
+                                            (2, 9, 2, 'ok: rejected: for a reason this siot-ctl '
+                                             'does not know'),
+                                            (2, 1, 2, 'ok: rejected: this client may not connect '
+                                             'from this address')):
+            p = self.ctl_to(self.fake(answer(status, result)).port, 'send', 'ok')
+            self.assertExit(p, code)
+            self.assertIn(words, p.stderr)
+            p = self.ctl_to(self.fake(answer(status, result)).port, '--json', 'send', 'ok')
+            self.assertEqual(json.loads(p.stdout)['result'], result)
+
     def test_silent_server_times_out(self):
         srv = self.fake(silent)
         t0 = time.monotonic()
@@ -823,6 +853,54 @@ class Ctl(Case):
         self.assertExit(ctl(['enroll', 'bad name', '-H', 'h', '-i', 'alice'], env=env), 64)
         self.assertExit(ctl(['enroll', '-H', 'h', '-i', 'alice'], env=env), 64)
         self.assertExit(ctl(['--force', 'send', 'ok'], env=env), 64)
+
+    def test_enroll_edits_every_shape_of_file(self):
+        """An empty targets list, a file with no targets list, and comments
+        and strings that hold brackets and comment marks: the target lands in
+        the list, everything else is kept, and the file reads back."""
+        cfg = self.path('shapes.conf')
+        env = {'SIOT_CTL_CONFIG': cfg}
+        shapes = [
+            'targets = ( );\n',
+            '# no newline at the end\ntargets = ( { name = "a"; host = "h"; } )',
+            '# nothing yet\n',
+            'targets = (\n  { name = "a"; host = "h(1)"; id = "x"; /* a ( comment ) */\n'
+            '    key_file = "/k#1"; } // a "quoted" ) comment\n  # ( another\n);\n',
+            'targets = [ ];\n',
+        ]
+        for i, shape in enumerate(shapes):
+            with self.subTest(shape=shape):
+                with open(cfg, 'w') as f:
+                    f.write(shape)
+                key = self.path('n%d.key' % i)
+                p = ctl(['enroll', 'n%d' % i, '-H', '127.0.0.1:1', '-i', 'alice'], env=env)
+                if shape.startswith('targets = ['):
+                    # An array, not a list: refused, and the file is as it was.
+                    self.assertExit(p, 78)
+                    with open(cfg) as f:
+                        self.assertEqual(f.read(), shape)
+                    continue
+                self.assertExit(p, 0)
+                self.assertTrue(os.path.exists(key))
+                with open(cfg) as f:
+                    text = f.read()
+                # Take the new block out again: what is left is the file as
+                # it was, but for a comma after the entry that was last and
+                # the space around it.
+                block = re.compile(r'\n  \{ name = "n%d";[^\n]*\n[^\n]*# siot-ctl enroll, '
+                                   r'[0-9-]+' % i)
+                self.assertEqual(len(block.findall(text)), 1, text)
+                rest = block.sub('', text)
+                squash = lambda t: ''.join(t.replace(',', '').split())
+                rest = squash(rest)
+                if 'targets' not in shape:  # a list was made for it
+                    rest = rest.replace('targets=();', '')
+                self.assertEqual(rest, squash(shape), text)
+                # The new target is read from the edited file (and nothing
+                # listens on port 1).
+                p = ctl(['-t', 'n%d' % i, 'send', 'ok'], env=env)
+                self.assertExit(p, 69)
+                self.assertIn('127.0.0.1', p.stderr)
 
     def test_keygen_makes_folders_and_prints_the_fingerprint(self):
         """On a fresh account ~/.config/siot does not exist: keygen creates

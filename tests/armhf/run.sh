@@ -1,0 +1,113 @@
+#!/bin/bash
+# Usage: tests/armhf/run.sh SOURCE_DIR
+#
+# The README's test command on 32-bit ARM (armhf, as 32-bit Raspberry Pi OS
+# runs): a Debian 13 armhf root file system (debootstrap, cached like the
+# VM image), run through qemu-user-static's binfmt handler; in it,
+# .ci/install-deps, a -Dwerror=true build, and the unit, integration and
+# node suites.  Debian 13 because it is what Raspberry Pi OS is built on and
+# its Node.js is new enough for the Node.js client.  The vm and package
+# suites need a kernel and a real dpkg root of their own and stay amd64.
+# Prints how long each step took.
+#
+# Needs root (chroot, mounts, binfmt_misc), debootstrap and
+# qemu-user-static; exits 77 (skipped) without them, except in CI.
+set -euo pipefail
+src=$(cd "$1" && pwd)
+
+skip() {
+	[ -n "${CI:-}" ] && { echo "FAIL: $1 (CI must run the armhf suites)"; exit 1; }
+	echo "SKIP: $1"
+	exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root (chroot, mounts, binfmt_misc)"
+command -v debootstrap >/dev/null || skip "needs debootstrap"
+[ -e /usr/lib/binfmt.d/qemu-arm.conf ] || skip "needs qemu-user-static"
+
+# The binfmt handler: qemu-user-static ships it for systemd-binfmt; where
+# no systemd registers it (a container), register it here.  Its F flag
+# opens the interpreter now, so the root needs no copy of it.
+binfmt=/proc/sys/fs/binfmt_misc
+if [ ! -e "$binfmt/register" ]; then
+	mount -t binfmt_misc binfmt_misc "$binfmt" || skip "cannot mount binfmt_misc"
+fi
+if [ ! -e "$binfmt/qemu-arm" ]; then
+	grep -v '^#' /usr/lib/binfmt.d/qemu-arm.conf > "$binfmt/register"
+fi
+grep -qx enabled "$binfmt/qemu-arm" || skip "the qemu-arm binfmt handler is not enabled"
+
+# The mirror this machine uses, from its own apt sources.
+mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
+[ -n "$mirror" ] || { echo "cannot tell the apt mirror"; exit 1; }
+suite=trixie
+
+work=$(mktemp -d /tmp/siot-armhf.XXXXXX)
+root=$work/root
+cleanup() {
+	for m in run/systemd sys dev/pts dev proc; do
+		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+step_start=$(date +%s)
+step() { # name: how long the step before it took
+	local now
+	now=$(date +%s)
+	echo "armhf: ${1}: $((now - step_start)) s"
+	step_start=$now
+}
+
+cache=${SIOT_TEST_CACHE:-/var/cache/siot-tests}
+tarball=$cache/debootstrap-$suite-armhf-minbase.tar
+mkdir -p "$cache"
+if [ ! -s "$tarball" ]; then
+	echo "== a $suite armhf root file system (debootstrap under qemu-arm; cached)"
+	debootstrap --arch=armhf --variant=minbase "$suite" "$work/fresh" "$mirror" \
+		> "$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log"; exit 1; }
+	tar -C "$work/fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+	rm -rf "$work/fresh"
+	step "debootstrap (cold)"
+fi
+mkdir "$root"
+tar -C "$root" -xf "$tarball"
+mount --bind /dev "$root/dev"
+mount --bind /dev/pts "$root/dev/pts"
+mount -t proc proc "$root/proc"
+# The host's /sys with its cgroup mounts, for the cgroup tests.
+mount --rbind /sys "$root/sys"
+mkdir -p "$root/run/systemd"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+step "root unpacked"
+
+echo "== the source tree, as git knows it"
+mkdir "$root/src"
+(cd "$src" && git ls-files -z -co --exclude-standard 2>/dev/null || find . -path ./build\* -prune -o -type f -print0) |
+	(cd "$src" && tar --ignore-failed-read --null -T - -cf - 2>/dev/null) | tar -C "$root/src" -xf -
+# The test vectors live beside the tree, as in CI.
+if [ -d "$src/../shared" ]; then
+	mkdir -p "$root/shared"
+	cp -r "$src/../shared/." "$root/shared/"
+fi
+
+in_root() {
+	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" "$@"
+}
+echo "== .ci/install-deps (armhf)"
+in_root sh -c 'cd /src && .ci/install-deps' > "$work/deps.log" 2>&1 || { tail -n 40 "$work/deps.log"; exit 1; }
+in_root uname -m
+in_root node --version
+step "install-deps"
+echo "== build"
+in_root sh -c 'cd /src && meson setup build -Dwerror=true > /dev/null && meson compile -C build' \
+	> "$work/build.log" 2>&1 || { tail -n 60 "$work/build.log"; exit 1; }
+grep -c "warning" "$work/build.log" | sed 's/^/compiler warnings: /' || true
+step "build"
+echo "== unit, integration and node suites"
+rc=0
+in_root sh -c 'cd /src && meson test -C build --suite unit --suite integration --suite node \
+	--print-errorlogs --timeout-multiplier 4' || rc=$?
+step "suites"
+exit $rc
