@@ -1009,6 +1009,32 @@ class Startup(Base):
         self.assertEqual(r.returncode, 64)
         self.assertIn('--user goes with --check-config', r.stderr)
 
+    def test_check_config_not_as_root(self):
+        """Not run as root, --check-config checks the keys as the user it
+        runs as, and says that --user is for root."""
+        if os.geteuid() != 0:
+            self.skipTest('needs root to become another user')  # the test's own setup
+        import pwd
+        nobody = pwd.getpwnam('nobody')
+        os.chmod(self.dir, 0o755)
+        for k in (self.alice_key_path, self.bob_key_path):
+            os.chown(k, nobody.pw_uid, nobody.pw_gid)
+            os.chmod(k, 0o600)
+        path = self.path('c.conf')
+        with open(path, 'w') as f:
+            f.write(self.conf())
+        os.chmod(path, 0o644)
+
+        def become_nobody():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        p = subprocess.run([SIOTD, '--check-config', '-c', path, '--user', 'siot'],
+                           capture_output=True, text=True, timeout=30, preexec_fn=become_nobody)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('%s: note: --user is checked only when run as root' % path, p.stdout)
+        self.assertIn('%s: OK (2 client(s)' % path, p.stdout)
+
     def test_check_config_says_credentials_were_not_checked(self):
         """A key_credential exists only under systemd: --check-config says it
         did not check it, rather than fail or pass it silently."""

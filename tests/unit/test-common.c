@@ -252,6 +252,14 @@ START_TEST(syntax_error_hints)
 		/* A '#' or a bracket inside a string is text, not a comment. */
 		{ "device_id = \"a#b(\";\nclients = ( { id = \"a\"; } { id = \"b\"; } );\n",
 		  "line 2: syntax error (a comma is missing between two entries on line 2" },
+		/* A // comment and an escaped quote are not code either. */
+		{ "a = \"x\\\"(\"; // (\nclients = ( { id = \"a\"; } { id = \"b\"; } );\n",
+		  "line 2: syntax error (a comma is missing between two entries on line 2" },
+		/* A ']' closing a '(' is the wrong kind. */
+		{ "commands = ( \"a\" ];\n",
+		  "line 1: syntax error (the '(' opened on line 1 is not closed before this ']')" },
+		/* The value true is not text to quote. */
+		{ "classic_response = true true;\n", "line 1: syntax error" },
 		/* Nothing evident: libconfig's words alone. */
 		{ "timeout = 5.0 5.0;\n", "line 1: syntax error" },
 	};
