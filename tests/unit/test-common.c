@@ -321,6 +321,83 @@ START_TEST(target_merge_and_home)
 	ck_assert_int_eq(target_expand_home("~/a-very-long-name-that-does-not-fit-in-the-buffer-at-all",
 					    out, 16),
 			 -ENAMETOOLONG);
+	unsetenv("HOME"); /* no home: the path as written */
+	ck_assert_int_eq(target_expand_home("~/k.key", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "~/k.key");
+	/* Every field of over replaces base's. */
+	target_clear(&over);
+	strcpy(over.name, "n");
+	strcpy(over.port, "1");
+	strcpy(over.device, "d");
+	strcpy(over.id, "i");
+	strcpy(over.key_file, "k");
+	strcpy(over.protocol, "classic");
+	strcpy(over.hash, "sha512");
+	over.challenge_length = 16;
+	over.wakeup_length = 2;
+	over.classic_response = 0;
+	target_merge(&base, &over);
+	ck_assert_str_eq(base.name, "n");
+	ck_assert_str_eq(base.device, "d");
+	ck_assert_str_eq(base.hash, "sha512");
+	ck_assert_int_eq(base.challenge_length, 16);
+	ck_assert_int_eq(base.wakeup_length, 2);
+	ck_assert_int_eq(base.classic_response, 0);
+}
+END_TEST
+
+static void quiet(void *userdata, const char *file, int line, const char *msg)
+{
+	collect(userdata, file, line, msg);
+}
+
+/* A target with every setting is read as written; each problem of a target
+ * is reported at its line. */
+START_TEST(target_settings_and_problems)
+{
+	struct target t;
+	const char *path = write_file("ctl.conf",
+				      "default = \"full\";\n"
+				      "targets = (\n"
+				      "  { name = \"full\"; socket = \"/run/s.sock\"; device = \"dev\"; id = \"me\";\n"
+				      "    key_file = \"/k\"; protocol = \"classic\"; hash = \"sha512\";\n"
+				      "    tag_length = 64; challenge_length = 16; wakeup_length = 2;\n"
+				      "    timeout = 2.5; classic_response = false; }\n"
+				      ");\n",
+				      0600);
+
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, NULL, &t, quiet, false, NULL), 0);
+	ck_assert_str_eq(t.name, "full");
+	ck_assert_str_eq(t.socket, "/run/s.sock");
+	ck_assert_str_eq(t.device, "dev");
+	ck_assert_str_eq(t.protocol, "classic");
+	ck_assert_str_eq(t.hash, "sha512");
+	ck_assert_int_eq(t.tag_length, 64);
+	ck_assert_int_eq(t.challenge_length, 16);
+	ck_assert_int_eq(t.wakeup_length, 2);
+	ck_assert(t.timeout == 2.5);
+	ck_assert_int_eq(t.classic_response, 0);
+
+	path = write_file("bad.conf",
+			  "default = 3;\n"                                              /* 1 */
+			  "targets = (\n"
+			  "  { host = \"h\"; },\n"                                     /* 3 */
+			  "  { name = \"b\"; host = \"h\"; socket = \"/s\"; },\n"   /* 4 */
+			  "  { name = \"c\"; host = \"h\"; id = \"bad id\"; device = \"bad dev\"; },\n" /* 5 */
+			  "  { name = \"c\"; host = \"h\"; }\n"                      /* 6 */
+			  ");\n",
+			  0600);
+	n_problems = 0;
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, "b", &t, quiet, true, NULL), -EINVAL);
+	ck_assert_uint_eq(n_problems, 6);
+	ck_assert_str_eq(problems[0], "1: default must be a string (a target's name)");
+	ck_assert_str_eq(problems[1], "3: a target needs a name");
+	ck_assert_str_eq(problems[2], "4: target \"b\": give host or socket, not both");
+	ck_assert_str_eq(problems[3], "5: id \"bad id\": use 1 to 32 of A-Z a-z 0-9 . _ -");
+	ck_assert_str_eq(problems[4], "5: device \"bad dev\": use 1 to 32 of A-Z a-z 0-9 . _ -");
+	ck_assert_str_eq(problems[5], "6: target \"c\" is declared twice");
 }
 END_TEST
 
@@ -390,6 +467,7 @@ int main(void)
 	tcase_add_test(tc, cfg_readers_report_types_and_ranges);
 	tcase_add_test(tc, syntax_error_hints);
 	tcase_add_test(tc, target_merge_and_home);
+	tcase_add_test(tc, target_settings_and_problems);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
