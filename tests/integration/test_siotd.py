@@ -254,6 +254,23 @@ class Core(Base):
         self.assertIn('not confirmed', p.stderr)
         self.assertEqual(len(self.marker('ran-ok')), 1)
 
+    def test_classic_without_confirmation(self):
+        """classic_response = false on both sides: the device sends nothing
+        back and the client reports the command as sent, unconfirmed."""
+        d = self.daemon(self.conf(extra='protocol = "classic";\nclassic_response = false;',
+                                  clients='{ id = "alice"; key_file = "%s"; }' % self.alice_key_path))
+        cfg = self.path('classic-ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "c"; host = "127.0.0.1"; port = %d; protocol = "classic"; '
+                    'classic_response = false; key_file = "%s"; } );\n'
+                    % (d.port, self.alice_key_path))
+        p = ctl(['-t', 'c', '--json', 'send', 'ok'], config=cfg)
+        self.assertExit(p, 0)
+        o = json.loads(p.stdout)
+        self.assertEqual((o['status'], o['authentic']), ('ok', False))
+        self.assertIn('sent; no confirmation requested', o['error'])
+        self.assertTrue(wait_until(lambda: len(self.marker('ran-ok')) == 1, 5))
+
 
 class Listen(Core):
     mode = 'listen'
