@@ -290,6 +290,38 @@ static const struct problem_case problem_cases[] = {
 	{ "clients = ( { id = \"a\"; key_credential = \"../a.key\"; } );\n" EXEC_T,
 	  { "1: key_credential \"../a.key\" must be a credential name, not a path" } },
 	{ "clients = ( 1 );\n" EXEC_T, { "1: a client" } },
+	/* GPIO lines and actions. */
+	{ CLIENT "lines = ( { chip = \"sim\"; line = 1; } );\n" EXEC_T, { "2: a line needs a name" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; },\n"
+	  "  { name = \"l\"; chip = \"sim\"; line = 2; } );\n" EXEC_T,
+	  { "3: line \"l\" is declared twice (first on line 2)" } },
+	{ CLIENT "lines = ( { name = \"l\"; line = 1; } );\n" EXEC_T,
+	  { "2: line \"l\" needs a chip" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; } );\n" EXEC_T,
+	  { "2: line \"l\" needs line = an offset or a line name" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1;\n"
+	  "  drive = \"open-drain\"; initial = 1; } );\n" EXEC_T,
+	  { "3: line \"l\": drive is for outputs", "3: line \"l\": initial is for outputs" } },
+	{ CLIENT "lines = ( 7 );\n" EXEC_T, { "2: a line" } },
+	{ CLIENT "commands = ( { name = \"t\"; gpio = 3; } );\n", { "2: gpio" } },
+	{ CLIENT "commands = ( { name = \"t\"; gpio = { action = \"get\"; }; } );\n",
+	  { "2: gpio needs line = the name of a line declared in lines" } },
+	{ CLIENT "commands = ( { name = \"t\"; gpio = { line = \"x\"; action = \"get\"; }; } );\n",
+	  { "2: gpio: no line \"x\" is declared" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
+	  "commands = ( { name = \"t\"; gpio = { line = \"l\"; action = \"blink\"; }; },\n"
+	  "  { name = \"u\"; gpio = { line = \"l\"; action = \"set\"; }; },\n"
+	  "  { name = \"v\"; gpio = { line = \"l\"; action = \"toggle\"; value = 1; }; },\n"
+	  "  { name = \"w\"; gpio = { line = \"l\"; action = \"get\"; duration = 1.0; }; } );\n",
+	  { "3: gpio needs action = \"set\", \"toggle\", \"pulse\" or \"get\"",
+	    "4: gpio action \"set\" needs value = 0 or 1", "5: gpio action \"toggle\" takes no value",
+	    "6: only pulse takes a duration" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; direction = \"output\"; } );\n"
+	  "commands = ( { name = \"t\"; gpio = { line = \"l\"; action = \"pulse\"; value = 1; }; } );\n",
+	  { "3: gpio action \"pulse\" needs duration = seconds" } },
+	{ CLIENT "lines = ( { name = \"l\"; chip = \"sim\"; line = 1; } );\n"
+	  "commands = ( { name = \"t\"; gpio = { line = \"l\"; action = \"toggle\"; }; } );\n",
+	  { "3: gpio action \"toggle\" needs an output line; \"l\" is an input" } },
 	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; from = \"10.0.0.0/8\"; } );\n" EXEC_T,
 	  { "1: from must be an array of networks" } },
 	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; from = [ ]; } );\n" EXEC_T,
