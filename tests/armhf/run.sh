@@ -45,7 +45,7 @@ suite=trixie
 work=$(mktemp -d /tmp/siot-armhf.XXXXXX)
 root=$work/root
 cleanup() {
-	for m in run/systemd sys dev/pts dev proc; do
+	for m in sys dev/pts dev proc ""; do
 		mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"
 	done
 	rm -rf "$work"
@@ -82,6 +82,9 @@ else
 	tar -C "$root" -xf "$tarball"
 	have_deps=0
 fi
+# The root a mount point of its own, so that unshare -m inside it (the
+# journal test) can make its mounts private.
+mount --bind "$root" "$root"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 mount -t proc proc "$root/proc"
