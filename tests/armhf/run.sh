@@ -104,9 +104,18 @@ if [ -d "$src/../shared" ]; then
 	cp -r "$src/../shared/." "$root/shared/"
 fi
 
+# A machine whose TLS goes through a CA of its own names it for Node.js in
+# NODE_EXTRA_CA_CERTS (npm fetches the type checker's packages): the root
+# trusts it too.
+extra_env=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
+	mkdir -p "$root/etc/ssl/host"
+	cp "$NODE_EXTRA_CA_CERTS" "$root/etc/ssl/host/extra-ca.crt"
+	extra_env+=(NODE_EXTRA_CA_CERTS=/etc/ssl/host/extra-ca.crt)
+fi
 in_root() {
 	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" "$@"
+		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" "${extra_env[@]}" "$@"
 }
 echo "== .ci/install-deps (armhf)"
 # Run even on the cached root: it is quick when everything is there, and
