@@ -6,6 +6,7 @@
  * as "LINE: words in the message", and gets no others.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,45 @@ START_TEST(every_problem_at_its_line)
 }
 END_TEST
 
+/* Networks in from lists: prefixes that end inside a byte, single
+ * addresses, /0, and each family only against its own. */
+START_TEST(from_networks)
+{
+	struct net_rule r[4];
+	struct net_addr a = { .family = AF_INET, .addr = { 192, 168, 1, 200 } };
+	char err[200];
+
+	ck_assert_int_eq(net_rule_parse("192.168.1.128/25", &r[0], err, sizeof(err)), 0);
+	ck_assert(net_rules_match(r, 1, &a));
+	a.addr[3] = 127;
+	ck_assert(!net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("0.0.0.0/0", &r[0], err, sizeof(err)), 0);
+	ck_assert(net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("192.168.1.127", &r[0], err, sizeof(err)), 0);
+	ck_assert_uint_eq(r[0].prefix, 32);
+	ck_assert(net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("fd00:7:4000::/33", &r[1], err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "has bits set past its /33 prefix: write fd00:7::/33 for the "
+				  "network, or fd00:7:4000:: alone"),
+		      "%s", err);
+	ck_assert_int_eq(net_rule_parse("fd00:7:8000::/33", &r[1], err, sizeof(err)), 0);
+	ck_assert_int_eq(net_rule_parse("fd00::/9", &r[1], err, sizeof(err)), 0);
+	ck_assert_int_eq(net_rule_parse("::1", &r[2], err, sizeof(err)), 0);
+	ck_assert_uint_eq(r[2].prefix, 128);
+	ck_assert_int_eq(net_rule_parse("unix", &r[3], err, sizeof(err)), 0);
+	struct net_addr v6 = { .family = AF_INET6, .addr = { 0xfd, 0x7f } };
+	ck_assert(net_rules_match(r, 4, &v6)); /* fd00::/9 holds fd7f:: */
+	v6.addr[1] = 0x80;
+	ck_assert(!net_rules_match(&r[1], 2, &v6));
+	struct net_addr u = { .family = AF_UNIX };
+	ck_assert(net_rules_match(r, 4, &u));
+	ck_assert(!net_rules_match(r, 3, &u));
+	ck_assert_int_eq(net_rule_parse("10.0.0.0/", &r[0], err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(net_rule_parse("10.0.0.0/-1", &r[0], err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(net_rule_parse("/8", &r[0], err, sizeof(err)), -EINVAL);
+}
+END_TEST
+
 /* A get answers with its value as text unless output = false. */
 START_TEST(gpio_get_output_default)
 {
@@ -408,6 +448,7 @@ int main(void)
 			    (int)(sizeof(problem_cases) / sizeof(problem_cases[0])));
 	tcase_add_test(tc, device_id_from_host_name);
 	tcase_add_test(tc, gpio_get_output_default);
+	tcase_add_test(tc, from_networks);
 	tcase_add_test(tc, listen_string_and_handshake_default);
 	suite_add_tcase(s, tc);
 	return check_run(s);
