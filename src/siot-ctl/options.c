@@ -180,19 +180,24 @@ static int take(struct options *o, int opt, const char *arg)
 	return 0;
 }
 
+/* A subcommand that takes no arguments: -1 to go on, or 64 after a message. */
+static int no_arguments(struct options *o, enum subcommand sub, bool extra, const char *name,
+			const char *hint)
+{
+	o->sub = sub;
+	if (!extra)
+		return -1;
+	fprintf(stderr, "siot-ctl: %s takes no arguments%s\n", name, hint);
+	return EXIT_USAGE;
+}
+
 /* The subcommand and its arguments. */
 static int subcommand(int argc, char **argv, struct options *o)
 {
 	const char *sub = argv[optind++];
 
-	if (!strcmp(sub, "keygen")) {
-		o->sub = SUB_KEYGEN;
-		if (optind < argc) {
-			fprintf(stderr, "siot-ctl: keygen takes no arguments (use -o FILE)\n");
-			return EXIT_USAGE;
-		}
-		return -1;
-	}
+	if (!strcmp(sub, "keygen"))
+		return no_arguments(o, SUB_KEYGEN, optind < argc, "keygen", " (use -o FILE)");
 	if (o->keygen_out) {
 		fprintf(stderr, "siot-ctl: -o is for keygen\n");
 		return EXIT_USAGE;
@@ -211,22 +216,10 @@ static int subcommand(int argc, char **argv, struct options *o)
 		fprintf(stderr, "siot-ctl: --force is for enroll\n");
 		return EXIT_USAGE;
 	}
-	if (!strcmp(sub, "fingerprint")) {
-		o->sub = SUB_FINGERPRINT;
-		if (optind < argc) {
-			fprintf(stderr, "siot-ctl: fingerprint takes no arguments (use -k FILE)\n");
-			return EXIT_USAGE;
-		}
-		return -1;
-	}
-	if (!strcmp(sub, "check")) {
-		o->sub = SUB_CHECK;
-		if (optind < argc) {
-			fprintf(stderr, "siot-ctl: check takes no arguments\n");
-			return EXIT_USAGE;
-		}
-		return -1;
-	}
+	if (!strcmp(sub, "fingerprint"))
+		return no_arguments(o, SUB_FINGERPRINT, optind < argc, "fingerprint", " (use -k FILE)");
+	if (!strcmp(sub, "check"))
+		return no_arguments(o, SUB_CHECK, optind < argc, "check", "");
 	if (strcmp(sub, "send")) {
 		fprintf(stderr, "siot-ctl: unknown command '%s' (send, keygen, fingerprint, enroll or "
 				"check)\n"

@@ -255,15 +255,52 @@ START_TEST(unknown_and_invalid_ids_get_the_dummy_key)
 }
 END_TEST
 
+/* A request by `id` for `command`, made with `key`'s key ("alice",
+ * "alice-old", "bob", else mallory's), and what it must come to. */
+struct mac_case {
+	const char *id, *command, *key;
+	enum request_verdict verdict;
+	enum request_reason reason;
+};
+
+static const uint8_t *raw_of(const char *key)
+{
+	return !strcmp(key, "alice")	   ? alice_raw
+	       : !strcmp(key, "alice-old") ? alice_old_raw
+	       : !strcmp(key, "bob")	   ? bob_raw
+					   : mallory_raw;
+}
+
+/* Each case's verdict and reason, and exactly `macs` MACs for every one;
+ * a RUN names the fingerprint of the key that matched. */
+static void check_mac_cases(const struct config *cfg, const struct mac_case *cases, size_t n,
+			    unsigned macs)
+{
+	struct limiter *l = limiter_new();
+	char fp[KEYFILE_FINGERPRINT_LEN];
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *raw = raw_of(cases[i].key);
+		struct decided r = decide(cfg, l, raw, cases[i].id, cases[i].command);
+
+		ck_assert_msg(r.d.verdict == cases[i].verdict && r.d.reason == cases[i].reason,
+			      "%s %s %s: verdict %d reason %d", cases[i].id, cases[i].command,
+			      cases[i].key, r.d.verdict, r.d.reason);
+		ck_assert_msg(r.macs == macs, "%s %s %s: %u MACs, not %u", cases[i].id,
+			      cases[i].command, cases[i].key, r.macs, macs);
+		if (r.d.verdict == REQUEST_RUN) {
+			keyfile_fingerprint(raw, 32, fp);
+			ck_assert_str_eq(r.d.fingerprint, fp);
+		}
+	}
+	limiter_free(l);
+}
+
 /* Every kind of id costs N MACs: unrestricted or restricted, matching,
  * not matching, or matching a command it may not run, unknown or invalid. */
 START_TEST(equal_mac_count_for_every_kind_of_id)
 {
-	static const struct {
-		const char *id, *command, *key;
-		enum request_verdict verdict;
-		enum request_reason reason;
-	} cases[] = {
+	static const struct mac_case cases[] = {
 		{ "alice", "c5", "alice", REQUEST_RUN, REQUEST_MATCHED },
 		{ "alice", "nope", "alice", REQUEST_REJECT, REQUEST_NOT_MATCHED },
 		{ "bob", "c2", "bob", REQUEST_RUN, REQUEST_MATCHED },
@@ -273,21 +310,8 @@ START_TEST(equal_mac_count_for_every_kind_of_id)
 		{ "al ice", "c2", "alice", REQUEST_REJECT, REQUEST_INVALID_ID },
 	};
 	struct config *cfg = load("v1");
-	struct limiter *l = limiter_new();
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const uint8_t *raw = !strcmp(cases[i].key, "alice") ? alice_raw
-				     : !strcmp(cases[i].key, "bob") ? bob_raw
-									: mallory_raw;
-		struct decided r = decide(cfg, l, raw, cases[i].id, cases[i].command);
-
-		ck_assert_msg(r.d.verdict == cases[i].verdict && r.d.reason == cases[i].reason,
-			      "%s %s: verdict %d reason %d", cases[i].id, cases[i].command,
-			      r.d.verdict, r.d.reason);
-		ck_assert_msg(r.macs == N_COMMANDS, "%s %s: %u MACs, not %d", cases[i].id,
-			      cases[i].command, r.macs, N_COMMANDS);
-	}
-	limiter_free(l);
+	check_mac_cases(cfg, cases, sizeof(cases) / sizeof(cases[0]), N_COMMANDS);
 	config_unref(cfg);
 }
 END_TEST
@@ -297,11 +321,7 @@ END_TEST
  * made with the key that matched, and its fingerprint is what is logged. */
 START_TEST(equal_mac_count_with_rotation)
 {
-	static const struct {
-		const char *id, *command, *key;
-		enum request_verdict verdict;
-		enum request_reason reason;
-	} cases[] = {
+	static const struct mac_case cases[] = {
 		{ "alice", "c5", "alice", REQUEST_RUN, REQUEST_MATCHED },
 		{ "alice", "c5", "alice-old", REQUEST_RUN, REQUEST_MATCHED },
 		{ "alice", "c5", "mallory", REQUEST_REJECT, REQUEST_NOT_MATCHED },
@@ -315,27 +335,10 @@ START_TEST(equal_mac_count_with_rotation)
 	struct config *cfg = load("v1-rotation");
 	struct limiter *l = limiter_new();
 	const struct client *alice = config_find_client(cfg, "alice");
-	char fp[KEYFILE_FINGERPRINT_LEN];
 
 	ck_assert_uint_eq(cfg->max_keys, 2);
 	ck_assert_uint_eq(alice->n_keys, 2);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const uint8_t *raw = !strcmp(cases[i].key, "alice")	? alice_raw
-				     : !strcmp(cases[i].key, "alice-old") ? alice_old_raw
-				     : !strcmp(cases[i].key, "bob")	? bob_raw
-									: mallory_raw;
-		struct decided r = decide(cfg, l, raw, cases[i].id, cases[i].command);
-
-		ck_assert_msg(r.d.verdict == cases[i].verdict && r.d.reason == cases[i].reason,
-			      "%s %s %s: verdict %d reason %d", cases[i].id, cases[i].command,
-			      cases[i].key, r.d.verdict, r.d.reason);
-		ck_assert_msg(r.macs == 2 * N_COMMANDS, "%s %s %s: %u MACs, not %d", cases[i].id,
-			      cases[i].command, cases[i].key, r.macs, 2 * N_COMMANDS);
-		if (r.d.verdict == REQUEST_RUN) {
-			keyfile_fingerprint(raw, 32, fp);
-			ck_assert_str_eq(r.d.fingerprint, fp);
-		}
-	}
+	check_mac_cases(cfg, cases, sizeof(cases) / sizeof(cases[0]), 2 * N_COMMANDS);
 	/* The old key's answer is made with the old key, which that client has. */
 	ck_assert_ptr_eq(decide(cfg, l, alice_old_raw, "alice", "c1").d.key, alice->keys[1].key);
 	ck_assert_ptr_eq(decide(cfg, l, alice_raw, "alice", "c1").d.key, alice->keys[0].key);
