@@ -4,6 +4,7 @@
 #define SIOT_USEC_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define USEC_PER_SEC 1000000ULL
 #define USEC_PER_MSEC 1000ULL
@@ -13,6 +14,17 @@
  * the microsecond; network deadlines may be coalesced within a millisecond. */
 #define ACCURACY_ACTION_USEC 1ULL
 #define ACCURACY_NETWORK_USEC USEC_PER_MSEC
+
+/* CLOCK_MONOTONIC now, in usec.  Action timers count from this rather than
+ * from sd-event's time of the loop iteration, which is earlier by the work
+ * done since: a pulse or a time limit is never shorter than configured. */
+static inline uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* Seconds (finite, >= 0, as validated by the config readers) to usec. */
 static inline uint64_t usec_from_seconds(double s)

@@ -365,8 +365,9 @@ static int watch_run(struct script_run *a, uint64_t timeout_usec)
 	if (r >= 0)
 		r = sd_event_add_io(e, &a->err_src, a->err_fd, EPOLLIN, on_output, a);
 	if (r >= 0)
-		r = sd_event_add_time_relative(e, &a->timer, CLOCK_MONOTONIC, timeout_usec,
-					       ACCURACY_ACTION_USEC, on_timer, a);
+		r = sd_event_add_time(e, &a->timer, CLOCK_MONOTONIC,
+				      monotonic_usec() + timeout_usec, ACCURACY_ACTION_USEC, on_timer,
+				      a);
 	if (r >= 0)
 		r = sd_event_add_child(e, &a->child, a->pid, WEXITED, on_child_exit, a);
 	return r < 0 ? r : 0;

@@ -120,9 +120,11 @@ int action_gpio_start(struct actions *owner, const struct command *cmd, action_d
 		a->pulse_value = cmd->value;
 		r = gpio_set(line, cmd->value);
 		if (r == 0) {
-			r = sd_event_add_time_relative(owner->event, &a->src, CLOCK_MONOTONIC,
-						       cmd->duration_usec, ACCURACY_ACTION_USEC,
-						       on_pulse_end, a);
+			/* From the clock now, not from the loop iteration's time,
+			 * which is earlier by the scan and the set (usec.h). */
+			r = sd_event_add_time(owner->event, &a->src, CLOCK_MONOTONIC,
+					      monotonic_usec() + cmd->duration_usec,
+					      ACCURACY_ACTION_USEC, on_pulse_end, a);
 			if (r < 0)
 				gpio_set(line, !cmd->value);
 			else
