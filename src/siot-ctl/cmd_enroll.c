@@ -43,6 +43,8 @@ static int read_text(const char *path, char **text, size_t *len, mode_t *mode)
 	*text = calloc(1, (size_t)st.st_size + 1);
 	if (!*text || fread(*text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
 		fprintf(stderr, "siot-ctl: reading %s: %s\n", path, strerror(errno ? errno : EIO));
+		free(*text);
+		*text = NULL;
 		fclose(f);
 		return EXIT_CONFIG;
 	}
