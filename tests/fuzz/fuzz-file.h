@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The path of a memory file holding data[0..size); aborts when it cannot. */
@@ -20,7 +21,10 @@ static const char *fuzz_file(const uint8_t *data, size_t size)
 
 	if (fd < 0) {
 		fd = memfd_create("fuzz-config", MFD_CLOEXEC);
-		if (fd < 0)
+		/* A memfd is created 0777; siot-ctl refuses a configuration
+		 * others can write, which would end every input before the
+		 * parser sees it. */
+		if (fd < 0 || fchmod(fd, 0600) < 0)
 			abort();
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	}
