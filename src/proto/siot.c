@@ -2,6 +2,7 @@
 #include "siot.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 /*
@@ -288,9 +289,21 @@ static unsigned ct_eq_mask(const uint8_t *a, const uint8_t *b, size_t len)
 
 /* ---- exchange ------------------------------------------------------------ */
 
+/* Zero everything but the response's sealed output (4 KiB): the response
+ * parser writes it before anything reads it, and ex->output_len says how
+ * much of it holds anything. */
+static void zero_but_sealed(struct siot_exchange *ex)
+{
+	size_t at = offsetof(struct siot_exchange, sealed);
+	size_t after = at + sizeof(ex->sealed);
+
+	sodium_memzero(ex, at);
+	sodium_memzero((uint8_t *)ex + after, sizeof(*ex) - after);
+}
+
 void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p)
 {
-	sodium_memzero(ex, sizeof(*ex));
+	zero_but_sealed(ex);
 	ex->params = *p;
 	ex->tag_len = p->tag_length;
 	ex->response_limit = SIOT_MAX_OUTPUT;
@@ -299,7 +312,10 @@ void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p)
 
 void siot_exchange_wipe(struct siot_exchange *ex)
 {
-	sodium_memzero(ex, sizeof(*ex));
+	size_t used = (size_t)ex->output_len + SIOT_SEAL_OVERHEAD;
+
+	sodium_memzero(ex->sealed, used < sizeof(ex->sealed) ? used : sizeof(ex->sealed));
+	zero_but_sealed(ex);
 }
 
 size_t siot_hello_length(const struct siot_params *p, size_t device_id_len)

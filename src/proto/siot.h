@@ -233,7 +233,8 @@ struct siot_exchange {
 	unsigned macs;
 };
 
-/* Start an exchange with parameters p.  Zeroes *ex. */
+/* Start an exchange with parameters p.  Zeroes *ex, all but the 4 KiB
+ * buffer for a response's sealed output, which is written before it is read. */
 void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p);
 /* Wipe everything the exchange holds (tags, output). */
 void siot_exchange_wipe(struct siot_exchange *ex);
