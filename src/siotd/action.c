@@ -11,13 +11,13 @@ void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio
 }
 
 int action_start(struct actions *a, const struct command *cmd, const struct action_context *ctx,
-		 action_done_fn done, void *userdata)
+		 struct action_now *now, action_done_fn done, void *userdata)
 {
 	switch (cmd->kind) {
 	case ACTION_EXEC:
 		return action_exec_start(a, cmd, ctx, done, userdata);
 	case ACTION_GPIO:
-		return action_gpio_start(a, cmd, done, userdata);
+		return action_gpio_start(a, cmd, now, done, userdata);
 	}
 	return -EINVAL;
 }

@@ -49,16 +49,26 @@ struct actions {
 void actions_init(struct actions *a, sd_event *event, struct gpio_registry *gpio,
 		  struct cgroups *cg);
 
+/* Where an action that finished at once leaves its outcome (see
+ * action_start); the caller's, valid until it is reused. */
+struct action_now {
+	struct action_result result;
+	char note[128];
+	uint8_t text[2];        /* a get's value as output text */
+};
+
 /*
- * Start cmd's action.  done is called exactly once, from the event loop,
- * after action_start returned 0 (never from inside it); the action is
- * counted out of n_running before done is called, and frees itself after.
- * Returns 0, -EBUSY when the command's GPIO line is in use by another
+ * Start cmd's action.  A GPIO set, toggle or get finishes at once: it
+ * returns 1 with the outcome in *now, done is not called and nothing is
+ * left running.  Otherwise done is called exactly once, from the event
+ * loop, after action_start returned 0 (never from inside it); the action
+ * is counted out of n_running before done is called, and frees itself
+ * after.  Returns -EBUSY when the command's GPIO line is in use by another
  * action (the caller answers BUSY), or another negative errno when nothing
  * could be started at all (the caller answers ERROR).
  */
 int action_start(struct actions *a, const struct command *cmd, const struct action_context *ctx,
-		 action_done_fn done, void *userdata);
+		 struct action_now *now, action_done_fn done, void *userdata);
 
 /* Stop every running action now (daemon shutdown): each script's process
  * group gets SIGKILL; their done callbacks still run as they are reaped.
@@ -69,7 +79,7 @@ void actions_kill_all(struct actions *a);
 int action_exec_start(struct actions *a, const struct command *cmd,
 		      const struct action_context *ctx, action_done_fn done, void *userdata);
 void action_exec_kill_all(struct actions *a);
-int action_gpio_start(struct actions *a, const struct command *cmd, action_done_fn done,
-		      void *userdata);
+int action_gpio_start(struct actions *a, const struct command *cmd, struct action_now *now,
+		      action_done_fn done, void *userdata);
 
 #endif

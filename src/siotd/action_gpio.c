@@ -22,33 +22,31 @@ struct gpio_run {
 	sd_event_source *src;
 	struct action_result result;
 	char note[128];
-	uint8_t text[2];        /* a get's value as output text */
 	action_done_fn done;
 	void *userdata;
 };
 
-static void finish(struct gpio_run *a)
+/* Hand back a line after its action; a reload may have left it settings
+ * it could not take while in use. */
+static void release(struct gpio_held *line)
 {
-	int r;
+	int r = gpio_release(line);
 
-	a->result.note = a->note;
-	a->src = sd_event_source_disable_unref(a->src);
-	r = gpio_release(a->line);
 	if (r < 0) {
 		errno = -r;
 		log_warn("a GPIO line could not take the settings a reload gave it while it "
 			 "was in use; it keeps its old ones");
 	}
+}
+
+static void finish(struct gpio_run *a)
+{
+	a->result.note = a->note;
+	a->src = sd_event_source_disable_unref(a->src);
+	release(a->line);
 	a->owner->n_running--;
 	a->done(a->userdata, &a->result);
 	free(a);
-}
-
-static int on_defer(sd_event_source *s, void *userdata)
-{
-	(void)s;
-	finish(userdata);
-	return 0;
 }
 
 static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
@@ -70,81 +68,97 @@ static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-int action_gpio_start(struct actions *owner, const struct command *cmd, action_done_fn done,
-		      void *userdata)
+/* set, toggle and get: done at once, into *now. */
+static int run_now(struct gpio_held *line, const struct command *cmd, struct action_now *now)
 {
 	const struct gpio_line_decl *decl = cmd->gpio_line;
-	struct gpio_held *line = gpio_lookup(owner->gpio, decl);
-	struct gpio_run *a;
 	int r = -EINVAL, v = 0;
 
-	if (!line)
-		return -ENODEV;
-	if (gpio_acquire(line) < 0)
-		return -EBUSY;
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		gpio_release(line);
-		return -ENOMEM;
-	}
-	a->owner = owner;
-	a->line = line;
-	a->done = done;
-	a->userdata = userdata;
-	a->result.status = SIOT_STATUS_OK;
-	owner->n_running++;
-
+	*now = (struct action_now){ .result.status = SIOT_STATUS_OK };
 	switch (cmd->op) {
 	case GPIO_OP_SET:
 		r = gpio_set(line, cmd->value);
-		snprintf(a->note, sizeof(a->note), "%s = %d", decl->name, cmd->value);
+		snprintf(now->note, sizeof(now->note), "%s = %d", decl->name, cmd->value);
 		break;
 	case GPIO_OP_TOGGLE:
 		r = gpio_get(line, &v);
 		if (r == 0)
 			r = gpio_set(line, !v);
-		snprintf(a->note, sizeof(a->note), "%s = %d", decl->name, !v);
+		snprintf(now->note, sizeof(now->note), "%s = %d", decl->name, !v);
 		break;
 	case GPIO_OP_GET:
 		r = gpio_get(line, &v);
-		a->result.result = (uint8_t)v;
+		now->result.result = (uint8_t)v;
 		if (r == 0 && cmd->output) {
-			a->text[0] = v ? '1' : '0';
-			a->text[1] = '\n';
-			a->result.output = a->text;
-			a->result.output_len = sizeof(a->text);
+			now->text[0] = v ? '1' : '0';
+			now->text[1] = '\n';
+			now->result.output = now->text;
+			now->result.output_len = sizeof(now->text);
 		}
-		snprintf(a->note, sizeof(a->note), "%s is %d", decl->name, v);
+		snprintf(now->note, sizeof(now->note), "%s is %d", decl->name, v);
 		break;
 	case GPIO_OP_PULSE:
-		a->pulse_value = cmd->value;
-		r = gpio_set(line, cmd->value);
-		if (r == 0) {
-			/* From the clock now, not from the loop iteration's time,
-			 * which is earlier by the scan and the set (usec.h). */
-			r = sd_event_add_time(owner->event, &a->src, CLOCK_MONOTONIC,
-					      monotonic_usec() + cmd->duration_usec,
-					      ACCURACY_ACTION_USEC, on_pulse_end, a);
-			if (r < 0)
-				gpio_set(line, !cmd->value);
-			else
-				return 0;
-		}
-		snprintf(a->note, sizeof(a->note), "%s: pulse failed", decl->name);
-		break;
+		break; /* not here */
 	}
 	if (r < 0) {
-		a->result.status = SIOT_STATUS_FAILED;
-		a->result.result = 0;
-		snprintf(a->note, sizeof(a->note), "%s: %s", decl->name, strerror(-r));
+		now->result.status = SIOT_STATUS_FAILED;
+		now->result.result = 0;
+		snprintf(now->note, sizeof(now->note), "%s: %s", decl->name, strerror(-r));
 	}
-	/* done must not run inside action_start: hand it to the loop. */
-	r = sd_event_add_defer(owner->event, &a->src, on_defer, a);
-	if (r < 0) {
+	now->result.note = now->note;
+	release(line);
+	return 1;
+}
+
+/* A pulse: the value now, the opposite on a timer. */
+static int start_pulse(struct actions *owner, struct gpio_held *line, const struct command *cmd,
+		       struct action_now *now, action_done_fn done, void *userdata)
+{
+	struct gpio_run *a = calloc(1, sizeof(*a));
+	int r;
+
+	if (!a) {
 		gpio_release(line);
-		owner->n_running--;
-		free(a);
-		return r;
+		return -ENOMEM;
 	}
+	r = gpio_set(line, cmd->value);
+	if (r == 0) {
+		/* From the clock now, not from the loop iteration's time,
+		 * which is earlier by the scan and the set (usec.h). */
+		r = sd_event_add_time(owner->event, &a->src, CLOCK_MONOTONIC,
+				      monotonic_usec() + cmd->duration_usec, ACCURACY_ACTION_USEC,
+				      on_pulse_end, a);
+		if (r < 0)
+			gpio_set(line, !cmd->value);
+	}
+	if (r < 0) {
+		free(a);
+		*now = (struct action_now){ .result.status = SIOT_STATUS_FAILED };
+		snprintf(now->note, sizeof(now->note), "%s: %s", cmd->gpio_line->name, strerror(-r));
+		now->result.note = now->note;
+		release(line);
+		return 1;
+	}
+	a->owner = owner;
+	a->line = line;
+	a->pulse_value = cmd->value;
+	a->done = done;
+	a->userdata = userdata;
+	a->result.status = SIOT_STATUS_OK;
+	owner->n_running++;
 	return 0;
+}
+
+int action_gpio_start(struct actions *owner, const struct command *cmd, struct action_now *now,
+		      action_done_fn done, void *userdata)
+{
+	struct gpio_held *line = gpio_lookup(owner->gpio, cmd->gpio_line);
+
+	if (!line)
+		return -ENODEV;
+	if (gpio_acquire(line) < 0)
+		return -EBUSY;
+	if (cmd->op == GPIO_OP_PULSE)
+		return start_pulse(owner, line, cmd, now, done, userdata);
+	return run_now(line, cmd, now);
 }

@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "usec.h"
 
 #define DRAIN_USEC USEC_PER_SEC
-#define ACCEPT_BATCH 64
 
 enum conn_state {
 	CONN_WAKEUP,   /* reading wake-up bytes */
@@ -27,22 +27,26 @@ struct conn {
 	struct daemon *d;
 	struct config *cfg; /* the config this connection started with */
 	int fd;
-	sd_event_source *io, *timer;
+	sd_event_source *io;
+	uint64_t deadline;        /* CLOCK_MONOTONIC usec, 0 none (d->deadlines) */
 	struct source_key src;
 	struct net_addr addr;    /* the peer's address in full, for clients' from lists */
+	struct sockaddr_storage ss;
+	uid_t uid;                /* a Unix-socket peer's */
 	char peer[80];
-	char source[64];          /* the peer without its port, for log summaries */
+	char source[64];          /* the peer without its port, for log summaries; "" until needed */
 	enum conn_state state;
 	unsigned wake_have;
 	unsigned requests;        /* requests answered so far */
 	size_t rx_bytes;          /* bytes of the current request read so far */
 	bool close_after_send;
-	struct siot_exchange ex;
 	struct request_decision decision; /* for the current request */
 	uint64_t request_time;    /* when the request was complete */
-	uint8_t out[SIOT_MAX_RESPONSE + SIOT_MAX_HELLO];
 	size_t out_len, out_off;
 	struct list_node node;    /* in d->conns */
+	/* The large parts last: conn_new zeroes only what comes before them. */
+	struct siot_exchange ex;
+	uint8_t out[SIOT_MAX_RESPONSE + SIOT_MAX_HELLO];
 };
 
 static void resume_accepting(struct daemon *d)
@@ -95,7 +99,6 @@ static void conn_free(struct conn *c)
 	struct daemon *d = c->d;
 
 	c->io = sd_event_source_disable_unref(c->io);
-	c->timer = sd_event_source_disable_unref(c->timer);
 	if (c->fd >= 0)
 		close(c->fd);
 	limiter_conn_close(d->limits, &c->src);
@@ -121,16 +124,34 @@ static uint64_t now_usec(const struct conn *c)
 	return t;
 }
 
+/* The connection's deadline, usec from now, replacing any it had.  The
+ * daemon's one timer moves only when this comes before it: a connection
+ * that closes, or a deadline that moves later, leaves the timer as it is,
+ * and its stale firing only finds nothing due. */
 static void arm_timer(struct conn *c, uint64_t usec)
 {
-	sd_event_source_set_time_relative(c->timer, usec);
-	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+	struct daemon *d = c->d;
+
+	c->deadline = now_usec(c) + usec;
+	if (d->deadline_at && d->deadline_at <= c->deadline)
+		return;
+	d->deadline_at = c->deadline;
+	sd_event_source_set_time(d->deadlines, c->deadline);
+	sd_event_source_set_enabled(d->deadlines, SD_EVENT_ONESHOT);
 }
 
 static void watch(struct conn *c, uint32_t events)
 {
 	sd_event_source_set_io_events(c->io, events);
 	sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+/* The peer without its port (log summaries), made the first time it is needed. */
+static const char *source_of(struct conn *c)
+{
+	if (!c->source[0])
+		log_format_source(&c->ss, c->uid, c->source, sizeof(c->source));
+	return c->source;
 }
 
 static const char *client_name(const struct conn *c)
@@ -145,7 +166,7 @@ static const char *client_name(const struct conn *c)
 
 /* The request's one line: always written for a verified request (its tag
  * matched), summarised per source otherwise (log_unverified). */
-static void log_outcome(const struct conn *c, const char *outcome, const char *reason,
+static void log_outcome(struct conn *c, const char *outcome, const char *reason,
 			const char *note)
 {
 	const struct command *cmd = c->decision.command;
@@ -164,16 +185,16 @@ static void log_outcome(const struct conn *c, const char *outcome, const char *r
 	if (verified)
 		log_request(&l);
 	else
-		log_unverified(c->source, now, &l);
+		log_unverified(source_of(c), now, &l);
 }
 
 /* A line about a connection with no verified request. */
-static void log_dropped(const struct conn *c, const char *outcome, const char *note)
+static void log_dropped(struct conn *c, const char *outcome, const char *note)
 {
 	struct log_line l = { .peer = c->peer, .client = "-", .command = "-", .outcome = outcome,
 			      .note = note };
 
-	log_unverified(c->source, now_usec(c), &l);
+	log_unverified(source_of(c), now_usec(c), &l);
 }
 
 /* Shut down our sending side and read until EOF (or 1 s), so the response
@@ -236,6 +257,8 @@ static bool refuse_early_bytes(struct conn *c)
  * reload cannot go on with a connection it already has. */
 static int queue_hello(struct conn *c)
 {
+	uint8_t challenge[SIOT_MAX_CHALLENGE];
+
 	if (refuse_early_bytes(c))
 		return -EPROTO;
 	if (c->cfg != c->d->config) {
@@ -243,7 +266,8 @@ static int queue_hello(struct conn *c)
 		c->cfg = config_ref(c->d->config);
 	}
 	siot_exchange_init(&c->ex, &c->cfg->params);
-	if (siot_server_hello(&c->ex, c->cfg->device_id, NULL) < 0) {
+	randpool_take(&c->d->challenges, challenge, c->cfg->params.challenge_length);
+	if (siot_server_hello(&c->ex, c->cfg->device_id, challenge) < 0) {
 		log_error("cannot build a HELLO for device id %s", c->cfg->device_id);
 		return -EINVAL;
 	}
@@ -314,16 +338,23 @@ static int respond(struct conn *c, enum siot_status status, uint8_t result,
 	return respond_v1(c, key, status, result, output, output_len);
 }
 
-static void on_action_done(void *userdata, const struct action_result *r)
+/* The action has finished: its line, then its response. */
+static int action_finished(struct conn *c, const struct action_result *r)
 {
-	struct conn *c = userdata;
 	size_t out_len = r->output_len;
 
 	limiter_command_release(c->d->limits, c->decision.command->name);
 	if (out_len > c->cfg->output_max)
 		out_len = c->cfg->output_max;
 	log_outcome(c, siot_status_name(r->status), NULL, r->note);
-	conn_finish(c, respond(c, r->status, r->result, out_len ? r->output : NULL, out_len));
+	return respond(c, r->status, r->result, out_len ? r->output : NULL, out_len);
+}
+
+static void on_action_done(void *userdata, const struct action_result *r)
+{
+	struct conn *c = userdata;
+
+	conn_finish(c, action_finished(c, r));
 }
 
 /* Apply a RUN decision: take the command's slot and start its action. */
@@ -332,13 +363,20 @@ static int run(struct conn *c)
 	const struct command *cmd = c->decision.command;
 	struct action_context ctx = { .client_id = c->decision.client->id, .peer = c->peer,
 				      .output_max = c->cfg->output_max };
+	struct action_now now;
 	int r = limiter_command_acquire(c->d->limits, cmd->name, cmd->concurrency);
 
 	if (r == 0) {
 		c->state = CONN_RUNNING;
-		r = action_start(&c->d->actions, cmd, &ctx, on_action_done, c);
-		if (r == 0)
+		r = action_start(&c->d->actions, cmd, &ctx, &now, on_action_done, c);
+		if (r == 1) /* finished already (a GPIO set, toggle or get) */
+			return action_finished(c, &now.result);
+		if (r == 0) {
+			/* Nothing is read and no deadline runs while it does. */
+			c->deadline = 0;
+			watch(c, 0);
 			return 0;
+		}
 		limiter_command_release(c->d->limits, cmd->name);
 	}
 	if (r == -EBUSY) {
@@ -381,8 +419,6 @@ static int handle_request(struct conn *c)
 	int r;
 
 	c->request_time = now_usec(c);
-	sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-	watch(c, 0);
 	if ((r = follow_reload(c)) < 0)
 		return r;
 	request_decide(c->cfg, c->d->limits, &c->src, &c->addr, &c->ex, c->request_time,
@@ -514,13 +550,35 @@ static int deadline_passed(struct conn *c)
 	return -EINVAL;
 }
 
-static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata)
+/* The daemon's deadline timer: end every connection whose deadline has
+ * come, then wait for the earliest one left, if any. */
+static int on_deadlines(sd_event_source *s, uint64_t usec, void *userdata)
 {
-	struct conn *c = userdata;
+	struct daemon *d = userdata;
+	struct list_node *n, *tmp;
+	uint64_t now = 0, next = 0;
 
 	(void)s;
 	(void)usec;
-	conn_finish(c, deadline_passed(c));
+	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+	d->deadline_at = 0;
+	list_for_each_safe(n, tmp, &d->conns) {
+		struct conn *c = list_entry(n, struct conn, node);
+
+		if (!c->deadline)
+			continue;
+		if (c->deadline <= now) {
+			c->deadline = 0;
+			conn_finish(c, deadline_passed(c));
+		} else if (!next || c->deadline < next) {
+			next = c->deadline;
+		}
+	}
+	if (next) {
+		d->deadline_at = next;
+		sd_event_source_set_time(s, next);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	}
 	return 0;
 }
 
@@ -529,13 +587,17 @@ static int conn_start(struct conn *c)
 {
 	int r;
 
-	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0 ||
-	    sd_event_add_time_relative(c->d->event, &c->timer, CLOCK_MONOTONIC,
-				       c->cfg->handshake_timeout_usec, ACCURACY_NETWORK_USEC,
-				       on_deadline, c) < 0) {
+	struct daemon *d = c->d;
+
+	if (!d->deadlines &&
+	    sd_event_add_time(d->event, &d->deadlines, CLOCK_MONOTONIC, 0, ACCURACY_NETWORK_USEC,
+			      on_deadlines, d) >= 0)
+		sd_event_source_set_enabled(d->deadlines, SD_EVENT_OFF);
+	if (!d->deadlines || sd_event_add_io(d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
 		log_error("%s: cannot watch the connection", c->peer);
 		return -ENOMEM;
 	}
+	arm_timer(c, c->cfg->handshake_timeout_usec);
 	log_debug("%s: connected", c->peer);
 	if (c->cfg->params.wakeup_length > 0) {
 		c->state = CONN_WAKEUP; /* the first deadline covers the wake-up */
@@ -609,44 +671,49 @@ static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss
 		close(fd);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
+	/* Not calloc: the exchange and the output buffer (8 KiB) need no
+	 * zeroing here; siot_exchange_init does what the exchange needs. */
+	c = malloc(sizeof(*c));
 	if (!c) {
 		limiter_conn_close(d->limits, &key);
 		close(fd);
 		return;
 	}
+	memset(c, 0, offsetof(struct conn, ex));
+	siot_exchange_init(&c->ex, &cfg->params);
 	c->d = d;
 	c->cfg = config_ref(cfg);
 	c->fd = fd;
 	c->src = key;
 	net_addr_from_sockaddr(ss, &c->addr);
+	c->ss = *ss;
+	c->uid = cred.uid;
 	memcpy(c->peer, peer, sizeof(peer));
-	log_format_source(ss, cred.uid, c->source, sizeof(c->source));
 	list_add(&d->conns, &c->node);
 	d->n_conns++;
 	conn_finish(c, conn_start(c));
 }
 
+/* One connection per wake-up: the listening socket is level-triggered, so a
+ * queue of them is taken one per loop iteration, between the events of the
+ * connections already open, and the accept4 that would only say EAGAIN is
+ * never made. */
 int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct daemon *d = userdata;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int cfd;
 
 	(void)s;
 	(void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				pause_accepting(d, errno);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept");
-			break;
-		}
+	cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd >= 0)
 		conn_new(d, cfd, &ss);
-	}
+	else if (errno == EMFILE || errno == ENFILE)
+		pause_accepting(d, errno);
+	else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		log_warn("accept");
 	return 0;
 }
 

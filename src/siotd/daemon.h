@@ -19,6 +19,7 @@
 #include "list.h"
 #include "listen.h"
 #include "log.h"
+#include "randpool.h"
 
 struct daemon {
 	sd_event *event;
@@ -34,6 +35,12 @@ struct daemon {
 	size_t n_listen;
 	struct list_node conns;     /* every open connection (conn.c) */
 	unsigned n_conns;
+	/* One timer for every connection's deadline, set to the earliest one
+	 * when a new deadline comes before it; deadlines that no longer apply
+	 * are dropped when it fires (conn.c). */
+	sd_event_source *deadlines;
+	uint64_t deadline_at;       /* when it fires, 0 when off */
+	struct randpool challenges; /* HELLO challenge bytes */
 	/* Out of file descriptors: accepting pauses until a connection closes
 	 * (or a second passes); logged at most once a minute (conn.c). */
 	bool accept_paused;

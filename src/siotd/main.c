@@ -268,6 +268,7 @@ static void daemon_init(struct daemon *d, const struct options *o)
 
 	*d = (struct daemon){ .config_path = o->config_path };
 	list_init(&d->conns);
+	randpool_init(&d->challenges);
 	log_init(&d->log, o->debug);
 	/* Signals arrive through sd-event, so they are blocked here.  Children
 	 * inherit the mask; action_exec.c clears it before execve. */
@@ -297,7 +298,9 @@ static void daemon_init(struct daemon *d, const struct options *o)
 	d->limits = limiter_new();
 	if (!d->limits)
 		log_fatal("cannot set up the limiter");
-	r = sd_event_default(&d->event);
+	/* Not sd_event_default(): it checks its thread with a gettid() on
+	 * every iteration. */
+	r = sd_event_new(&d->event);
 	if (r < 0) {
 		errno = -r;
 		log_fatal("cannot set up the event loop");
@@ -339,6 +342,8 @@ static void daemon_finish(struct daemon *d)
 	sd_event_source_disable_unref(d->stop_check);
 	sd_event_source_disable_unref(d->accept_retry);
 	sd_event_source_disable_unref(d->log_flush);
+	sd_event_source_disable_unref(d->deadlines);
+	randpool_wipe(&d->challenges);
 	cgroups_finish(&d->cg);
 	sd_event_unref(d->event);
 	limiter_free(d->limits);

@@ -654,6 +654,30 @@ class Protection(Base):
         self.assertGreater(time.monotonic() - t0, 0.8)
         self.assertIn('no complete request before the deadline', d.log())
 
+    def test_deadlines_after_an_earlier_connection_closed(self):
+        """Every connection's deadline runs on one daemon timer that is not
+        moved back when a connection closes: the timer then fires for a
+        deadline that no longer applies, and must go on to the next one.
+        A closes with its deadline still set on the timer; B, opened after,
+        must still be dropped at its own deadline, and C, opened while B
+        waits, at its own."""
+        d = self.daemon(self.conf(extra='timeout = 5.0;\nhandshake_timeout = 0.6;'))
+        a = self.raw(d.port)
+        a.read_hello()
+        a.close()
+        time.sleep(0.3)
+        b = self.raw(d.port)
+        b.read_hello()
+        tb = time.monotonic()
+        time.sleep(0.2)
+        c = self.raw(d.port)
+        c.read_hello()
+        tc = time.monotonic()
+        self.assertTrue(b.closed(wait=4))
+        self.assertTrue(0.5 < time.monotonic() - tb < 1.5, time.monotonic() - tb)
+        self.assertTrue(c.closed(wait=4))
+        self.assertTrue(0.5 < time.monotonic() - tc < 1.5, time.monotonic() - tc)
+
     def test_held_request_on_kept_connection_does_not_run(self):
         d = self.daemon(self.conf(extra='timeout = 1.0;\nmax_requests = 5;'))
         r, resp = self.raw_request(d.port, self.alice_key, 'alice', 'ok')
