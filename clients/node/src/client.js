@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Connections to siot devices over TCP or a Unix socket.
 
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { homedir } from 'node:os';
 import {
@@ -124,6 +124,39 @@ function keyFrom(key) {
   throw new UsageError('key must be a Buffer (the key bytes) or a string (a key file\'s text)');
 }
 
+/**
+ * Keys read from key files, per target object, with what the file looked
+ * like when read.  send() in a loop with the same target reads the file
+ * once; a file that changed since (content, owner, mode or the file
+ * itself, all of which move its ctime) is read and checked again.
+ * @type {WeakMap<object, { file: string, stamp: string, key: Buffer }>}
+ */
+const fileKeys = new WeakMap();
+
+/** @param {import('node:fs').Stats} st */
+const stampOf = (st) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}:${st.uid}`;
+
+/**
+ * A copy of the key in target.keyFile (the caller wipes its copy).
+ * @param {object} target @param {string} file
+ */
+function keyFromFile(target, file) {
+  const path = file.startsWith('~/') ? homedir() + file.slice(1) : file;
+  let stamp = null;
+  try {
+    stamp = stampOf(statSync(path));
+  } catch {
+    // readKeyFile says why
+  }
+  const cached = fileKeys.get(target);
+  if (cached && stamp && cached.file === file && cached.stamp === stamp) return Buffer.from(cached.key);
+  if (cached) cached.key.fill(0);
+  fileKeys.delete(target);
+  const key = readKeyFile(file);
+  if (stamp) fileKeys.set(target, { file, stamp, key: Buffer.from(key) });
+  return key;
+}
+
 /** A byte stream with exact reads and a deadline (the send under way's). */
 class Stream {
   /** @param {import('node:net').Socket} socket @param {AbortSignal} signal */
@@ -204,7 +237,7 @@ export class Connection {
     if (this.params.protocol === 'v1' && !validId(target.id ?? '')) throw new UsageError('a v1 target needs a valid id');
     if (target.device !== undefined && !validId(target.device)) throw new UsageError(`device "${target.device}" is not a valid device id`);
     /** @type {Buffer | null} this connection's copy of the key (null once destroyed) */
-    this.key = target.key !== undefined ? keyFrom(target.key) : target.keyFile ? readKeyFile(target.keyFile) : null;
+    this.key = target.key !== undefined ? keyFrom(target.key) : target.keyFile ? keyFromFile(target, target.keyFile) : null;
     if (!this.key) throw new UsageError('a target needs key or keyFile');
     const timeout = options.timeout ?? target.timeout ?? 30000;
     if (!(timeout > 0)) throw new UsageError(`timeout must be more than 0 ms, not ${timeout}`);

@@ -3,7 +3,7 @@
 // side.  Pure functions over Buffers: no I/O.  Every primitive comes from
 // node:crypto.
 
-import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { UsageError } from './errors.js';
 
 export const MAGIC = Buffer.from('SIOT', 'ascii');
@@ -76,6 +76,53 @@ export function hmac(hash, key, parts) {
   const h = createHmac(hash, key);
   for (const part of parts) h.update(part);
   return h.digest();
+}
+
+/** Block sizes in bytes (RFC 2104's B). */
+const BLOCK = { sha256: 64, sha512: 128 };
+
+/**
+ * HMAC per RFC 2104 with its two keyed hash states made once:
+ * H((K0 ^ ipad) || m) and H((K0 ^ opad) || inner).  node:crypto's Hmac
+ * cannot be copied part-way; its Hash can (hash.copy()), so a message
+ * prefix is hashed once and each candidate ending costs only its final
+ * block(s) plus one outer compression.  Proven by RFC 4231's vectors
+ * (test/hmac.test.js) and the protocol vectors.
+ */
+export class HmacStates {
+  /** @param {HashName} hash @param {Buffer} key */
+  constructor(hash, key) {
+    const block = BLOCK[hash];
+    const k0 = Buffer.alloc(block);
+    if (key.length > block) createHash(hash).update(key).digest().copy(k0);
+    else key.copy(k0);
+    const pad = Buffer.alloc(block);
+    for (let i = 0; i < block; i++) pad[i] = k0[i] ^ 0x36;
+    /** @type {import('node:crypto').Hash} has absorbed K0 ^ ipad */
+    this.inner = createHash(hash).update(pad);
+    for (let i = 0; i < block; i++) pad[i] = k0[i] ^ 0x5c;
+    /** @type {import('node:crypto').Hash} has absorbed K0 ^ opad */
+    this.outer = createHash(hash).update(pad);
+    pad.fill(0);
+    k0.fill(0);
+  }
+
+  /** The inner state after the parts, to be copied and finished. @param {Buffer[]} parts */
+  absorb(parts) {
+    const h = this.inner.copy();
+    for (const p of parts) h.update(p);
+    return h;
+  }
+
+  /** The MAC from a finished inner hash. @param {Buffer} innerDigest */
+  finish(innerDigest) {
+    return this.outer.copy().update(innerDigest).digest();
+  }
+
+  /** HMAC of the parts. @param {Buffer[]} parts */
+  mac(parts) {
+    return this.finish(this.absorb(parts).digest());
+  }
 }
 
 /** @param {string} label */
@@ -151,9 +198,15 @@ export function findResult(ex, key, status, sealed, tag) {
   const prefix = protocol === 'classic' ? [ex.hello] : responsePrefix(ex, status, sealed);
   const want = protocol === 'classic' ? HASHES[hash].length : tagLength;
   if (tag.length !== want) return -1;
+  // The prefix is hashed once; each candidate costs the inner hash's last
+  // block(s) and one outer compression, from copies of the keyed states.
+  const states = new HmacStates(hash, key);
+  const head = states.absorb(prefix);
+  const byte = Buffer.alloc(1);
   let found = -1;
   for (let r = 0; r < 256; r++) {
-    const mac = hmac(hash, key, [...prefix, Buffer.from([r])]).subarray(0, want);
+    byte[0] = r;
+    const mac = states.finish(head.copy().update(byte).digest()).subarray(0, want);
     const eq = timingSafeEqual(mac, tag);
     // No early exit: every candidate is computed and compared.
     found = eq ? r : found;

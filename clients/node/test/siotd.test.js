@@ -4,9 +4,9 @@
 // and the CLI's exit statuses and --json objects next to siot-ctl's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { unlinkSync, readFileSync } from 'node:fs';
+import { chmodSync, unlinkSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection, NotAuthenticError, TimeoutError, AbortError, send } from '../src/index.js';
+import { Connection, KeyFileError, NotAuthenticError, TimeoutError, AbortError, send } from '../src/index.js';
 import { cleanup, cli, ctl, freePort, makeKey, script, siotdMissing, startSiotd, tempDir } from './helpers.js';
 
 const skip = siotdMissing();
@@ -97,6 +97,24 @@ describe('v1 against siotd', { skip: skip ?? false }, () => {
     await assert.rejects(send(target, 'slow', { timeout: 500 }),
       (e) => e instanceof TimeoutError && e.code === 'ERR_SIOT_TIMEOUT' && /may still have run/.test(e.message));
     await new Promise((r) => setTimeout(r, 2000));
+  });
+
+  test('a key file is read once per target, and again when it changes', async () => {
+    const file = join(dir, 'alice-copy.key');
+    writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
+    const t = { ...target, key: undefined, keyFile: file };
+    assert.equal((await send(t, 'ok')).status, 'ok');
+    assert.equal((await send(t, 'ok')).status, 'ok');
+    // Made readable by others: refused at the next send, not served from memory.
+    chmodSync(file, 0o644);
+    await assert.rejects(send(t, 'ok'), (e) => e instanceof KeyFileError && /unprotected/.test(e.message));
+    chmodSync(file, 0o600);
+    assert.equal((await send(t, 'ok')).status, 'ok');
+    // Another key in its place (same size, same mode): used at the next send.
+    writeFileSync(file, Buffer.alloc(32, 9).toString('base64') + '\n');
+    await assert.rejects(send(t, 'ok'), (e) => e instanceof NotAuthenticError);
+    writeFileSync(file, key.toString('base64') + '\n');
+    assert.equal((await send(t, 'ok')).status, 'ok');
   });
 
   test('a Connection object reuses its connection', async () => {
