@@ -7,12 +7,13 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <unistr.h>
+
+#include "utf8.h"
 
 /* Code points a terminal must not be handed: C1 controls (U+0080..U+009F,
  * which some terminals take as CSI and friends) and the bidi embeddings,
  * overrides and isolates (which reorder what is shown). */
-static bool unsafe_code_point(ucs4_t uc)
+static bool unsafe_code_point(uint32_t uc)
 {
 	return (uc >= 0x80 && uc <= 0x9f) || (uc >= 0x202a && uc <= 0x202e) ||
 	       (uc >= 0x2066 && uc <= 0x2069);
@@ -28,7 +29,7 @@ static void print_output(const uint8_t *s, size_t n)
 		return;
 	}
 	for (size_t i = 0; i < n;) {
-		ucs4_t uc;
+		uint32_t uc;
 		int len;
 
 		if (s[i] < 0x80) {
@@ -39,7 +40,7 @@ static void print_output(const uint8_t *s, size_t n)
 			i++;
 			continue;
 		}
-		len = u8_mbtoucr(&uc, s + i, n - i);
+		len = utf8_decode(s + i, n - i, &uc);
 		if (len < 0) {
 			printf("\\x%02x", s[i]); /* not UTF-8 */
 			i++;
@@ -115,13 +116,13 @@ static bool add(json_object *obj, const char *key, json_object *value)
 	return true;
 }
 
-/* "output" when it is text (valid UTF-8, as libunistring checks it), else
+/* "output" when it is text (valid UTF-8, utf8.h), else
  * "output_base64". */
 static bool add_output(json_object *obj, const uint8_t *out, size_t len)
 {
 	char b64[sodium_base64_ENCODED_LEN(SIOT_MAX_OUTPUT, sodium_base64_VARIANT_ORIGINAL)];
 
-	if (u8_check(out, len) == NULL)
+	if (utf8_valid(out, len))
 		return add(obj, "output", json_object_new_string_len((const char *)out, (int)len));
 	sodium_bin2base64(b64, sizeof(b64), out, len, sodium_base64_VARIANT_ORIGINAL);
 	return add(obj, "output_base64", json_object_new_string(b64));
