@@ -84,7 +84,7 @@ const BLOCK = { sha256: 64, sha512: 128 };
 
 /**
  * One-shot hash of one buffer: crypto.hash (Node.js >= 20.12), else a Hash.
- * @param {HashName} hash @param {Buffer} data @returns {Buffer}
+ * @type {(hash: HashName, data: Buffer) => Buffer}
  */
 const hashOnce = typeof nodeCrypto.hash === 'function'
   ? (hash, data) => /** @type {Buffer} */ (nodeCrypto.hash(hash, data, 'buffer'))
