@@ -574,7 +574,8 @@ static int on_deadlines(sd_event_source *s, uint64_t usec, void *userdata)
 			next = c->deadline;
 		}
 	}
-	if (next) {
+	/* (Unless something ended above armed an earlier one already.) */
+	if (next && (!d->deadline_at || next < d->deadline_at)) {
 		d->deadline_at = next;
 		sd_event_source_set_time(s, next);
 		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
