@@ -157,6 +157,9 @@ function keyFromFile(target, file) {
   return key;
 }
 
+/** A signal that never aborts: a Connection's until its first send(). */
+const NEVER = new AbortController().signal;
+
 /** A byte stream with exact reads and a deadline (the send under way's). */
 class Stream {
   /** @param {import('node:net').Socket} socket @param {AbortSignal} signal */
@@ -244,7 +247,8 @@ export class Connection {
     /** Each send() gets this long, counted from its start. */
     this.timeoutMs = timeout;
     this.userSignal = options.signal;
-    this.signal = this.deadline();
+    /** The deadline of the send under way (each send() makes its own). */
+    this.signal = NEVER;
     /** @type {Stream | null} */
     this.stream = null;
     this.where = describe(target);
@@ -254,9 +258,8 @@ export class Connection {
 
   /** A fresh deadline of timeoutMs from now, with the caller's abort. */
   deadline() {
-    const signals = [AbortSignal.timeout(this.timeoutMs)];
-    if (this.userSignal) signals.push(this.userSignal);
-    return AbortSignal.any(signals);
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    return this.userSignal ? AbortSignal.any([timeout, this.userSignal]) : timeout;
   }
 
   /** @param {boolean} sent */
