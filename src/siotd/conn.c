@@ -583,18 +583,22 @@ static int on_deadlines(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+int conn_deadlines_init(struct daemon *d)
+{
+	int r = sd_event_add_time(d->event, &d->deadlines, CLOCK_MONOTONIC, 0,
+				  ACCURACY_NETWORK_USEC, on_deadlines, d);
+
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(d->deadlines, SD_EVENT_OFF);
+}
+
 /* The first step of a new connection: wait for the wake-up or send the HELLO. */
 static int conn_start(struct conn *c)
 {
 	int r;
 
-	struct daemon *d = c->d;
-
-	if (!d->deadlines &&
-	    sd_event_add_time(d->event, &d->deadlines, CLOCK_MONOTONIC, 0, ACCURACY_NETWORK_USEC,
-			      on_deadlines, d) >= 0)
-		sd_event_source_set_enabled(d->deadlines, SD_EVENT_OFF);
-	if (!d->deadlines || sd_event_add_io(d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
+	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
 		log_error("%s: cannot watch the connection", c->peer);
 		return -ENOMEM;
 	}

@@ -21,6 +21,10 @@
 
 struct daemon;
 
+/* The daemon's one timer for every connection's deadline (d->deadlines),
+ * made off; 0 or a negative errno. */
+int conn_deadlines_init(struct daemon *d);
+
 /* Accept what is pending on a listening socket (an sd-event io callback;
  * userdata is the struct daemon). */
 int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata);

@@ -318,9 +318,10 @@ static void daemon_init(struct daemon *d, const struct options *o)
 	    (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_reload, d)) < 0 ||
 	    (r = sd_event_set_watchdog(d->event, 1)) < 0 ||
 	    (r = sd_event_add_time_relative(d->event, &d->log_flush, CLOCK_MONOTONIC,
-					    LOG_SUMMARY_USEC / 5, USEC_PER_SEC, on_log_flush, d)) < 0) {
+					    LOG_SUMMARY_USEC / 5, USEC_PER_SEC, on_log_flush, d)) < 0 ||
+	    (r = conn_deadlines_init(d)) < 0) {
 		errno = -r;
-		log_fatal("cannot set up signals and the watchdog");
+		log_fatal("cannot set up signals, timers and the watchdog");
 	}
 	for (size_t i = 0; i < d->n_listen; i++) {
 		r = sd_event_add_io(d->event, &d->listen_src[i], d->listen_fds[i], EPOLLIN,
