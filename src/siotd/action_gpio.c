@@ -68,13 +68,28 @@ static int on_pulse_end(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* An action that ended at once: r < 0 is FAILED with its error as the note
+ * (the note written so far otherwise); the line is handed back. */
+static int ended_now(struct gpio_held *line, const struct command *cmd, int r,
+		     struct action_now *now)
+{
+	if (r < 0) {
+		now->result.status = SIOT_STATUS_FAILED;
+		now->result.result = 0;
+		snprintf(now->note, sizeof(now->note), "%s: %s", cmd->gpio_line->name,
+			 strerror(-r));
+	}
+	now->result.note = now->note;
+	release(line);
+	return 1;
+}
+
 /* set, toggle and get: done at once, into *now. */
 static int run_now(struct gpio_held *line, const struct command *cmd, struct action_now *now)
 {
 	const struct gpio_line_decl *decl = cmd->gpio_line;
 	int r = -EINVAL, v = 0;
 
-	*now = (struct action_now){ .result.status = SIOT_STATUS_OK };
 	switch (cmd->op) {
 	case GPIO_OP_SET:
 		r = gpio_set(line, cmd->value);
@@ -100,17 +115,11 @@ static int run_now(struct gpio_held *line, const struct command *cmd, struct act
 	case GPIO_OP_PULSE:
 		break; /* not here */
 	}
-	if (r < 0) {
-		now->result.status = SIOT_STATUS_FAILED;
-		now->result.result = 0;
-		snprintf(now->note, sizeof(now->note), "%s: %s", decl->name, strerror(-r));
-	}
-	now->result.note = now->note;
-	release(line);
-	return 1;
+	return ended_now(line, cmd, r, now);
 }
 
-/* A pulse: the value now, the opposite on a timer. */
+/* A pulse: the value now, the opposite on a timer.  When it cannot start
+ * it ends at once, FAILED. */
 static int start_pulse(struct actions *owner, struct gpio_held *line, const struct command *cmd,
 		       struct action_now *now, action_done_fn done, void *userdata)
 {
@@ -133,11 +142,7 @@ static int start_pulse(struct actions *owner, struct gpio_held *line, const stru
 	}
 	if (r < 0) {
 		free(a);
-		*now = (struct action_now){ .result.status = SIOT_STATUS_FAILED };
-		snprintf(now->note, sizeof(now->note), "%s: %s", cmd->gpio_line->name, strerror(-r));
-		now->result.note = now->note;
-		release(line);
-		return 1;
+		return ended_now(line, cmd, r, now);
 	}
 	a->owner = owner;
 	a->line = line;
@@ -158,6 +163,7 @@ int action_gpio_start(struct actions *owner, const struct command *cmd, struct a
 		return -ENODEV;
 	if (gpio_acquire(line) < 0)
 		return -EBUSY;
+	*now = (struct action_now){ .result.status = SIOT_STATUS_OK };
 	if (cmd->op == GPIO_OP_PULSE)
 		return start_pulse(owner, line, cmd, now, done, userdata);
 	return run_now(line, cmd, now);
