@@ -62,6 +62,9 @@ const STATUS_NAMES = /** @type {const} */ (['ok', 'failed', 'rejected', 'busy', 
 /** The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
 const KEY_FILE_MAX = 256;
 
+/** A path with a leading ~/ taken as the home folder, as siot-ctl does. @param {string} path */
+const expandHome = (path) => (path.startsWith('~/') ? homedir() + path.slice(1) : path);
+
 /**
  * Read a key file with the same rule as siot-ctl (and ssh): a regular file
  * (a symlink's target counts), owned by this user or root, no access at all
@@ -71,7 +74,7 @@ const KEY_FILE_MAX = 256;
  * @param {string} path
  */
 export function readKeyFile(path) {
-  const file = path.startsWith('~/') ? homedir() + path.slice(1) : path;
+  const file = expandHome(path);
   let fd;
   try {
     fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
@@ -141,10 +144,9 @@ const stampOf = (st) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctime
  * @param {object} target @param {string} file
  */
 function keyFromFile(target, file) {
-  const path = file.startsWith('~/') ? homedir() + file.slice(1) : file;
   let stamp = null;
   try {
-    stamp = stampOf(statSync(path));
+    stamp = stampOf(statSync(expandHome(file)));
   } catch {
     // readKeyFile says why
   }

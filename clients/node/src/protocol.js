@@ -98,8 +98,8 @@ const hashOnce = typeof nodeCrypto.hash === 'function'
  * would hash less, but each call into node:crypto costs about a microsecond
  * here, more than a SHA-256 compression: measured side by side, 256 tries
  * took 1.5 ms with copies, 1.3 ms with createHmac each and 1.0 ms with two
- * one-shot hashes.)  Proven by
- * RFC 4231's vectors (test/hmac.test.js) and the protocol vectors.
+ * one-shot hashes.)  Proven by RFC 4231's vectors (test/hmac.test.js) and
+ * the protocol vectors.
  */
 export class HmacBlocks {
   /** @param {HashName} hash @param {Buffer} key */
@@ -123,7 +123,7 @@ export class HmacBlocks {
 
   /**
    * A buffer holding K0 ^ ipad, then the parts, then `extra` free bytes for
-   * the caller to fill before each innerOf().
+   * the caller to fill before each macOf().
    * @param {Buffer[]} parts @param {number} [extra]
    */
   inner(parts, extra = 0) {
