@@ -65,6 +65,20 @@ START_TEST(short_pool_is_refilled_from_a_new_seed)
 }
 END_TEST
 
+START_TEST(a_take_larger_than_the_pool_bypasses_it)
+{
+	static struct randpool p;
+	static uint8_t big[RANDPOOL_SIZE + 64];
+	uint8_t a[16];
+
+	randpool_init(&p);
+	randpool_take(&p, a, sizeof(a));
+	randpool_take(&p, big, sizeof(big));
+	ck_assert(!all_zero(big + RANDPOOL_SIZE, 64)); /* filled to the end */
+	ck_assert_uint_eq(p.next, sizeof(a));           /* the pool untouched */
+}
+END_TEST
+
 START_TEST(wipe_empties_the_pool)
 {
 	static struct randpool p;
@@ -87,6 +101,7 @@ int main(void)
 		return 1;
 	tcase_add_test(tc, takes_are_wiped_and_distinct);
 	tcase_add_test(tc, short_pool_is_refilled_from_a_new_seed);
+	tcase_add_test(tc, a_take_larger_than_the_pool_bypasses_it);
 	tcase_add_test(tc, wipe_empties_the_pool);
 	suite_add_tcase(s, tc);
 	return check_run(s);
