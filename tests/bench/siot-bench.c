@@ -272,72 +272,44 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int load(int argc, char **argv)
+/* The siot client of `load siot`: the key, the id and the commands
+ * (COMMAND,COMMAND,...: thread i sends the (i mod n)th, so that concurrent
+ * clients need not share one GPIO line).  Returns how many commands. */
+static unsigned siot_client_setup(struct siot_client *cl, const char *key_file, const char *id,
+				  char *list, char *commands[256])
 {
-	struct sizes sz = { 0 };
-	struct siot_client cl = { 0 };
-	char *commands[256] = { 0 }, *save = NULL;
-	unsigned n_commands = 0;
-	bool siot;
-	unsigned port, clients, seconds, failures = 0;
-	struct worker *w;
+	uint8_t key[SIOT_MAX_KEY];
+	size_t key_len = 0;
+	char err[512], *save = NULL;
+	unsigned n = 0;
+
+	if (siot_init() < 0)
+		die("libsodium failed to initialise");
+	if (keyfile_load(key_file, KEYFILE_CLIENT, key, &key_len, err, sizeof(err)) < 0)
+		die("%s", err);
+	siot_params_init(&cl->params, SIOT_PROFILE_V1, SIOT_HASH_SHA256, 32, 32, 0);
+	if (siot_key_init(&cl->key, SIOT_HASH_SHA256, key, key_len) < 0)
+		die("bad key");
+	sodium_memzero(key, sizeof(key));
+	cl->client_id = id;
+	for (char *t = strtok_r(list, ",", &save); t && n < 256; t = strtok_r(NULL, ",", &save))
+		commands[n++] = t;
+	if (n == 0)
+		die("no command");
+	return n;
+}
+
+/* The one result line of a load: counts, latency percentiles, CPU. */
+static void report(struct worker *w, unsigned clients, double elapsed, unsigned failures)
+{
 	struct rusage ru;
-	double start, elapsed, verify = 0, *all, cpu;
+	double verify = 0, *all, cpu;
 	size_t total = 0;
 
-	if (argc != 9)
-		die("usage: load siot|bare PORT CLIENTS SECONDS (KEYFILE ID COMMAND | HELLO REQ RESP)");
-	siot = strcmp(argv[2], "siot") == 0;
-	port = parse_uint(argv[3], 65535);
-	clients = parse_uint(argv[4], 256);
-	seconds = parse_uint(argv[5], 3600);
-	if (clients == 0 || seconds == 0)
-		die("CLIENTS and SECONDS must be more than 0");
-	if (siot) {
-		uint8_t key[SIOT_MAX_KEY];
-		size_t key_len = 0;
-		char err[512];
-
-		if (siot_init() < 0)
-			die("libsodium failed to initialise");
-		if (keyfile_load(argv[6], KEYFILE_CLIENT, key, &key_len, err, sizeof(err)) < 0)
-			die("%s", err);
-		siot_params_init(&cl.params, SIOT_PROFILE_V1, SIOT_HASH_SHA256, 32, 32, 0);
-		if (siot_key_init(&cl.key, SIOT_HASH_SHA256, key, key_len) < 0)
-			die("bad key");
-		sodium_memzero(key, sizeof(key));
-		cl.client_id = argv[7];
-		/* COMMAND,COMMAND,...: thread i sends the (i mod n)th, so that
-		 * concurrent clients need not share one GPIO line. */
-		for (char *t = strtok_r(argv[8], ",", &save); t && n_commands < 256;
-		     t = strtok_r(NULL, ",", &save))
-			commands[n_commands++] = t;
-		if (n_commands == 0)
-			die("no command");
-	} else {
-		sz.hello = parse_uint(argv[6], 4096);
-		sz.request = parse_uint(argv[7], 4096);
-		sz.response = parse_uint(argv[8], 4096);
-	}
-	w = calloc(clients, sizeof(*w));
-	if (!w)
-		die("out of memory");
-	start = now_sec(CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < clients; i++) {
-		w[i] = (struct worker){ .siot = siot, .port = port, .until = start + seconds,
-					.sz = &sz, .cl = cl };
-		if (siot)
-			w[i].cl.command = commands[i % n_commands];
-		if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
-			die("cannot start a thread");
-	}
-	for (unsigned i = 0; i < clients; i++) {
-		pthread_join(w[i].thread, NULL);
 		total += w[i].n;
-		failures += w[i].failures;
 		verify += w[i].verify_sec;
 	}
-	elapsed = now_sec(CLOCK_MONOTONIC) - start;
 	getrusage(RUSAGE_SELF, &ru);
 	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 	      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
@@ -358,6 +330,48 @@ static int load(int argc, char **argv)
 	       all[(size_t)((double)total * 0.99)] * 1e6, cpu / (double)total * 1e6,
 	       verify / (double)total * 1e6);
 	free(all);
+}
+
+static int load(int argc, char **argv)
+{
+	struct sizes sz = { 0 };
+	struct siot_client cl = { 0 };
+	char *commands[256] = { 0 };
+	unsigned n_commands = 0, port, clients, seconds, failures = 0;
+	struct worker *w;
+	double start;
+	bool siot;
+
+	if (argc != 9)
+		die("usage: load siot|bare PORT CLIENTS SECONDS (KEYFILE ID COMMAND | HELLO REQ RESP)");
+	siot = strcmp(argv[2], "siot") == 0;
+	port = parse_uint(argv[3], 65535);
+	clients = parse_uint(argv[4], 256);
+	seconds = parse_uint(argv[5], 3600);
+	if (clients == 0 || seconds == 0)
+		die("CLIENTS and SECONDS must be more than 0");
+	if (siot)
+		n_commands = siot_client_setup(&cl, argv[6], argv[7], argv[8], commands);
+	else
+		sz = (struct sizes){ parse_uint(argv[6], 4096), parse_uint(argv[7], 4096),
+				     parse_uint(argv[8], 4096) };
+	w = calloc(clients, sizeof(*w));
+	if (!w)
+		die("out of memory");
+	start = now_sec(CLOCK_MONOTONIC);
+	for (unsigned i = 0; i < clients; i++) {
+		w[i] = (struct worker){ .siot = siot, .port = port, .until = start + seconds,
+					.sz = &sz, .cl = cl };
+		if (siot)
+			w[i].cl.command = commands[i % n_commands];
+		if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
+			die("cannot start a thread");
+	}
+	for (unsigned i = 0; i < clients; i++) {
+		pthread_join(w[i].thread, NULL);
+		failures += w[i].failures;
+	}
+	report(w, clients, now_sec(CLOCK_MONOTONIC) - start, failures);
 	free(w);
 	if (siot)
 		siot_key_wipe(&cl.key);
