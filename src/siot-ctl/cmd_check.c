@@ -10,11 +10,12 @@ int cmd_check(const struct options *o)
 {
 	const char *path = o->config_path ? o->config_path : target_default_path();
 	static struct target_names names;
+	static struct target_group group;
 	struct target t;
 	int r;
 
 	target_clear(&t);
-	r = target_load(path, o->target_name, &t, cfg_print_problem, true, &names);
+	r = target_load(path, o->target_name, &t, cfg_print_problem, true, &names, &group);
 	if (r == -ENOENT) {
 		fprintf(stderr, "siot-ctl: %s: no such file\n", path);
 		return EXIT_CONFIG;
@@ -29,9 +30,14 @@ int cmd_check(const struct options *o)
 	}
 	if (r < 0)
 		return EXIT_CONFIG;
-	printf("%s: OK, %u target(s)\n", path, names.n);
+	printf("%s: OK, %u target(s)%s", path, names.n, names.n_groups ? ", " : "\n");
+	if (names.n_groups)
+		printf("%u group(s)\n", names.n_groups);
 	for (unsigned i = 0; i < names.n; i++)
 		printf("  %-20s %s%s\n", names.name[i], names.where[i],
 		       strcmp(names.name[i], names.def) == 0 ? "  (default)" : "");
+	for (unsigned i = 0; i < names.n_groups; i++)
+		printf("  %-20s group of %u target(s)%s\n", names.group[i], names.group_size[i],
+		       strcmp(names.group[i], names.def) == 0 ? "  (default)" : "");
 	return 0;
 }

@@ -286,7 +286,7 @@ int cmd_enroll(const struct options *o)
 	}
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
 	target_clear(&t);
-	r = target_load(path, NULL, &t, cfg_print_problem, false, &names);
+	r = target_load(path, NULL, &t, cfg_print_problem, false, &names, NULL);
 	if (r == -EPERM || r == -EINVAL) {
 		fprintf(stderr, "siot-ctl: %s: fix the problems above first; enroll edits only a "
 				"configuration it can read\n",
@@ -338,7 +338,7 @@ int cmd_enroll(const struct options *o)
 	/* The edit must read back with the new target in it; else put the old
 	 * text back. */
 	target_clear(&t);
-	if (target_load(path, name, &t, cfg_print_problem, false, NULL) < 0 ||
+	if (target_load(path, name, &t, cfg_print_problem, false, NULL, NULL) < 0 ||
 	    strcmp(t.key_file, key) != 0) {
 		if (text)
 			write_text(path, text, mode);

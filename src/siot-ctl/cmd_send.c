@@ -26,8 +26,27 @@ static bool flags_complete(const struct target *f)
 	       (f->id[0] || strcmp(f->protocol, "classic") == 0);
 }
 
-/* The target: the config's (when there is one), then the flags on top. */
-static int pick_target(const struct options *o, struct target *t)
+/* Flags that say where a single device is, or who to be on it: they make no
+ * sense for a group, whose members each have their own. */
+static const char *single_device_flag(const struct target *f)
+{
+	return f->host[0]     ? "-H"
+	     : f->port[0]     ? "-p"
+	     : f->socket[0]   ? "-U"
+	     : f->device[0]   ? "-D"
+	     : f->id[0]       ? "-i"
+	     : f->key_file[0] ? "-k"
+	     : f->protocol[0] ? "--protocol"
+	     : f->hash[0]     ? "--hash"
+	     : f->tag_length >= 0       ? "--tag-length"
+	     : f->challenge_length >= 0 ? "--challenge-length"
+	     : f->wakeup_length >= 0    ? "--wakeup-length"
+					: NULL;
+}
+
+/* The target: the config's (when there is one), then the flags on top.
+ * Returns 0, an exit status, or -1 when the name is group's (in *group). */
+static int pick_target(const struct options *o, struct target *t, struct target_group *group)
 {
 	const char *path = o->config_path ? o->config_path : target_default_path();
 	/* With -H, -i and -k the file is not needed: a broken one is only
@@ -38,7 +57,19 @@ static int pick_target(const struct options *o, struct target *t)
 
 	target_clear(t);
 	r = target_load(path, o->target_name, t, optional ? print_warning : cfg_print_problem, false,
-			&names);
+			&names, group);
+	if (r == 1) {
+		const char *flag = single_device_flag(&o->flags);
+
+		if (flag) {
+			fprintf(stderr,
+				"siot-ctl: %s is for one device; \"%s\" is a group of %u, each with "
+				"its own (set it in their targets)\n",
+				flag, group->name, group->n);
+			return EXIT_USAGE;
+		}
+		return -1;
+	}
 	if (r == -ENOENT && (o->config_path || o->target_name)) {
 		fprintf(stderr, "siot-ctl: %s: no such file%s\n", path,
 			o->target_name ? " (needed for -t)" : "");
@@ -80,8 +111,7 @@ static int pick_target(const struct options *o, struct target *t)
 	return 0;
 }
 
-/* The protocol parameters and ids of t into so (not the key). */
-static int session_options(const struct target *t, struct send_options *so)
+int send_target_options(const struct target *t, struct send_options *so)
 {
 	enum siot_profile profile = SIOT_PROFILE_V1;
 	enum siot_hash hash = SIOT_HASH_SHA256;
@@ -131,8 +161,7 @@ static int session_options(const struct target *t, struct send_options *so)
 	return 0;
 }
 
-/* Read the key file into a key state in locked memory; NULL after a message. */
-static struct siot_key *read_key(const struct target *t, enum siot_hash hash, int *code)
+struct siot_key *send_read_key(const struct target *t, enum siot_hash hash, int *code)
 {
 	char path[4096], err[600];
 	struct siot_key *key;
@@ -161,17 +190,16 @@ static struct siot_key *read_key(const struct target *t, enum siot_hash hash, in
 	return key;
 }
 
-int cmd_send(const struct options *o)
+void send_free_key(struct siot_key *key)
 {
-	static struct send_outcome outcomes[OPTIONS_MAX_COMMANDS];
-	struct send_options so = { 0 };
-	struct siot_key *key;
-	struct target t;
-	int code;
+	if (key)
+		siot_key_wipe(key);
+	sodium_free(key);
+}
 
-	if ((code = pick_target(o, &t)) != 0 || (code = session_options(&t, &so)) != 0)
-		return code;
-	for (size_t i = 0; so.params.profile == SIOT_PROFILE_CLASSIC && i < o->n_commands; i++) {
+int send_check_names(const struct send_options *so, const struct options *o)
+{
+	for (size_t i = 0; so->params.profile == SIOT_PROFILE_CLASSIC && i < o->n_commands; i++) {
 		if (strlen(o->commands[i]) < 2) {
 			/* A man in the middle could hand the request digest back as
 			 * the response for such a name (siot-protocol(7)). */
@@ -182,13 +210,31 @@ int cmd_send(const struct options *o)
 			return EXIT_USAGE;
 		}
 	}
-	key = read_key(&t, so.params.hash, &code);
+	return 0;
+}
+
+int cmd_send(const struct options *o)
+{
+	static struct send_outcome outcomes[OPTIONS_MAX_COMMANDS];
+	static struct target_group group;
+	struct send_options so = { 0 };
+	struct siot_key *key;
+	struct target t;
+	int code;
+
+	code = pick_target(o, &t, &group);
+	if (code == -1)
+		return cmd_send_group(o, o->config_path ? o->config_path : target_default_path(),
+				      &group);
+	if (code != 0 || (code = send_target_options(&t, &so)) != 0 ||
+	    (code = send_check_names(&so, o)) != 0)
+		return code;
+	key = send_read_key(&t, so.params.hash, &code);
 	if (!key)
 		return code;
 	so.key = key;
 	code = send_commands(&so, o->commands, o->n_commands, outcomes);
-	siot_key_wipe(key);
-	sodium_free(key);
+	send_free_key(key);
 	for (size_t i = 0; i < o->n_commands; i++) {
 		if (o->json)
 			output_json(&outcomes[i]);

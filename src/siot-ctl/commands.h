@@ -30,4 +30,26 @@ int cmd_check(const struct options *o);
  * printing what became of each. */
 int cmd_send(const struct options *o);
 
+/* cmd_send's steps, shared with the fan-out to a group (group.c). */
+struct send_options;
+/* The protocol parameters and ids of t into so (not the key); 0 or 64 after
+ * a message. */
+int send_target_options(const struct target *t, struct send_options *so);
+/* Classic refuses one-character names: 0, or 64 after a message. */
+int send_check_names(const struct send_options *so, const struct options *o);
+/* t's key file into a key state in locked memory; NULL after a message,
+ * with the exit status in *code. */
+struct siot_key *send_read_key(const struct target *t, enum siot_hash hash, int *code);
+void send_free_key(struct siot_key *key);
+
+/* siot-ctl -t GROUP send: every member's target checked and its key read
+ * before anything is sent, then at most o->parallel sends at a time, one
+ * line (or --json objects) per device as each finishes.  Returns the worst
+ * status (group_worse). */
+int cmd_send_group(const struct options *o, const char *path, const struct target_group *g);
+
+/* Whether exit status a is worse than b for a group: 76 > 69 > 75 > 5 > 4 >
+ * 3 > 2 > 1 > 0, and anything else (a worker that died) worse than all. */
+bool group_worse(int a, int b);
+
 #endif

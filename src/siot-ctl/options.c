@@ -23,6 +23,7 @@ enum {
 	OPT_JSON,
 	OPT_VERSION,
 	OPT_FORCE,
+	OPT_PARALLEL,
 };
 
 static void usage(FILE *f)
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Options:\n"
 	      "  -c, --config FILE         client configuration with targets (see below)\n"
-	      "  -t, --target NAME         use this target of the configuration\n"
+	      "  -t, --target NAME         use this target (or group) of the configuration\n"
 	      "  -H, --host HOST[:PORT]    the device: HOST, HOST:PORT, [IPV6] or [IPV6]:PORT\n"
 	      "  -p, --port PORT           its TCP port (default 7468)\n"
 	      "  -U, --socket PATH         a Unix socket instead of a host\n"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 	      "      --wakeup-length N     bytes sent first to wake the device (default 0)\n"
 	      "  -T, --timeout SECONDS     bound on the whole exchange (default 30)\n"
 	      "      --json                one JSON object per command on stdout\n"
+	      "      --parallel N          a group: send to at most N devices at once (default 8)\n"
 	      "  -v, --verbose             a status line for commands that went well too\n"
 	      "  -o, --output FILE         keygen: write the key to FILE\n"
 	      "      --force               enroll: replace a target of that name\n"
@@ -61,8 +63,10 @@ static void usage(FILE *f)
 	fputs("  default = \"garage\";\n"
 	      "  targets = ( { name = \"garage\"; host = \"garage.local\"; id = \"alice\";\n"
 	      "                key_file = \"~/.config/siot/garage-alice.key\"; } );\n"
+	      "  groups = ( { name = \"all\"; targets = [ \"garage\", \"cabin\" ]; } );\n"
 	      "so that 'siot-ctl send garage-open' or 'siot-ctl -t garage send ...' is enough;\n"
-	      "'siot-ctl check' lists them.  See siot-ctl(1).\n"
+	      "'siot-ctl -t all send ...' sends to every target of the group, with one line per\n"
+	      "device and the worst status; 'siot-ctl check' lists them.  See siot-ctl(1).\n"
 	      "\n"
 	      "Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's\n"
 	      "answer); 76 not authentic or wrong protocol/device, 69 could not connect,\n"
@@ -123,6 +127,8 @@ static int take(struct options *o, int opt, const char *arg)
 	case OPT_FORCE:
 		o->force = true;
 		return 0;
+	case OPT_PARALLEL:
+		return parse_int(arg, "--parallel", 1, OPTIONS_MAX_PARALLEL, &o->parallel);
 	case 'H': {
 		char p[8], err[400];
 
@@ -271,6 +277,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -278,6 +285,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ 0 };
+	o->parallel = OPTIONS_DEFAULT_PARALLEL;
 	target_clear(&o->flags);
 	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:D:i:k:o:T:vh", opts, NULL)) != -1) {
 		if (opt == OPT_VERSION) {

@@ -21,12 +21,15 @@ struct options {
 	const char *enroll_name;   /* enroll's NAME */
 	bool port_in_host;         /* -H gave HOST:PORT */
 	bool port_flag;            /* -p was given */
+	int parallel;              /* --parallel: sends at once to a group */
 	struct target flags;       /* what the flags set (the rest unset) */
 	const char *const *commands; /* send's command names */
 	size_t n_commands;
 };
 
 #define OPTIONS_MAX_COMMANDS 64
+#define OPTIONS_DEFAULT_PARALLEL 8
+#define OPTIONS_MAX_PARALLEL 256
 
 /* Parse argv.  Returns -1 when the caller should go on, else the exit
  * status (0 after --help or --version, 64 after a usage error, with a

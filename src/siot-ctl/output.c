@@ -128,11 +128,14 @@ static bool add_output(json_object *obj, const uint8_t *out, size_t len)
 	return add(obj, "output_base64", json_object_new_string(b64));
 }
 
-int output_json(const struct send_outcome *o)
+/* output_json, with "target" first when target is not NULL. */
+static int json_line(const char *target, const struct send_outcome *o)
 {
 	json_object *obj = json_object_new_object();
 	bool ok = obj != NULL;
 
+	if (target)
+		ok = ok && add(obj, "target", json_object_new_string(target));
 	ok = ok && add(obj, "command", json_object_new_string(o->command));
 	ok = ok && add(obj, "status", json_object_new_string(outcome_name(o->outcome)));
 	if (o->authentic) {
@@ -148,4 +151,81 @@ int output_json(const struct send_outcome *o)
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	return ok ? 0 : -ENOMEM;
+}
+
+int output_json(const struct send_outcome *o)
+{
+	return json_line(NULL, o);
+}
+
+/* The status part of a group's line for outcome o (exit status code). */
+static void print_status(const struct send_outcome *o, int code)
+{
+	const char *reason = output_reason(o);
+
+	if (o->authentic && o->outcome == OUTCOME_FAILED)
+		printf("failed (exit %u)", o->result);
+	else if (o->authentic)
+		printf("%s%s%s", outcome_name(o->outcome), reason ? ": " : "", reason ? reason : "");
+	else
+		printf("%s: %s",
+		       code == EXIT_UNREACHABLE  ? "unreachable"
+		       : code == EXIT_NETTIMEOUT ? "network timeout"
+		       : code == EXIT_PROTOCOL   ? "not authentic"
+						 : outcome_name(o->outcome),
+		       o->error[0] ? o->error : "no answer");
+}
+
+/* out[0..len) indented by indent, one line at a time. */
+static void print_indented(const uint8_t *out, size_t len, const char *indent)
+{
+	while (len) {
+		const uint8_t *nl = memchr(out, '\n', len);
+		size_t line = nl ? (size_t)(nl - out) + 1 : len;
+
+		fputs(indent, stdout);
+		print_output(out, line);
+		if (!nl)
+			putchar('\n');
+		out += line;
+		len -= line;
+	}
+}
+
+void output_group(const char *target, const struct send_outcome *o, size_t n, int code,
+		  bool json, bool named)
+{
+	size_t first_bad = n, not_sent = 0;
+
+	if (json) {
+		for (size_t i = 0; i < n; i++)
+			json_line(target, &o[i]);
+		fflush(stdout);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (first_bad == n && (o[i].outcome != OUTCOME_OK || o[i].exit_code != 0))
+			first_bad = i;
+		else if (first_bad < i && o[i].outcome == OUTCOME_NOT_SENT && !o[i].sent)
+			not_sent++;
+	}
+	printf("%s: ", target);
+	if (first_bad == n) {
+		printf(named ? "ok (%zu commands)" : "ok", n);
+	} else {
+		if (named)
+			printf("%s: ", o[first_bad].command);
+		print_status(&o[first_bad], code);
+		if (not_sent)
+			printf("; %zu more not sent", not_sent);
+	}
+	putchar('\n');
+	for (size_t i = 0; i < n; i++) {
+		if (!o[i].authentic || !o[i].output_len)
+			continue;
+		if (named)
+			printf("  %s:\n", o[i].command);
+		print_indented(o[i].output, o[i].output_len, named ? "    " : "  ");
+	}
+	fflush(stdout);
 }

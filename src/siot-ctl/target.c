@@ -246,6 +246,110 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 			   "device \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->device);
 }
 
+/* Whether the targets list declares a target called name. */
+static bool has_target(const config_setting_t *list, int n, const char *name)
+{
+	for (int i = 0; i < n; i++) {
+		const char *tn = NULL;
+
+		if (config_setting_lookup_string(config_setting_get_elem(list, (unsigned)i), "name",
+						 &tn) &&
+		    strcmp(tn, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* One group: checked against the targets; into g (when want names it). */
+static void read_group(struct cfg_reader *r, const config_setting_t *gs,
+		       const config_setting_t *targets, int n_targets, struct target_group *g)
+{
+	static const char *const keys[] = { "name", "targets", NULL };
+	const config_setting_t *members;
+	int n;
+
+	memset(g, 0, sizeof(*g));
+	cfg_check_members(r, gs, keys, "a group");
+	cfg_get_string_buf(r, gs, "name", g->name, sizeof(g->name));
+	if (!g->name[0]) {
+		cfg_report(r, gs, "a group needs a name");
+		return;
+	}
+	if (has_target(targets, n_targets, g->name))
+		cfg_report(r, gs, "group \"%s\" has the name of a target; -t could not tell them "
+				  "apart",
+			   g->name);
+	members = config_setting_get_member(gs, "targets");
+	if (!members || config_setting_type(members) != CONFIG_TYPE_ARRAY ||
+	    (n = config_setting_length(members)) == 0) {
+		cfg_report(r, members ? members : gs,
+			   "group \"%s\" needs targets = [ \"NAME\", ... ] (at least one)", g->name);
+		return;
+	}
+	if (n > TARGET_MAX_GROUP) {
+		cfg_report(r, members, "group \"%s\" has %d targets; at most %d", g->name, n,
+			   TARGET_MAX_GROUP);
+		n = TARGET_MAX_GROUP;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *m = config_setting_get_string_elem(members, (unsigned)i);
+		bool twice = false;
+
+		if (!m) {
+			cfg_report(r, members, "group \"%s\": its targets are names, in quotes",
+				   g->name);
+			return;
+		}
+		for (unsigned j = 0; j < g->n; j++)
+			twice |= strcmp(g->member[j], m) == 0;
+		if (twice)
+			cfg_report(r, members, "group \"%s\" names \"%s\" twice", g->name, m);
+		else if (!has_target(targets, n_targets, m))
+			cfg_report(r, members, "group \"%s\": no target named \"%s\"", g->name, m);
+		else
+			snprintf(g->member[g->n++], sizeof(g->member[0]), "%s", m);
+	}
+}
+
+/* Every group: checked, listed into names, and the one called want into
+ * group.  Returns whether want is a group's name. */
+static bool read_groups(struct cfg_reader *r, const config_setting_t *root,
+			const config_setting_t *targets, int n_targets, const char *want,
+			struct target_names *names, struct target_group *group)
+{
+	static struct target_group g;
+	const config_setting_t *list;
+	bool found = false;
+	int n = cfg_get_list(r, root, "groups", TARGET_MAX_NAMES,
+			     "( { name = ...; targets = [ ... ]; }, ... )", &list);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *gs = config_setting_get_elem(list, (unsigned)i);
+
+		if (!cfg_want_type(r, gs, "each entry of groups", CONFIG_TYPE_GROUP))
+			continue;
+		read_group(r, gs, targets, n_targets, &g);
+		for (int j = 0; j < i && g.name[0]; j++) {
+			const char *on = NULL;
+
+			if (config_setting_lookup_string(config_setting_get_elem(list, (unsigned)j),
+							 "name", &on) &&
+			    strcmp(on, g.name) == 0)
+				cfg_report(r, gs, "group \"%s\" is declared twice", g.name);
+		}
+		if (names && g.name[0] && names->n_groups < TARGET_MAX_NAMES) {
+			snprintf(names->group[names->n_groups], sizeof(names->group[0]), "%s", g.name);
+			names->group_size[names->n_groups++] = g.n;
+		}
+		if (!found && want && g.name[0] && strcmp(g.name, want) == 0) {
+			found = true;
+			if (group)
+				*group = g;
+		}
+	}
+	return found;
+}
+
 /* check: the key file must be readable, safe and a key. */
 static void check_key(struct cfg_reader *r, const config_setting_t *g, const struct target *t)
 {
@@ -263,14 +367,14 @@ static void check_key(struct cfg_reader *r, const config_setting_t *g, const str
 }
 
 int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
-		bool check_all, struct target_names *names)
+		bool check_all, struct target_names *names, struct target_group *group)
 {
-	static const char *const keys[] = { "default", "targets", NULL };
+	static const char *const keys[] = { "default", "targets", "groups", NULL };
 	const config_setting_t *root, *list, *def;
 	const char *want = name;
 	struct cfg_reader r;
 	config_t cf;
-	bool found = false;
+	bool found = false, is_group;
 	int n = 0;
 
 	if (names)
@@ -323,11 +427,14 @@ int target_load(const char *path, const char *name, struct target *out, cfg_repo
 			found = true;
 		}
 	}
-	if (def && want && !found && !name)
-		cfg_report(&r, def, "default = \"%s\": no such target", want);
+	is_group = read_groups(&r, root, list, n, want, names, group);
+	if (def && want && !found && !is_group && !name)
+		cfg_report(&r, def, "default = \"%s\": no such target or group", want);
 	config_destroy(&cf);
 	if (cfg_reader_flush(&r, report, NULL) > 0)
 		return -EINVAL;
+	if (is_group && !found)
+		return group ? 1 : -ESRCH;
 	if (!found)
 		return (want || n > 1) && !(check_all && !name) ? -ESRCH : 0;
 	return 0;

@@ -41,11 +41,25 @@ struct target_names {
 	char where[TARGET_MAX_NAMES][320]; /* "host", "host:port" or the socket */
 	unsigned n;                         /* names kept (at most TARGET_MAX_NAMES) */
 	char def[64];                       /* the default, or "" */
+	char group[TARGET_MAX_NAMES][64];   /* the groups' names */
+	unsigned group_size[TARGET_MAX_NAMES];
+	unsigned n_groups;
+};
+
+/* A group of targets (groups = ( { name = ...; targets = [ ... ]; } )):
+ * siot-ctl -t GROUP sends to each member. */
+#define TARGET_MAX_GROUP 256
+struct target_group {
+	char name[64];
+	char member[TARGET_MAX_GROUP][64];
+	unsigned n;
 };
 
 /*
  * Read the client config at path and pick the target `name` (NULL: the
- * file's `default`, or its only target).  Returns 0, -ENOENT when the file
+ * file's `default`, or its only target).  When that name is a group's and
+ * group is not NULL, fills group and returns 1 (without group, a group's
+ * name is -ESRCH).  Returns 0, -ENOENT when the file
  * does not exist, -EPERM when it may be written by group or others or is
  * owned by another user (as ssh refuses such a config; reported), -ESRCH
  * when the target is not there, -EINVAL after reporting problems.  With
@@ -54,7 +68,7 @@ struct target_names {
  * when not NULL, gets every target's name.
  */
 int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
-		bool check_all, struct target_names *names);
+		bool check_all, struct target_names *names, struct target_group *group);
 
 /* The name in names nearest to want (a typo away), or NULL. */
 const char *target_nearest(const struct target_names *names, const char *want);

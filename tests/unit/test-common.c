@@ -150,14 +150,14 @@ START_TEST(keyfile_reading)
 }
 END_TEST
 
-static char problems[8][256];
+static char problems[16][256];
 static unsigned n_problems;
 
 static void collect(void *userdata, const char *file, int line, const char *msg)
 {
 	(void)userdata;
 	(void)file;
-	if (n_problems < 8)
+	if (n_problems < 16)
 		snprintf(problems[n_problems], sizeof(problems[0]), "%d: %s", line, msg);
 	n_problems++;
 }
@@ -374,7 +374,7 @@ START_TEST(target_settings_and_problems)
 				      0600);
 
 	target_clear(&t);
-	ck_assert_int_eq(target_load(path, NULL, &t, quiet, false, NULL), 0);
+	ck_assert_int_eq(target_load(path, NULL, &t, quiet, false, NULL, NULL), 0);
 	ck_assert_str_eq(t.name, "full");
 	ck_assert_str_eq(t.socket, "/run/s.sock");
 	ck_assert_str_eq(t.device, "dev");
@@ -397,7 +397,7 @@ START_TEST(target_settings_and_problems)
 			  0600);
 	n_problems = 0;
 	target_clear(&t);
-	ck_assert_int_eq(target_load(path, "b", &t, quiet, true, NULL), -EINVAL);
+	ck_assert_int_eq(target_load(path, "b", &t, quiet, true, NULL, NULL), -EINVAL);
 	ck_assert_uint_eq(n_problems, 6);
 	ck_assert_str_eq(problems[0], "1: default must be a string (a target's name)");
 	ck_assert_str_eq(problems[1], "3: a target needs a name");
@@ -405,6 +405,55 @@ START_TEST(target_settings_and_problems)
 	ck_assert_str_eq(problems[3], "5: id \"bad id\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[4], "5: device \"bad dev\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[5], "6: target \"c\" is declared twice");
+}
+END_TEST
+
+/* A group is picked by its name (return 1, members in order); each problem
+ * of a group is reported at its line, and a caller that does not take
+ * groups gets -ESRCH for a group's name. */
+START_TEST(target_groups)
+{
+	static struct target_group g;
+	struct target t;
+	const char *path = write_file("groups.conf",
+				      "default = \"both\";\n"
+				      "targets = ( { name = \"a\"; host = \"h\"; },\n"
+				      "            { name = \"b\"; socket = \"/s\"; } );\n"
+				      "groups = ( { name = \"both\"; targets = [ \"b\", \"a\" ]; } );\n",
+				      0600);
+
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, NULL, &t, quiet, false, NULL, &g), 1);
+	ck_assert_str_eq(g.name, "both");
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_str_eq(g.member[0], "b");
+	ck_assert_str_eq(g.member[1], "a");
+	ck_assert_int_eq(target_load(path, "both", &t, quiet, false, NULL, NULL), -ESRCH);
+	ck_assert_int_eq(target_load(path, "a", &t, quiet, false, NULL, &g), 0);
+	ck_assert_str_eq(t.host, "h");
+
+	path = write_file("bad-groups.conf",
+			  "default = \"none\";\n"                                         /* 1 */
+			  "targets = ( { name = \"a\"; host = \"h\"; } );\n"
+			  "groups = ( { name = \"g\"; targets = [ \"a\", \"a\", \"x\" ]; },\n" /* 3 */
+			  "  { name = \"a\"; targets = [ ]; },\n"                          /* 4 */
+			  "  { name = \"g\"; targets = [ \"a\" ]; nick = 1; },\n"          /* 5 */
+			  "  { targets = [ \"a\" ]; }, 3 );\n",                             /* 6 */
+			  0600);
+	n_problems = 0;
+	ck_assert_int_eq(target_load(path, NULL, &t, quiet, false, NULL, &g), -EINVAL);
+	ck_assert_uint_eq(n_problems, 9);
+	ck_assert_str_eq(problems[0], "1: default = \"none\": no such target or group");
+	ck_assert_str_eq(problems[1], "3: group \"g\" names \"a\" twice");
+	ck_assert_str_eq(problems[2], "3: group \"g\": no target named \"x\"");
+	ck_assert_str_eq(problems[3],
+			 "4: group \"a\" has the name of a target; -t could not tell them apart");
+	ck_assert_str_eq(problems[4],
+			 "4: group \"a\" needs targets = [ \"NAME\", ... ] (at least one)");
+	ck_assert_str_eq(problems[5], "5: unknown setting 'nick' in a group");
+	ck_assert_str_eq(problems[6], "5: group \"g\" is declared twice");
+	ck_assert_str_eq(problems[7], "6: a group needs a name");
+	ck_assert_str_eq(problems[8], "6: each entry of groups must be a group { ... }, not an integer");
 }
 END_TEST
 
@@ -475,6 +524,7 @@ int main(void)
 	tcase_add_test(tc, syntax_error_hints);
 	tcase_add_test(tc, target_merge_and_home);
 	tcase_add_test(tc, target_settings_and_problems);
+	tcase_add_test(tc, target_groups);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -1,0 +1,189 @@
+"""siot-ctl -t GROUP: one request to each member, at most --parallel at a
+time, one line (or JSON object) per device, and the worst status.
+
+Every device here is a real siotd of its own (its own config, device id and
+key for alice), over TCP or a Unix socket; the unreachable and silent
+members are a closed port and a listener that never says HELLO.
+"""
+import json
+import os
+import socket
+import time
+import unittest
+
+from harness import Case, Daemon, ctl, write_key, write_script
+
+
+class Groups(Case):
+    def device(self, name, body, allowed=True, socket_path=False, timeout=None):
+        """A siotd with one command "x" running the shell body; returns
+        (Daemon, its target block for siot-ctl.conf)."""
+        d = os.path.join(self.dir, name)
+        os.mkdir(d)
+        key = os.path.join(d, 'alice.key')
+        write_key(key)
+        write_script(os.path.join(d, 'x.sh'), body % {'d': d, 'name': name})
+        conf = ('device_id = "%s";\n'
+                'clients = ( { id = "alice"; key_file = "%s"; commands = [ %s ]; } );\n'
+                'commands = ( { name = "x"; exec = [ "%s/x.sh" ]; output = true;%s },\n'
+                '             { name = "y"; exec = [ "%s/x.sh" ]; } );\n'
+                % (name, key, '"x"' if allowed else '"y"', d,
+                   ' timeout = %s;' % timeout if timeout else '', d))
+        extra = []
+        sock = os.path.join(d, 'siotd.sock')
+        if socket_path:
+            extra = ['--listen', sock]
+        daemon = Daemon(d, conf, extra=extra)
+        self.daemons.append(daemon)
+        daemon.start()
+        where = ('socket = "%s";' % sock if socket_path
+                 else 'host = "127.0.0.1"; port = %d;' % daemon.port)
+        return daemon, ('{ name = "%s"; %s device = "%s"; id = "alice"; key_file = "%s"; }'
+                        % (name, where, name, key))
+
+    def ran(self, name):
+        try:
+            with open(os.path.join(self.dir, name, 'ran')) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def write_conf(self, targets, groups):
+        cfg = self.path('ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = (\n  %s\n);\ngroups = (\n  %s\n);\n'
+                    % (',\n  '.join(targets),
+                       ',\n  '.join('{ name = "%s"; targets = [ %s ]; }'
+                                    % (g, ', '.join('"%s"' % m for m in ms))
+                                    for g, ms in groups)))
+        os.chmod(cfg, 0o600)
+        return cfg
+
+    def test_twenty_devices_both_transports(self):
+        names = ['dev%02d' % i for i in range(20)]
+        targets = []
+        for i, n in enumerate(names):
+            # A start and an end time per run, to see how many overlapped.
+            _, t = self.device(n, 'echo "$(date +%%s.%%N)" >> "%(d)s/ran"\nsleep 0.3\n'
+                                  'echo "$(date +%%s.%%N)" >> "%(d)s/ran"\necho "I am %(name)s"',
+                               socket_path=(i % 3 == 0))
+            targets.append(t)
+        cfg = self.write_conf(targets, [('all', names)])
+        p = ctl(['-c', cfg, '-t', 'all', '--parallel', '20', 'send', 'x'])
+        self.assertExit(p, 0)
+        lines = p.stdout.splitlines()
+        self.assertEqual(sorted(l for l in lines if not l.startswith(' ')),
+                         ['%s: ok' % n for n in names])
+        for n in names:  # each device's output follows its own line
+            self.assertIn('%s: ok\n  I am %s\n' % (n, n), p.stdout)
+            self.assertEqual(len(self.ran(n)), 2, n)  # ran once
+        self.assertEqual(p.stderr, '')
+
+        # --json: one object per device, with the target first.
+        p = ctl(['-c', cfg, '-t', 'all', '--json', 'send', 'x'])
+        self.assertExit(p, 0)
+        objs = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual(sorted(o['target'] for o in objs), names)
+        for o in objs:
+            self.assertEqual(list(o)[0], 'target')
+            self.assertEqual((o['command'], o['status'], o['authentic']), ('x', 'ok', True))
+            self.assertEqual(o['output'], 'I am %s\n' % o['target'])
+
+        # --parallel 3: never more than three devices busy at once.
+        for n in names:
+            os.unlink(os.path.join(self.dir, n, 'ran'))
+        p = ctl(['-c', cfg, '-t', 'all', '--parallel', '3', 'send', 'x'])
+        self.assertExit(p, 0)
+        spans = [tuple(map(float, self.ran(n))) for n in names]
+        self.assertEqual(len(spans), 20)
+        most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+        self.assertLessEqual(most, 3)
+        self.assertGreaterEqual(most, 2)  # and it did run some at once
+
+    def test_worst_status_wins(self):
+        ok = self.device('ok', 'echo ok >> "%(d)s/ran"')[1]
+        failed = self.device('failed', 'echo x >> "%(d)s/ran"\nexit 3')[1]
+        rejected = self.device('rejected', 'echo x >> "%(d)s/ran"', allowed=False)[1]
+        slow_d, slow = self.device('slow', 'echo x >> "%(d)s/ran"\nsleep 2')
+        # A second target for the same device: one of the two gets BUSY.
+        slow2 = slow.replace('name = "slow"', 'name = "slow2"')
+        hang = self.device('hang', 'sleep 60', timeout='0.5')[1]
+        gone_d, gone = self.device('gone', 'true')
+        os.unlink(os.path.join(self.dir, 'gone', 'x.sh'))  # now it cannot run: ERROR
+        silent_l = socket.socket()  # accepts (backlog) and never says HELLO
+        silent_l.bind(('127.0.0.1', 0))
+        silent_l.listen(8)
+        self.addCleanup(silent_l.close)
+        silent = ('{ name = "silent"; host = "127.0.0.1"; port = %d; id = "alice"; '
+                  'key_file = "%s"; timeout = 2.0; }' % (silent_l.getsockname()[1],
+                                                          self.alice_key_path))
+        closed_l = socket.socket()
+        closed_l.bind(('127.0.0.1', 0))
+        closed = ('{ name = "closed"; host = "127.0.0.1"; port = %d; id = "alice"; '
+                  'key_file = "%s"; }' % (closed_l.getsockname()[1], self.alice_key_path))
+        closed_l.close()
+        impostor = ok.replace('name = "ok"', 'name = "impostor"').replace(
+            'device = "ok"', 'device = "garage"')
+        groups = [('g1', ['ok', 'failed']), ('g2', ['failed', 'rejected']),
+                  ('g3', ['rejected', 'slow', 'slow2']), ('g4', ['slow', 'hang']),
+                  ('g5', ['hang', 'gone']), ('g6', ['gone', 'silent']),
+                  ('g7', ['silent', 'closed']), ('g8', ['closed', 'impostor', 'ok'])]
+        cfg = self.write_conf([ok, failed, rejected, slow, slow2, hang, gone, silent, closed,
+                               impostor], groups)
+        want = {'g1': 1, 'g2': 2, 'g3': 3, 'g4': 4, 'g5': 5, 'g6': 75, 'g7': 69, 'g8': 76}
+        lines, busy = {}, None
+        for g, _ in groups:
+            p = ctl(['-c', cfg, '-t', g, 'send', 'x'])
+            self.assertExit(p, want[g])
+            for l in p.stdout.splitlines():
+                if not l.startswith(' '):
+                    lines[l.split(':')[0]] = l
+            if g == 'g3':
+                busy = sorted(lines[n].split(': ', 1)[1] for n in ('slow', 'slow2'))
+                time.sleep(2.2)  # let the slow one finish before g4
+        self.assertEqual(lines['ok'], 'ok: ok')
+        self.assertEqual(lines['failed'], 'failed: failed (exit 3)')
+        self.assertEqual(lines['rejected'],
+                         'rejected: rejected: no command that this client may run has this name')
+        self.assertEqual(lines['hang'], 'hang: timeout')
+        self.assertEqual(lines['gone'], 'gone: error')
+        self.assertRegex(lines['silent'], r'^silent: network timeout: timed out waiting for the HELLO')
+        self.assertRegex(lines['closed'], r'^closed: unreachable: .*refused')
+        self.assertEqual(lines['impostor'],
+                         'impostor: not authentic: 127.0.0.1:%d is device "ok", not "garage"'
+                         % self.daemons[0].port)
+        self.assertEqual(busy, ['busy: the command or its GPIO line is in use; try again when '
+                                'it has finished', 'ok'])
+        # Run by g1 and g8; the impostor target refused the HELLO of device
+        # "ok" before sending anything.
+        self.assertEqual(self.ran('ok'), ['ok'] * 2)
+
+    def test_errors_on_this_side_send_nothing(self):
+        a = self.device('a', 'echo x >> "%(d)s/ran"')[1]
+        b_d, b = self.device('b', 'echo x >> "%(d)s/ran"')
+        cfg = self.write_conf([a, b], [('both', ['a', 'b'])])
+        os.chmod(os.path.join(self.dir, 'b', 'alice.key'), 0o644)
+        p = ctl(['-c', cfg, '-t', 'both', 'send', 'x'])
+        self.assertExit(p, 78)
+        self.assertIn('unprotected key file', p.stderr)
+        self.assertIn('(in target "b" of group "both"; nothing was sent to any device)', p.stderr)
+        self.assertEqual(p.stdout, '')
+        os.chmod(os.path.join(self.dir, 'b', 'alice.key'), 0o600)
+        p = ctl(['-c', cfg, '-t', 'both', '-H', '127.0.0.1', 'send', 'x'])
+        self.assertExit(p, 64)
+        self.assertIn('-H is for one device; "both" is a group of 2', p.stderr)
+        p = ctl(['-c', cfg, '-t', 'both', '--parallel', '0', 'send', 'x'])
+        self.assertExit(p, 64)
+        self.assertEqual(self.ran('a') + self.ran('b'), [])
+        p = ctl(['-c', cfg, '-t', 'both', '-T', '5', 'send', 'x', 'x'])
+        self.assertExit(p, 0)
+        self.assertIn('a: ok (2 commands)\n', p.stdout)
+        self.assertEqual(self.ran('a') + self.ran('b'), ['x'] * 4)
+        p = ctl(['-c', cfg, 'check'])
+        self.assertExit(p, 0)
+        self.assertIn('2 target(s), 1 group(s)', p.stdout)
+        self.assertRegex(p.stdout, r'\n  both +group of 2 target\(s\)\n')
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
