@@ -75,3 +75,34 @@ int hostport_split(const char *spec, char *host, size_t host_len, char *port, si
 	}
 	return 0;
 }
+
+int hostport_mqtt_url(const char *url, char *host, size_t host_len, int *port, bool *tls,
+		      char *err, size_t errlen)
+{
+	const char *rest;
+	char p[8], why[300];
+
+	if (strncmp(url, "mqtt://", 7) == 0) {
+		rest = url + 7;
+		*tls = false;
+	} else if (strncmp(url, "mqtts://", 8) == 0) {
+		rest = url + 8;
+		*tls = true;
+	} else {
+		snprintf(err, errlen, "\"%s\": give mqtt://HOST[:PORT] or mqtts://HOST[:PORT]", url);
+		return -EINVAL;
+	}
+	if (strpbrk(rest, "/@?#")) {
+		snprintf(err, errlen,
+			 "\"%s\": only a host and a port (the user name and password have settings "
+			 "of their own)",
+			 url);
+		return -EINVAL;
+	}
+	if (hostport_split(rest, host, host_len, p, sizeof(p), why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "\"%s\": %s", url, why);
+		return -EINVAL;
+	}
+	*port = p[0] ? atoi(p) : *tls ? 8883 : 1883;
+	return 0;
+}

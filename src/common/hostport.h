@@ -14,6 +14,7 @@
 #ifndef SIOT_HOSTPORT_H
 #define SIOT_HOSTPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Split spec into host (without brackets) and port ("" when there is none).
@@ -24,5 +25,12 @@ int hostport_split(const char *spec, char *host, size_t host_len, char *port, si
 
 /* Whether s is a port number 1..65535 written in decimal digits only. */
 int hostport_is_port(const char *s);
+
+/* An MQTT broker's URL, "mqtt://HOST[:PORT]" or "mqtts://HOST[:PORT]"
+ * (HOST as above; 1883 and 8883 by default): host, port and whether it is
+ * TLS.  Returns 0, or -EINVAL with a message in err (user names, passwords
+ * and paths in the URL are refused: they have settings of their own). */
+int hostport_mqtt_url(const char *url, char *host, size_t host_len, int *port, bool *tls,
+		      char *err, size_t errlen);
 
 #endif

@@ -113,10 +113,9 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 	return 0;
 }
 
-int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
-		 char *err, size_t errlen)
+int keyfile_read_text(const char *path, enum keyfile_policy policy, const char *what, char *text,
+		      size_t size, size_t *len, char *err, size_t errlen)
 {
-	char text[KEYFILE_MAX_TEXT + 1];
 	struct stat st;
 	ssize_t n;
 	size_t have = 0;
@@ -128,7 +127,7 @@ int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, siz
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: cannot open key file: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -142,15 +141,15 @@ int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, siz
 		close(fd);
 		return r;
 	}
-	while (have < sizeof(text)) {
-		n = read(fd, text + have, sizeof(text) - have);
+	while (have < size) {
+		n = read(fd, text + have, size - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			r = -errno;
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			close(fd);
-			sodium_memzero(text, sizeof(text));
+			sodium_memzero(text, size);
 			return r;
 		}
 		if (n == 0)
@@ -158,20 +157,52 @@ int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, siz
 		have += (size_t)n;
 	}
 	close(fd);
-	if (have > KEYFILE_MAX_TEXT) {
-		snprintf(err, errlen, "%s: too large to be a key file", path);
-		r = -EINVAL;
-	} else if (siot_key_decode(text, have, out, len) < 0) {
+	if (have == size) {
+		snprintf(err, errlen, "%s: too large to be a %s", path, what);
+		sodium_memzero(text, size);
+		return -EINVAL;
+	}
+	*len = have;
+	return 0;
+}
+
+int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
+		 char *err, size_t errlen)
+{
+	char text[KEYFILE_MAX_TEXT + 1];
+	size_t have = 0;
+	int r = keyfile_read_text(path, policy, "key file", text, sizeof(text), &have, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (siot_key_decode(text, have, out, len) < 0) {
 		snprintf(err, errlen,
 			 "%s: not a key: expected one line of hex or base64 for %d..%d bytes "
 			 "(make one with: siot-ctl keygen)",
 			 path, SIOT_MIN_KEY, SIOT_MAX_KEY);
 		r = -EINVAL;
-	} else {
-		r = 0;
 	}
 	sodium_memzero(text, sizeof(text));
 	return r;
+}
+
+int keyfile_load_password(const char *path, enum keyfile_policy policy, char *out, size_t size,
+			  char *err, size_t errlen)
+{
+	size_t have = 0;
+	int r = keyfile_read_text(path, policy, "password file", out, size, &have, err, errlen);
+
+	if (r < 0)
+		return r;
+	while (have && (out[have - 1] == '\n' || out[have - 1] == '\r'))
+		have--;
+	out[have] = '\0';
+	if (!have || memchr(out, '\n', have) || strlen(out) != have) {
+		snprintf(err, errlen, "%s: a password file holds one line of text", path);
+		sodium_memzero(out, size);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void keyfile_fingerprint(const uint8_t *key, size_t len, char out[KEYFILE_FINGERPRINT_LEN])

@@ -52,6 +52,18 @@ int keyfile_check(const struct stat *st, const char *path, enum keyfile_policy p
 int keyfile_load(const char *path, enum keyfile_policy policy, uint8_t *out, size_t *len,
 		 char *err, size_t errlen);
 
+/* The open-and-check part of keyfile_load: the file's bytes (fewer than
+ * size; `what` names the file in messages, e.g. "key file") into text, and
+ * their count into *len.  The caller wipes text. */
+int keyfile_read_text(const char *path, enum keyfile_policy policy, const char *what, char *text,
+		      size_t size, size_t *len, char *err, size_t errlen);
+
+/* A password file (an MQTT broker's): checked as a key file is, one line of
+ * text without its line end into out (NUL-terminated, fewer than size
+ * bytes).  Returns 0, or a negative errno with a message in err. */
+int keyfile_load_password(const char *path, enum keyfile_policy policy, char *out, size_t size,
+			  char *err, size_t errlen);
+
 /* "SHA256:" and the unpadded base64 of the SHA-256 of the key bytes, as
  * ssh prints a key's fingerprint: 7 + 43 characters and a NUL. */
 #define KEYFILE_FINGERPRINT_LEN 51

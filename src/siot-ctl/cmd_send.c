@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "hostport.h"
 #include "keyfile.h"
 #include "output.h"
 #include "send.h"
@@ -22,7 +23,7 @@ static void print_warning(void *userdata, const char *file, int line, const char
 /* Whether the flags alone name everything a send needs. */
 static bool flags_complete(const struct target *f)
 {
-	return (f->host[0] || f->socket[0]) && f->key_file[0] &&
+	return (f->host[0] || f->socket[0] || (f->mqtt[0] && f->device[0])) && f->key_file[0] &&
 	       (f->id[0] || strcmp(f->protocol, "classic") == 0);
 }
 
@@ -33,6 +34,7 @@ static const char *single_device_flag(const struct target *f)
 	return f->host[0]     ? "-H"
 	     : f->port[0]     ? "-p"
 	     : f->socket[0]   ? "-U"
+	     : f->mqtt[0]     ? "-M"
 	     : f->device[0]   ? "-D"
 	     : f->id[0]       ? "-i"
 	     : f->key_file[0] ? "-k"
@@ -102,9 +104,10 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 	if (r < 0 && r != -ENOENT)
 		return EXIT_CONFIG;
 	target_merge(t, &o->flags);
-	if (!t->host[0] && !t->socket[0]) {
+	if (!t->host[0] && !t->socket[0] && !t->mqtt[0]) {
 		fprintf(stderr,
-			"siot-ctl: no device to talk to: give -t TARGET (from %s), -H HOST or -U SOCKET\n",
+			"siot-ctl: no device to talk to: give -t TARGET (from %s), -H HOST, -U SOCKET "
+			"or -M URL\n",
 			path);
 		return EXIT_USAGE;
 	}
@@ -151,6 +154,38 @@ int send_target_options(const struct target *t, struct send_options *so)
 			t->tag_length, siot_hash_name(hash), siot_digest_length(hash));
 		return EXIT_USAGE;
 	}
+	if (t->mqtt[0]) {
+		static char host[256];
+		char err[400];
+
+		if (hostport_mqtt_url(t->mqtt, host, sizeof(host), &so->mqtt_port, &so->mqtt_tls, err,
+				      sizeof(err)) < 0) {
+			fprintf(stderr, "siot-ctl: -M %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (!t->device[0]) {
+			fprintf(stderr, "siot-ctl: through a broker the device id is needed: give -D "
+					"DEVICE (its topics are named after it)\n");
+			return EXIT_USAGE;
+		}
+		if (so->mqtt_tls && !t->mqtt_ca_file[0]) {
+			fprintf(stderr, "siot-ctl: mqtts needs the CA certificates to trust: "
+					"--mqtt-ca-file FILE (or mqtt_ca_file in the target)\n");
+			return EXIT_USAGE;
+		}
+		if (t->mqtt_password_file[0] && !t->mqtt_username[0]) {
+			fprintf(stderr, "siot-ctl: a broker password file needs a user name "
+					"(--mqtt-user)\n");
+			return EXIT_USAGE;
+		}
+		so->mqtt_url = t->mqtt;
+		so->mqtt_host = host;
+		so->mqtt_prefix = t->mqtt_prefix[0] ? t->mqtt_prefix : "siot";
+		so->mqtt_username = t->mqtt_username[0] ? t->mqtt_username : NULL;
+		so->mqtt_ca_file = t->mqtt_ca_file[0] ? t->mqtt_ca_file : NULL;
+		so->mqtt_cert_file = t->mqtt_tls_cert_file[0] ? t->mqtt_tls_cert_file : NULL;
+		so->mqtt_key_file = t->mqtt_tls_key_file[0] ? t->mqtt_tls_key_file : NULL;
+	}
 	so->client_id = t->id;
 	so->host = t->host[0] ? t->host : NULL;
 	so->port = t->port[0] ? t->port : "7468";
@@ -190,6 +225,33 @@ struct siot_key *send_read_key(const struct target *t, enum siot_hash hash, int 
 	return key;
 }
 
+int send_mqtt_password(const struct target *t, struct send_options *so, char **out)
+{
+	char path[4096], err[600];
+
+	*out = NULL;
+	if (!t->mqtt[0] || !t->mqtt_password_file[0])
+		return 0;
+	if (target_expand_home(t->mqtt_password_file, path, sizeof(path)) < 0) {
+		fprintf(stderr, "siot-ctl: password file path too long\n");
+		return EXIT_CONFIG;
+	}
+	*out = sodium_malloc(SEND_MAX_PASSWORD);
+	if (!*out) {
+		fprintf(stderr, "siot-ctl: cannot lock memory for the broker password\n");
+		return 5;
+	}
+	if (keyfile_load_password(path, KEYFILE_CLIENT, *out, SEND_MAX_PASSWORD, err,
+				  sizeof(err)) < 0) {
+		fprintf(stderr, "siot-ctl: %s\n", err);
+		sodium_free(*out);
+		*out = NULL;
+		return EXIT_CONFIG;
+	}
+	so->mqtt_password = *out;
+	return 0;
+}
+
 void send_free_key(struct siot_key *key)
 {
 	if (key)
@@ -220,6 +282,7 @@ int cmd_send(const struct options *o)
 	struct send_options so = { 0 };
 	struct siot_key *key;
 	struct target t;
+	char *password;
 	int code;
 
 	code = pick_target(o, &t, &group);
@@ -229,12 +292,17 @@ int cmd_send(const struct options *o)
 	if (code != 0 || (code = send_target_options(&t, &so)) != 0 ||
 	    (code = send_check_names(&so, o)) != 0)
 		return code;
-	key = send_read_key(&t, so.params.hash, &code);
-	if (!key)
+	if ((code = send_mqtt_password(&t, &so, &password)) != 0)
 		return code;
+	key = send_read_key(&t, so.params.hash, &code);
+	if (!key) {
+		sodium_free(password);
+		return code;
+	}
 	so.key = key;
 	code = send_commands(&so, o->commands, o->n_commands, outcomes);
 	send_free_key(key);
+	sodium_free(password); /* wipes; NULL is fine */
 	for (size_t i = 0; i < o->n_commands; i++) {
 		if (o->json)
 			output_json(&outcomes[i]);

@@ -41,6 +41,11 @@ int send_check_names(const struct send_options *so, const struct options *o);
  * with the exit status in *code. */
 struct siot_key *send_read_key(const struct target *t, enum siot_hash hash, int *code);
 void send_free_key(struct siot_key *key);
+/* With mqtt_password_file: the password (checked as a key file is) into
+ * locked memory at *out, and so->mqtt_password; 0, or an exit status after a
+ * message.  sodium_free(*out) when done. */
+#define SEND_MAX_PASSWORD 256
+int send_mqtt_password(const struct target *t, struct send_options *so, char **out);
 
 /* siot-ctl -t GROUP send: every member's target checked and its key read
  * before anything is sent, then at most o->parallel sends at a time, one

@@ -74,8 +74,8 @@ static int prepare(const struct options *o, const char *path, const struct targe
 			code = EXIT_CONFIG;
 		if (!code) {
 			target_merge(&m[i].t, &o->flags); /* only -T can be set */
-			if (!m[i].t.host[0] && !m[i].t.socket[0]) {
-				fprintf(stderr, "siot-ctl: %s: target \"%s\" has no host or socket\n",
+			if (!m[i].t.host[0] && !m[i].t.socket[0] && !m[i].t.mqtt[0]) {
+				fprintf(stderr, "siot-ctl: %s: target \"%s\" has no host, socket or mqtt\n",
 					path, g->member[i]);
 				code = EXIT_CONFIG;
 			}
@@ -84,6 +84,13 @@ static int prepare(const struct options *o, const char *path, const struct targe
 			code = send_target_options(&m[i].t, &m[i].so);
 		if (!code)
 			code = send_check_names(&m[i].so, o);
+		if (!code) {
+			char *password = NULL;
+
+			code = send_mqtt_password(&m[i].t, &m[i].so, &password);
+			sodium_free(password);
+			m[i].so.mqtt_password = NULL;
+		}
 		if (!code) {
 			key = send_read_key(&m[i].t, m[i].so.params.hash, &code);
 			if (key)
@@ -123,9 +130,12 @@ static bool write_all(int fd, const void *buf, size_t len)
 static _Noreturn void work(const struct options *o, struct member *m, int fd)
 {
 	static struct report rep;
-	struct siot_key *key;
+	struct siot_key *key = NULL;
+	char *password = NULL;
 
-	key = send_read_key(&m->t, m->so.params.hash, &rep.code);
+	rep.code = send_mqtt_password(&m->t, &m->so, &password);
+	if (!rep.code)
+		key = send_read_key(&m->t, m->so.params.hash, &rep.code);
 	if (key) {
 		m->so.key = key;
 		rep.code = send_commands(&m->so, o->commands, o->n_commands, rep.out);
@@ -137,9 +147,10 @@ static _Noreturn void work(const struct options *o, struct member *m, int fd)
 			rep.out[i].outcome = OUTCOME_NOT_SENT;
 		}
 		snprintf(rep.out[0].error, sizeof(rep.out[0].error),
-			 "its key file could no longer be read");
+			 "its key or password file could no longer be read");
 		rep.out[0].exit_code = rep.code;
 	}
+	sodium_free(password);
 	_exit(write_all(fd, &rep, sizeof(rep)) ? 0 : 1);
 }
 

@@ -24,6 +24,10 @@ enum {
 	OPT_VERSION,
 	OPT_FORCE,
 	OPT_PARALLEL,
+	OPT_MQTT_USER,
+	OPT_MQTT_PASSWORD_FILE,
+	OPT_MQTT_CA_FILE,
+	OPT_MQTT_PREFIX,
 };
 
 static void usage(FILE *f)
@@ -40,6 +44,12 @@ static void usage(FILE *f)
 	      "  -H, --host HOST[:PORT]    the device: HOST, HOST:PORT, [IPV6] or [IPV6]:PORT\n"
 	      "  -p, --port PORT           its TCP port (default 7468)\n"
 	      "  -U, --socket PATH         a Unix socket instead of a host\n"
+	      "  -M, --mqtt URL            through an MQTT broker: mqtt://HOST[:PORT] or mqtts://\n"
+	      "                            (needs -D DEVICE)\n"
+	      "      --mqtt-user NAME      the broker's user name\n"
+	      "      --mqtt-password-file FILE  the broker password (0600)\n"
+	      "      --mqtt-ca-file FILE   mqtts: the CA certificates to trust\n"
+	      "      --mqtt-prefix PREFIX  the topics' prefix (default siot)\n"
 	      "  -D, --device ID           refuse a device whose id is not ID\n"
 	      "  -i, --id ID               this client's id on the device\n"
 	      "  -k, --key FILE            this client's key file (0600)\n"
@@ -151,6 +161,17 @@ static int take(struct options *o, int opt, const char *arg)
 		break;
 	case 'U':
 		return copy_arg(t->socket, sizeof(t->socket), arg, "socket path");
+	case 'M':
+		return copy_arg(t->mqtt, sizeof(t->mqtt), arg, "broker URL");
+	case OPT_MQTT_USER:
+		return copy_arg(t->mqtt_username, sizeof(t->mqtt_username), arg, "MQTT user name");
+	case OPT_MQTT_PASSWORD_FILE:
+		return copy_arg(t->mqtt_password_file, sizeof(t->mqtt_password_file), arg,
+				"MQTT password file");
+	case OPT_MQTT_CA_FILE:
+		return copy_arg(t->mqtt_ca_file, sizeof(t->mqtt_ca_file), arg, "MQTT CA file");
+	case OPT_MQTT_PREFIX:
+		return copy_arg(t->mqtt_prefix, sizeof(t->mqtt_prefix), arg, "MQTT prefix");
 	case 'D':
 		return copy_arg(t->device, sizeof(t->device), arg, "device id");
 	case 'i':
@@ -264,6 +285,11 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 'U' },
+		{ "mqtt", required_argument, NULL, 'M' },
+		{ "mqtt-user", required_argument, NULL, OPT_MQTT_USER },
+		{ "mqtt-password-file", required_argument, NULL, OPT_MQTT_PASSWORD_FILE },
+		{ "mqtt-ca-file", required_argument, NULL, OPT_MQTT_CA_FILE },
+		{ "mqtt-prefix", required_argument, NULL, OPT_MQTT_PREFIX },
 		{ "device", required_argument, NULL, 'D' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "key", required_argument, NULL, 'k' },
@@ -287,7 +313,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	*o = (struct options){ 0 };
 	o->parallel = OPTIONS_DEFAULT_PARALLEL;
 	target_clear(&o->flags);
-	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:D:i:k:o:T:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:M:D:i:k:o:T:vh", opts, NULL)) != -1) {
 		if (opt == OPT_VERSION) {
 			printf("siot-ctl %s\n", SIOT_VERSION_STRING);
 			return 0;

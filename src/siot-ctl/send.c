@@ -12,11 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "send_mqtt.h"
+
 #define CONNECT_TIMEOUT_MS 10000 /* per address, within the overall timeout */
 
 struct session {
 	const struct send_options *o;
 	int fd;
+	struct ctl_mqtt *mq;      /* with -M: the broker, connected once */
+	bool mq_open;             /* a session is open on it */
 	int64_t deadline_ms;
 	struct siot_exchange ex;
 	uint8_t rx[SIOT_MAX_RESPONSE + SIOT_MAX_HELLO];
@@ -121,6 +125,23 @@ static int session_connect(struct session *s, struct send_outcome *out)
 	int r = -ECONNREFUSED;
 
 	s->rx_len = s->rx_off = 0;
+	if (o->mqtt_url) {
+		int code = 0;
+
+		if (!s->mq)
+			code = ctl_mqtt_connect(&s->mq, o, s->deadline_ms, out->error,
+						sizeof(out->error));
+		if (!code)
+			code = ctl_mqtt_open(s->mq, s->deadline_ms, out->error, sizeof(out->error));
+		snprintf(s->where, sizeof(s->where), "%s", s->mq ? ctl_mqtt_where(s->mq) : "");
+		if (code) {
+			out->exit_code = code;
+			out->outcome = OUTCOME_ERROR;
+			return code;
+		}
+		s->mq_open = true;
+		return 0;
+	}
 	if (o->socket_path) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 		snprintf(s->where, sizeof(s->where), "%s", o->socket_path);
@@ -154,6 +175,9 @@ static int session_connect(struct session *s, struct send_outcome *out)
 
 static void session_close(struct session *s)
 {
+	if (s->mq_open)
+		ctl_mqtt_end_session(s->mq);
+	s->mq_open = false;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -168,6 +192,13 @@ static int session_fill(struct session *s)
 	if (s->rx_off < s->rx_len)
 		return (int)(s->rx_len - s->rx_off);
 	s->rx_len = s->rx_off = 0;
+	if (s->mq) {
+		/* One protocol message per MQTT message. */
+		r = ctl_mqtt_recv(s->mq, s->rx, sizeof(s->rx), s->deadline_ms);
+		if (r > 0)
+			s->rx_len = (size_t)r;
+		return r == -ENOTCONN ? 0 : r;
+	}
 	for (;;) {
 		r = wait_fd(s, POLLIN, s->deadline_ms);
 		if (r == 0)
@@ -188,6 +219,8 @@ static int session_write(struct session *s, const uint8_t *buf, size_t len)
 {
 	size_t off = 0;
 
+	if (s->mq)
+		return ctl_mqtt_send(s->mq, buf, len);
 	while (off < len) {
 		ssize_t n = send(s->fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EINTR))
@@ -286,6 +319,11 @@ static int read_outcome(struct session *s, struct send_outcome *out)
 			    "timed out after %g s waiting for the response of %s; the command may "
 			    "still have run on the device",
 			    o->timeout, s->where);
+	if (s->mq && r == 0)
+		return fail(out, EXIT_NETTIMEOUT,
+			    "lost the broker while waiting for the response of %s; the command may "
+			    "still have run on the device (it runs at most once)",
+			    s->where);
 	if (o->params.profile == SIOT_PROFILE_CLASSIC && r == 0) {
 		fail(out, 2, "not confirmed: %s closed the connection without a response (no "
 			     "command matched, or it did not complete)",
@@ -339,6 +377,9 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 		*reconnect = true;
 		return 0;
 	}
+	if (r == 0 && s->mq)
+		return fail(out, EXIT_NETTIMEOUT, "lost the broker while waiting for the HELLO of %s",
+			    s->where);
 	if (r == 0)
 		return fail(out, EXIT_UNREACHABLE,
 			    "%s closed the connection before its HELLO (connection limit reached, "
@@ -388,12 +429,12 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 		bool reconnect = false;
 
 		for (int attempt = 0; attempt < 2; attempt++) {
-			if (s.fd < 0) {
+			if (s.fd < 0 && !s.mq_open) {
 				code = session_connect(&s, &out[i]);
 				if (code)
 					goto done;
 				reused = false;
-				if (o->params.wakeup_length) {
+				if (o->params.wakeup_length && !o->mqtt_url) {
 					static const uint8_t zeros[SIOT_MAX_WAKEUP];
 					if (session_write(&s, zeros, o->params.wakeup_length) < 0) {
 						code = fail(&out[i], EXIT_UNREACHABLE,
@@ -410,12 +451,16 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 		}
 		if (code)
 			goto done;
-		if (o->params.profile == SIOT_PROFILE_CLASSIC)
+		/* Over MQTT, a session per command: the device's next HELLO
+		 * may never come (max_requests), and a broker has no EOF. */
+		if (o->params.profile == SIOT_PROFILE_CLASSIC || o->mqtt_url)
 			session_close(&s);
 		reused = true;
 	}
 done:
 	session_close(&s);
+	ctl_mqtt_free(s.mq);
+	s.mq = NULL;
 	siot_exchange_wipe(&s.ex);
 	return code;
 }

@@ -29,6 +29,13 @@ struct send_options {
 	const char *client_id;
 	const char *host, *port;  /* TCP */
 	const char *socket_path;  /* or Unix */
+	/* or an MQTT broker (device is then required): */
+	const char *mqtt_url, *mqtt_host;
+	int mqtt_port;
+	bool mqtt_tls;
+	const char *mqtt_prefix;
+	const char *mqtt_username, *mqtt_password; /* the password as read from its file */
+	const char *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
 	const char *device;       /* required device id, or NULL */
 	double timeout;           /* seconds for everything */
 	bool classic_response;    /* classic: wait for the response digest */

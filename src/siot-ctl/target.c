@@ -37,6 +37,13 @@ void target_merge(struct target *base, const struct target *over)
 	MERGE_STR(host);
 	MERGE_STR(port);
 	MERGE_STR(socket);
+	MERGE_STR(mqtt);
+	MERGE_STR(mqtt_prefix);
+	MERGE_STR(mqtt_username);
+	MERGE_STR(mqtt_password_file);
+	MERGE_STR(mqtt_ca_file);
+	MERGE_STR(mqtt_tls_cert_file);
+	MERGE_STR(mqtt_tls_key_file);
 	MERGE_STR(device);
 	MERGE_STR(id);
 	MERGE_STR(key_file);
@@ -47,11 +54,17 @@ void target_merge(struct target *base, const struct target *over)
 	MERGE_NUM(wakeup_length);
 	MERGE_NUM(timeout);
 	MERGE_NUM(classic_response);
-	/* A socket given on top of a host (or the reverse) wins alone. */
-	if (over->socket[0])
+	/* A socket, host or broker given on top of another wins alone. */
+	if (over->socket[0]) {
 		base->host[0] = '\0';
-	if (over->host[0] && !over->socket[0])
+		base->mqtt[0] = '\0';
+	}
+	if (over->host[0] && !over->socket[0]) {
 		base->socket[0] = '\0';
+		base->mqtt[0] = '\0';
+	}
+	if (over->mqtt[0] && !over->host[0] && !over->socket[0])
+		base->host[0] = base->socket[0] = '\0';
 }
 
 int target_expand_home(const char *in, char *out, size_t n)
@@ -162,16 +175,21 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 {
 	for (int i = 0; i < n && names->n < TARGET_MAX_NAMES; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-		const char *name = NULL, *host = NULL, *sock = NULL;
+		const char *name = NULL, *host = NULL, *sock = NULL, *mqtt = NULL, *dev = NULL;
 		int port = 0;
 
 		if (!config_setting_is_group(g) || !config_setting_lookup_string(g, "name", &name))
 			continue;
 		config_setting_lookup_string(g, "host", &host);
 		config_setting_lookup_string(g, "socket", &sock);
+		config_setting_lookup_string(g, "mqtt", &mqtt);
+		config_setting_lookup_string(g, "device", &dev);
 		config_setting_lookup_int(g, "port", &port);
 		snprintf(names->name[names->n], sizeof(names->name[0]), "%s", name);
-		if (sock)
+		if (mqtt)
+			snprintf(names->where[names->n], sizeof(names->where[0]), "%s (device %s)", mqtt,
+				 dev ? dev : "?");
+		else if (sock)
 			snprintf(names->where[names->n], sizeof(names->where[0]), "%s", sock);
 		else if (host && port)
 			snprintf(names->where[names->n], sizeof(names->where[0]), "%s:%d", host, port);
@@ -184,10 +202,28 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 
 static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
 {
-	static const char *const keys[] = { "name", "host", "port", "socket", "device", "id",
-					    "key_file", "protocol", "hash", "tag_length",
-					    "challenge_length", "wakeup_length", "timeout",
-					    "classic_response", NULL };
+	static const char *const keys[] = { "name",
+					    "host",
+					    "port",
+					    "socket",
+					    "device",
+					    "id",
+					    "key_file",
+					    "protocol",
+					    "hash",
+					    "tag_length",
+					    "challenge_length",
+					    "wakeup_length",
+					    "timeout",
+					    "classic_response",
+					    "mqtt",
+					    "mqtt_prefix",
+					    "mqtt_username",
+					    "mqtt_password_file",
+					    "mqtt_ca_file",
+					    "mqtt_tls_cert_file",
+					    "mqtt_tls_key_file",
+					    NULL };
 	static const char *const protocols[] = { "v1", "classic" };
 	static const char *const hashes[] = { "sha256", "sha512" };
 	unsigned port = 0, n;
@@ -203,6 +239,16 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 	cfg_get_string_buf(r, g, "device", t->device, sizeof(t->device));
 	cfg_get_string_buf(r, g, "id", t->id, sizeof(t->id));
 	cfg_get_string_buf(r, g, "key_file", t->key_file, sizeof(t->key_file));
+	cfg_get_string_buf(r, g, "mqtt", t->mqtt, sizeof(t->mqtt));
+	cfg_get_string_buf(r, g, "mqtt_prefix", t->mqtt_prefix, sizeof(t->mqtt_prefix));
+	cfg_get_string_buf(r, g, "mqtt_username", t->mqtt_username, sizeof(t->mqtt_username));
+	cfg_get_string_buf(r, g, "mqtt_password_file", t->mqtt_password_file,
+			   sizeof(t->mqtt_password_file));
+	cfg_get_string_buf(r, g, "mqtt_ca_file", t->mqtt_ca_file, sizeof(t->mqtt_ca_file));
+	cfg_get_string_buf(r, g, "mqtt_tls_cert_file", t->mqtt_tls_cert_file,
+			   sizeof(t->mqtt_tls_cert_file));
+	cfg_get_string_buf(r, g, "mqtt_tls_key_file", t->mqtt_tls_key_file,
+			   sizeof(t->mqtt_tls_key_file));
 	if (cfg_get_enum(r, g, "protocol", protocols, 2, "\"v1\" or \"classic\"", &k))
 		snprintf(t->protocol, sizeof(t->protocol), "%s", protocols[k]);
 	if (cfg_get_enum(r, g, "hash", hashes, 2, "\"sha256\" or \"sha512\"", &k))
@@ -236,8 +282,20 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		t->classic_response = b;
 	if (!t->name[0])
 		cfg_report(r, g, "a target needs a name");
-	if (t->host[0] && t->socket[0])
-		cfg_report(r, g, "target \"%s\": give host or socket, not both", t->name);
+	if (!!t->host[0] + !!t->socket[0] + !!t->mqtt[0] > 1)
+		cfg_report(r, g, "target \"%s\": give one of host, socket and mqtt", t->name);
+	if (t->mqtt[0]) {
+		char h[256], err[400];
+		int p;
+		bool tls;
+
+		if (hostport_mqtt_url(t->mqtt, h, sizeof(h), &p, &tls, err, sizeof(err)) < 0)
+			cfg_report(r, config_setting_get_member(g, "mqtt"), "mqtt %s", err);
+		if (!t->device[0])
+			cfg_report(r, g, "target \"%s\": mqtt needs device (its topics are named "
+					 "after it)",
+				   t->name);
+	}
 	if (t->id[0] && !siot_valid_id(t->id, strlen(t->id)))
 		cfg_report(r, config_setting_get_member(g, "id"),
 			   "id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->id);

@@ -18,6 +18,11 @@ struct target {
 	char host[256];
 	char port[16];
 	char socket[108];       /* Unix socket path, instead of host/port */
+	char mqtt[300];         /* an MQTT broker's URL, instead of both (device required) */
+	char mqtt_prefix[129];
+	char mqtt_username[128];
+	char mqtt_password_file[4096];
+	char mqtt_ca_file[4096], mqtt_tls_cert_file[4096], mqtt_tls_key_file[4096];
 	char device[SIOT_MAX_ID + 1];
 	char id[SIOT_MAX_ID + 1];
 	char key_file[4096];

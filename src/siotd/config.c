@@ -382,7 +382,8 @@ static void load_allowed(struct cfg_reader *r, const config_setting_t *g, struct
 
 /* from = [ "192.168.1.0/24", "fd00::/8", "unix" ]: where the client may
  * connect from. */
-static void load_from(struct cfg_reader *r, const config_setting_t *g, struct client *cl)
+static void load_from(struct cfg_reader *r, const config_setting_t *g, struct client *cl,
+		      bool mqtt)
 {
 	const config_setting_t *list = config_setting_get_member(g, "from");
 	char err[300];
@@ -413,8 +414,8 @@ static void load_from(struct cfg_reader *r, const config_setting_t *g, struct cl
 		if (!cfg_want_type(r, e, "a from entry", CONFIG_TYPE_STRING))
 			continue;
 		text = config_setting_get_string(e);
-		if (strcmp(text, "mqtt") == 0) {
-			cfg_report(r, e, "from: \"mqtt\": this siotd has no MQTT transport");
+		if (strcmp(text, "mqtt") == 0 && !mqtt) {
+			cfg_report(r, e, "from: \"mqtt\": there is no mqtt = { ... } to come through");
 			continue;
 		}
 		if (net_rule_parse(text, &cl->from[cl->n_from], err, sizeof(err)) < 0) {
@@ -519,7 +520,7 @@ static void load_client(struct cfg_reader *r, const config_setting_t *g, struct 
 			cfg_report(r, g, "client \"%s\" is declared twice", id);
 	cl->id = config_xstrdup(id);
 	load_allowed(r, g, c, cl);
-	load_from(r, g, cl);
+	load_from(r, g, cl, c->mqtt != NULL);
 
 	load_keys(r, g, cl);
 	if (cl->n_keys > c->max_keys)
@@ -589,9 +590,9 @@ int config_load(const char *path, struct config **out, struct cfg_reader *r)
 		"device_id", "protocol", "hash", "tag_length", "challenge_length",
 		"wakeup_length", "listen", "timeout", "handshake_timeout", "max_connections",
 		"max_connections_per_source", "max_requests", "output_max", "backoff",
-		"classic_response", "clients", "lines", "commands", NULL
+		"classic_response", "clients", "lines", "commands", "mqtt", NULL
 	};
-	const config_setting_t *root;
+	const config_setting_t *root, *listen;
 	struct config *c;
 	config_t cf;
 
@@ -609,6 +610,11 @@ int config_load(const char *path, struct config **out, struct cfg_reader *r)
 	cfg_check_members(r, root, keys, NULL);
 	load_params(r, root, c);
 	load_listen(r, root, c);
+	config_load_mqtt(r, root, c);
+	listen = config_setting_get_member(root, "listen");
+	if (!c->mqtt && listen && cfg_is_sequence(listen) && config_setting_length(listen) == 0)
+		cfg_report(r, listen,
+			   "listen = [] leaves nothing to serve: give an address, or mqtt = { ... }");
 	load_limits(r, root, c);
 	config_load_lines(r, root, c);
 	load_commands(r, root, c);
@@ -687,6 +693,7 @@ void config_unref(struct config *c)
 	free(c->classic.key);
 	keys_free(c->dummy_key);
 	free_strv(c->listen);
+	config_free_mqtt(c->mqtt);
 	free(c->dir);
 	free(c->path);
 	free(c);

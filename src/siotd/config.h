@@ -38,6 +38,8 @@
 #define CONFIG_MAX_BACKOFF_FAILURES 64
 #define CONFIG_MAX_LINES 256
 #define CONFIG_MAX_PULSE 3600.0
+#define CONFIG_DEFAULT_MQTT_SESSIONS 16
+#define CONFIG_MAX_MQTT_SESSIONS 4096
 /* The shortest durations siot.conf(5) allows, in seconds. */
 #define CONFIG_MIN_TIMEOUT 0.1   /* timeout, a command's timeout */
 #define CONFIG_MIN_PULSE 0.001   /* a pulse's duration */
@@ -96,6 +98,20 @@ struct backoff_config {
 	uint64_t window_usec, base_usec, max_usec;
 };
 
+/* mqtt = { ... }: also serve through a broker (siot.conf(5)). */
+struct mqtt_config {
+	char *broker;            /* as written */
+	char *host;              /* from broker, without brackets */
+	int port;
+	bool tls;                /* mqtts:// */
+	char *prefix;            /* topics are PREFIX/DEVICE_ID/in and .../out/HEX */
+	char *username, *password_file;
+	char *ca_file, *tls_cert_file, *tls_key_file;
+	unsigned max_sessions;   /* sessions at once, apart from max_connections */
+	unsigned keepalive;      /* seconds */
+	int line;
+};
+
 /* classic scans every (client, key, allowed command) triple. */
 struct classic_candidates {
 	struct siot_candidate *candidates;
@@ -112,7 +128,8 @@ struct config {
 
 	struct siot_params params;
 	char device_id[SIOT_MAX_ID + 1];
-	char **listen;           /* NULL-terminated */
+	char **listen;           /* NULL-terminated; empty with listen = [] */
+	struct mqtt_config *mqtt; /* NULL without mqtt = { ... } */
 	uint64_t timeout_usec;   /* one exchange */
 	uint64_t handshake_timeout_usec; /* a new connection's first request */
 	unsigned max_connections, max_connections_per_source, max_requests, output_max;

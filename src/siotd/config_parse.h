@@ -18,4 +18,8 @@ void config_load_lines(struct cfg_reader *r, const config_setting_t *root, struc
 void config_load_gpio_action(struct cfg_reader *r, const config_setting_t *g, struct config *c,
 			     struct command *cmd);
 
+/* mqtt = { ... } into c->mqtt (NULL when absent). */
+void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct config *c);
+void config_free_mqtt(struct mqtt_config *m);
+
 #endif

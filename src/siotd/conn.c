@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "conn.h"
+#include "conn_internal.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -9,109 +9,50 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "request.h"
+#include "mqtt.h"
 #include "usec.h"
 
 #define DRAIN_USEC USEC_PER_SEC
 
-enum conn_state {
-	CONN_WAKEUP,   /* reading wake-up bytes */
-	CONN_REQUEST,  /* HELLO sent (or being sent), reading the request */
-	CONN_RUNNING,  /* the action runs; nothing is read */
-	CONN_SENDING,  /* writing a response (and maybe the next HELLO) */
-	CONN_DRAIN,    /* sending side shut down, reading until EOF */
-};
-
-struct conn {
-	struct daemon *d;
-	struct config *cfg; /* the config this connection started with */
-	int fd;
-	sd_event_source *io;
-	uint64_t deadline;        /* CLOCK_MONOTONIC usec, 0 none (d->deadlines) */
-	struct source_key src;
-	struct net_addr addr;    /* the peer's address in full, for clients' from lists */
-	struct sockaddr_storage ss;
-	uid_t uid;                /* a Unix-socket peer's */
-	char peer[80];
-	char source[64];          /* the peer without its port, for log summaries; "" until needed */
-	enum conn_state state;
-	unsigned wake_have;
-	unsigned requests;        /* requests answered so far */
-	size_t rx_bytes;          /* bytes of the current request read so far */
-	bool close_after_send;
-	struct request_decision decision; /* for the current request */
-	uint64_t request_time;    /* when the request was complete */
-	size_t out_len, out_off;
-	struct list_node node;    /* in d->conns */
-	/* The large parts last: conn_new zeroes only what comes before them. */
-	struct siot_exchange ex;
-	uint8_t out[SIOT_MAX_RESPONSE + SIOT_MAX_HELLO];
-};
-
-static void resume_accepting(struct daemon *d)
+struct conn *conn_alloc(struct daemon *d)
 {
-	if (!d->accept_paused)
-		return;
-	d->accept_paused = false;
-	d->accept_retry = sd_event_source_disable_unref(d->accept_retry);
-	for (size_t i = 0; i < d->n_listen; i++)
-		sd_event_source_set_enabled(d->listen_src[i], SD_EVENT_ON);
+	/* Not calloc: the exchange and the output buffer (8 KiB) need no
+	 * zeroing here; siot_exchange_init does what the exchange needs. */
+	struct conn *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	memset(c, 0, offsetof(struct conn, ex));
+	siot_exchange_init(&c->ex, &d->config->params);
+	c->d = d;
+	c->cfg = config_ref(d->config);
+	c->fd = -1;
+	list_add(&d->conns, &c->node);
+	d->n_conns++;
+	return c;
 }
 
-static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s;
-	(void)usec;
-	resume_accepting(userdata);
-	return 0;
-}
-
-/* accept() ran out of file descriptors: the pending connection would make
- * the listening socket readable forever, so stop watching it until a
- * connection closes, with a retry after a second in case none is open. */
-static void pause_accepting(struct daemon *d, int err)
-{
-	uint64_t now = 0;
-
-	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-	d->accept_pauses++;
-	if (!d->accept_pause_logged || now - d->accept_pause_logged >= 60 * USEC_PER_SEC) {
-		errno = err;
-		log_warn("cannot accept connections (%u time(s) since the last such line): not "
-			 "accepting until a connection closes (size max_connections and LimitNOFILE= "
-			 "together; see siot.conf(5))",
-			 d->accept_pauses);
-		d->accept_pause_logged = now ? now : 1;
-		d->accept_pauses = 0;
-	}
-	d->accept_paused = true;
-	for (size_t i = 0; i < d->n_listen; i++)
-		sd_event_source_set_enabled(d->listen_src[i], SD_EVENT_OFF);
-	if (sd_event_add_time_relative(d->event, &d->accept_retry, CLOCK_MONOTONIC, USEC_PER_SEC,
-				       ACCURACY_NETWORK_USEC, on_accept_retry, d) < 0)
-		resume_accepting(d); /* cannot wait: try again at once rather than never */
-}
-
-/* The one place a connection is freed. */
-static void conn_free(struct conn *c)
+void conn_free(struct conn *c)
 {
 	struct daemon *d = c->d;
 
-	c->io = sd_event_source_disable_unref(c->io);
-	if (c->fd >= 0)
-		close(c->fd);
-	limiter_conn_close(d->limits, &c->src);
+	if (c->mqtt) {
+		mqtt_session_free(c);
+	} else {
+		c->io = sd_event_source_disable_unref(c->io);
+		if (c->fd >= 0)
+			close(c->fd);
+		limiter_conn_close(d->limits, &c->src);
+	}
 	list_del(&c->node);
 	d->n_conns--;
 	siot_exchange_wipe(&c->ex);
 	config_unref(c->cfg);
 	free(c);
-	resume_accepting(d);
+	conn_accept_resume(d);
 }
 
-/* Every entry point ends here: a negative r ends the connection. */
-static void conn_finish(struct conn *c, int r)
+void conn_finish(struct conn *c, int r)
 {
 	if (r < 0)
 		conn_free(c);
@@ -142,6 +83,8 @@ static void arm_timer(struct conn *c, uint64_t usec)
 
 static void watch(struct conn *c, uint32_t events)
 {
+	if (!c->io)
+		return; /* an MQTT session: the broker's messages come through mqtt.c */
 	sd_event_source_set_io_events(c->io, events);
 	sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
 }
@@ -149,6 +92,8 @@ static void watch(struct conn *c, uint32_t events)
 /* The peer without its port (log summaries), made the first time it is needed. */
 static const char *source_of(struct conn *c)
 {
+	if (c->mqtt)
+		return "mqtt";
 	if (!c->source[0])
 		log_format_source(&c->ss, c->uid, c->source, sizeof(c->source));
 	return c->source;
@@ -174,6 +119,7 @@ static void log_outcome(struct conn *c, const char *outcome, const char *reason,
 			c->decision.reason == REQUEST_AT_CONCURRENCY;
 	uint64_t now = now_usec(c);
 	struct log_line l = { .peer = c->peer,
+			      .session = c->mqtt ? mqtt_session_name(c) : NULL,
 			      .client = client_name(c),
 			      .command = cmd ? cmd->name : "-",
 			      .outcome = outcome,
@@ -188,10 +134,13 @@ static void log_outcome(struct conn *c, const char *outcome, const char *reason,
 		log_unverified(source_of(c), now, &l);
 }
 
-/* A line about a connection with no verified request. */
-static void log_dropped(struct conn *c, const char *outcome, const char *note)
+void conn_log_dropped(struct conn *c, const char *outcome, const char *note)
 {
-	struct log_line l = { .peer = c->peer, .client = "-", .command = "-", .outcome = outcome,
+	struct log_line l = { .peer = c->peer,
+			      .session = c->mqtt ? mqtt_session_name(c) : NULL,
+			      .client = "-",
+			      .command = "-",
+			      .outcome = outcome,
 			      .note = note };
 
 	log_unverified(source_of(c), now_usec(c), &l);
@@ -201,6 +150,8 @@ static void log_dropped(struct conn *c, const char *outcome, const char *note)
  * is not lost to a reset. */
 static int start_drain(struct conn *c)
 {
+	if (c->mqtt)
+		return -ESHUTDOWN; /* the session is over; nothing to drain */
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_DRAIN;
 	watch(c, EPOLLIN);
@@ -211,6 +162,19 @@ static int start_drain(struct conn *c)
 /* Write what is queued, then move on from what was being sent. */
 static int flush(struct conn *c)
 {
+	if (c->mqtt && c->out_len) {
+		/* One message per protocol message: the response, then the
+		 * next HELLO when one is queued after it. */
+		int r = 0;
+
+		if (c->out_mark > 0)
+			r = mqtt_session_send(c, c->out, c->out_mark);
+		if (r == 0 && c->out_len > c->out_mark)
+			r = mqtt_session_send(c, c->out + c->out_mark, c->out_len - c->out_mark);
+		if (r < 0)
+			return r;
+		c->out_off = c->out_len;
+	}
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -226,7 +190,7 @@ static int flush(struct conn *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	c->out_len = c->out_off = 0;
+	c->out_len = c->out_off = c->out_mark = 0;
 	if (c->state == CONN_SENDING && c->close_after_send)
 		return start_drain(c);
 	if (c->state == CONN_SENDING)
@@ -239,6 +203,9 @@ static int flush(struct conn *c)
 static bool early_bytes(const struct conn *c)
 {
 	uint8_t b;
+
+	if (c->mqtt)
+		return mqtt_session_early(c);
 	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
@@ -247,7 +214,7 @@ static bool refuse_early_bytes(struct conn *c)
 {
 	if (!early_bytes(c))
 		return false;
-	log_dropped(c, "malformed", "data before its HELLO");
+	conn_log_dropped(c, "malformed", "data before its HELLO");
 	limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 	return true;
 }
@@ -271,6 +238,7 @@ static int queue_hello(struct conn *c)
 		log_error("cannot build a HELLO for device id %s", c->cfg->device_id);
 		return -EINVAL;
 	}
+	c->out_mark = c->out_len;
 	memcpy(c->out + c->out_len, c->ex.hello, c->ex.hello_len);
 	c->out_len += c->ex.hello_len;
 	c->decision = (struct request_decision){ 0 };
@@ -291,7 +259,7 @@ static int respond_v1(struct conn *c, const struct siot_key *key, enum siot_stat
 		log_warn("%s: cannot build a response", c->peer);
 		return n;
 	}
-	c->out_len = (size_t)n;
+	c->out_len = c->out_mark = (size_t)n;
 	c->out_off = 0;
 	c->requests++;
 	c->state = CONN_SENDING;
@@ -320,7 +288,7 @@ static int respond_classic(struct conn *c, const struct siot_key *key, enum siot
 	n = siot_server_response_classic(&c->ex, key, result, c->out);
 	if (n < 0)
 		return n;
-	c->out_len = (size_t)n;
+	c->out_len = c->out_mark = (size_t)n;
 	c->out_off = 0;
 	c->state = CONN_SENDING;
 	c->close_after_send = true;
@@ -404,7 +372,7 @@ static int follow_reload(struct conn *c)
 	if (c->cfg == c->d->config)
 		return 0;
 	if (!same_exchange(c->cfg, c->d->config)) {
-		log_dropped(c, "dropped",
+		conn_log_dropped(c, "dropped",
 			    "the configuration's protocol parameters changed under this exchange");
 		return -ESTALE;
 	}
@@ -468,7 +436,7 @@ static int read_request(struct conn *c, const uint8_t *buf, size_t n)
 
 	if (c->state != CONN_REQUEST || c->out_len) {
 		/* Bytes while our HELLO is still queued came before it. */
-		log_dropped(c, "malformed", "data before its HELLO");
+		conn_log_dropped(c, "malformed", "data before its HELLO");
 		return -EPROTO;
 	}
 	c->rx_bytes += n;
@@ -477,12 +445,24 @@ static int read_request(struct conn *c, const uint8_t *buf, size_t n)
 		return 0;
 	if (f == SIOT_FEED_MALFORMED || used != n) {
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
-		log_dropped(c, "malformed",
+		conn_log_dropped(c, "malformed",
 			    f == SIOT_FEED_MALFORMED ? siot_reason_str(c->ex.reason)
 						     : "data after the request");
 		return -EPROTO;
 	}
 	return handle_request(c);
+}
+
+int conn_feed_message(struct conn *c, const uint8_t *buf, size_t n)
+{
+	int r = read_request(c, buf, n);
+
+	if (r == 0 && c->state == CONN_REQUEST && c->rx_bytes > 0 && !c->out_len) {
+		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
+		conn_log_dropped(c, "malformed", "a message shorter than a request");
+		return -EPROTO;
+	}
+	return r;
 }
 
 static int on_readable(struct conn *c)
@@ -502,7 +482,7 @@ static int on_readable(struct conn *c)
 		return n <= 0 ? -ECONNRESET : 0;
 	if (n <= 0) {
 		if (c->state == CONN_REQUEST && c->rx_bytes > 0)
-			log_dropped(c, "dropped", "closed mid-request");
+			conn_log_dropped(c, "dropped", "closed mid-request");
 		return -ECONNRESET;
 	}
 	if (c->state == CONN_WAKEUP)
@@ -532,11 +512,12 @@ static int deadline_passed(struct conn *c)
 			log_debug("%s: idle after %u requests, closing", c->peer, c->requests);
 			return -ETIMEDOUT;
 		}
-		log_dropped(c, "dropped", "no complete request before the deadline");
+		conn_log_dropped(c, "dropped", "no complete request before the deadline");
 		limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
 		return -ETIMEDOUT;
 	case CONN_SENDING:
 		log_request(&(struct log_line){ .peer = c->peer,
+						.session = c->mqtt ? mqtt_session_name(c) : NULL,
 						.client = client_name(c),
 						.command = "-",
 						.outcome = "dropped",
@@ -593,18 +574,17 @@ int conn_deadlines_init(struct daemon *d)
 	return sd_event_source_set_enabled(d->deadlines, SD_EVENT_OFF);
 }
 
-/* The first step of a new connection: wait for the wake-up or send the HELLO. */
-static int conn_start(struct conn *c)
+int conn_start(struct conn *c)
 {
 	int r;
 
-	if (sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
+	if (!c->mqtt && sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
 		log_error("%s: cannot watch the connection", c->peer);
 		return -ENOMEM;
 	}
 	arm_timer(c, c->cfg->handshake_timeout_usec);
 	log_debug("%s: connected", c->peer);
-	if (c->cfg->params.wakeup_length > 0) {
+	if (c->cfg->params.wakeup_length > 0 && !c->mqtt) {
 		c->state = CONN_WAKEUP; /* the first deadline covers the wake-up */
 		return 0;
 	}
@@ -612,114 +592,6 @@ static int conn_start(struct conn *c)
 	if ((r = queue_hello(c)) < 0)
 		return r;
 	return flush(c);
-}
-
-/*
- * At max_connections, make room for a new connection: close the oldest one
- * that has not sent a complete request yet, from the source that holds the
- * most connections (so idle connections cannot keep everyone else out, and
- * a source churning many of them loses its own first; a connection running
- * an action, answering, or kept open between requests is never chosen).
- * True when one was closed.
- */
-static bool evict_waiting(struct daemon *d, const char *for_peer)
-{
-	struct conn *victim = NULL;
-	unsigned victim_conns = 0;
-	struct list_node *n;
-
-	/* d->conns has the newest first: from the back, the oldest wins ties. */
-	for (n = d->conns.prev; n != &d->conns; n = n->prev) {
-		struct conn *c = list_entry(n, struct conn, node);
-		unsigned conns;
-
-		if (c->requests > 0 || (c->state != CONN_WAKEUP && c->state != CONN_REQUEST))
-			continue;
-		conns = limiter_conns_of(d->limits, &c->src);
-		if (!victim || conns > victim_conns) {
-			victim = c;
-			victim_conns = conns;
-		}
-	}
-	if (!victim)
-		return false;
-	log_dropped(victim, "dropped",
-		    "no complete request yet, closed for a new connection at max_connections");
-	log_debug("%s: in its place: %s", victim->peer, for_peer);
-	conn_finish(victim, -ENOSPC);
-	return true;
-}
-
-static void conn_new(struct daemon *d, int fd, const struct sockaddr_storage *ss)
-{
-	struct config *cfg = d->config;
-	struct ucred cred = { .uid = (uid_t)-1 };
-	socklen_t clen = sizeof(cred);
-	struct source_key key;
-	uint64_t now = 0;
-	char peer[80];
-	struct conn *c;
-	int r;
-
-	if (ss->ss_family == AF_UNIX)
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
-	source_key_from_sockaddr(ss, cred.uid, &key);
-	log_format_peer(ss, cred.uid, peer, sizeof(peer));
-	sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-	r = limiter_conn_open(d->limits, &key, cfg->max_connections,
-			      cfg->max_connections_per_source, now);
-	if (r == -ENOSPC && evict_waiting(d, peer))
-		r = limiter_conn_open(d->limits, &key, cfg->max_connections,
-				      cfg->max_connections_per_source, now);
-	if (r < 0) {
-		log_debug("%s: connection limit reached, closed", peer);
-		close(fd);
-		return;
-	}
-	/* Not calloc: the exchange and the output buffer (8 KiB) need no
-	 * zeroing here; siot_exchange_init does what the exchange needs. */
-	c = malloc(sizeof(*c));
-	if (!c) {
-		limiter_conn_close(d->limits, &key);
-		close(fd);
-		return;
-	}
-	memset(c, 0, offsetof(struct conn, ex));
-	siot_exchange_init(&c->ex, &cfg->params);
-	c->d = d;
-	c->cfg = config_ref(cfg);
-	c->fd = fd;
-	c->src = key;
-	net_addr_from_sockaddr(ss, &c->addr);
-	c->ss = *ss;
-	c->uid = cred.uid;
-	memcpy(c->peer, peer, sizeof(peer));
-	list_add(&d->conns, &c->node);
-	d->n_conns++;
-	conn_finish(c, conn_start(c));
-}
-
-/* One connection per wake-up: the listening socket is level-triggered, so a
- * queue of them is taken one per loop iteration, between the events of the
- * connections already open, and the accept4 that would only say EAGAIN is
- * never made. */
-int conn_on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct daemon *d = userdata;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int cfd;
-
-	(void)s;
-	(void)revents;
-	cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd >= 0)
-		conn_new(d, cfd, &ss);
-	else if (errno == EMFILE || errno == ENFILE)
-		pause_accepting(d, errno);
-	else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-		log_warn("accept");
-	return 0;
 }
 
 void conn_close_idle(struct daemon *d)

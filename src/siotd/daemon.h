@@ -39,6 +39,7 @@ struct daemon {
 	 * when a new deadline comes before it; deadlines that no longer apply
 	 * are dropped when it fires (conn.c). */
 	sd_event_source *deadlines;
+	struct mqtt *mqtt;          /* sessions through a broker (mqtt.c), or NULL */
 	uint64_t deadline_at;       /* when it fires, 0 when off */
 	struct randpool challenges; /* HELLO challenge bytes */
 	/* Out of file descriptors: accepting pauses until a connection closes
@@ -51,5 +52,8 @@ struct daemon {
 	sd_event_source *log_flush;  /* writes the log's due summaries, every 2 s */
 	bool stopping;
 };
+
+/* STATUS= for systemd: what is served, and the broker's state (main.c). */
+void daemon_notify_status(const struct daemon *d);
 
 #endif

@@ -123,26 +123,31 @@ void log_request(const struct log_line *l)
 	unsigned long long ms = (unsigned long long)(l->duration_usec / 1000);
 	const char *note = l->note ? l->note : "";
 	int saved = errno;
-	char why[48] = "", key[80] = "";
+	char why[48] = "", key[80] = "", from[112];
 
 	if (l->reason)
 		snprintf(why, sizeof(why), " reason=%s", l->reason);
 	if (l->key)
 		snprintf(key, sizeof(key), " key=%s", l->key);
+	if (l->session)
+		snprintf(from, sizeof(from), "via=mqtt session=%s", l->session);
+	else
+		snprintf(from, sizeof(from), "peer=%s", l->peer);
 	if (state->journal) {
-		sd_journal_send("MESSAGE=request peer=%s client=%s command=%s outcome=%s%s "
+		sd_journal_send("MESSAGE=request %s client=%s command=%s outcome=%s%s "
 				"duration=%llums%s%s%s",
-				l->peer, l->client, l->command, l->outcome, why, ms, key,
+				from, l->client, l->command, l->outcome, why, ms, key,
 				*note ? " " : "", note, "PRIORITY=%d", LOG_INFO, "SIOT_PEER=%s",
-				l->peer, "SIOT_CLIENT=%s", l->client, "SIOT_COMMAND=%s", l->command,
-				"SIOT_OUTCOME=%s", l->outcome, "SIOT_REASON=%s",
-				l->reason ? l->reason : "", "SIOT_DURATION_MS=%llu", ms, "SIOT_KEY=%s",
-				l->key ? l->key : "", NULL);
+				l->session ? "" : l->peer, "SIOT_VIA=%s", l->session ? "mqtt" : "",
+				"SIOT_SESSION=%s", l->session ? l->session : "", "SIOT_CLIENT=%s",
+				l->client, "SIOT_COMMAND=%s", l->command, "SIOT_OUTCOME=%s",
+				l->outcome, "SIOT_REASON=%s", l->reason ? l->reason : "",
+				"SIOT_DURATION_MS=%llu", ms, "SIOT_KEY=%s", l->key ? l->key : "",
+				NULL);
 	} else {
-		fprintf(stderr, "siotd: request peer=%s client=%s command=%s outcome=%s%s "
+		fprintf(stderr, "siotd: request %s client=%s command=%s outcome=%s%s "
 				"duration=%llums%s%s%s\n",
-			l->peer, l->client, l->command, l->outcome, why, ms, key, *note ? " " : "",
-			note);
+			from, l->client, l->command, l->outcome, why, ms, key, *note ? " " : "", note);
 	}
 	errno = saved;
 }

@@ -60,6 +60,8 @@ void log_format_source(const struct sockaddr_storage *sa, uid_t uid, char *out, 
 /* What a request's line says. */
 struct log_line {
 	const char *peer;
+	const char *session;     /* an MQTT session's id (hex): "via=mqtt session=..." in
+				  * place of the peer; NULL for a socket */
 	const char *client;      /* "-" when none or invalid */
 	const char *command;     /* "-" unless one matched */
 	const char *outcome;
@@ -70,9 +72,10 @@ struct log_line {
 };
 
 /*
- * The one line a request gets: peer, client, command, outcome, reason (when
+ * The one line a request gets: peer (or via=mqtt and the session), client, command, outcome, reason (when
  * there is one), duration, the fingerprint of the key that matched (when one
- * did), then the note.  In the journal they are also fields SIOT_PEER,
+ * did), then the note.  In the journal they are also fields SIOT_PEER (or
+ * SIOT_VIA and SIOT_SESSION),
  * SIOT_CLIENT, SIOT_COMMAND, SIOT_OUTCOME, SIOT_REASON, SIOT_DURATION_MS and
  * SIOT_KEY.  Never given a key or a tag, only a key's fingerprint.
  */

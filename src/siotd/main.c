@@ -17,6 +17,7 @@
 #include "check_config.h"
 #include "conn.h"
 #include "daemon.h"
+#include "mqtt.h"
 #include "siot.h"
 #include "usec.h"
 
@@ -122,11 +123,15 @@ static void report_log(void *userdata, const char *file, int line, const char *m
 		log_error("%s: %s", file, msg);
 }
 
-static void notify_status(const struct daemon *d)
+void daemon_notify_status(const struct daemon *d)
 {
-	sd_notifyf(0, "STATUS=Serving %zu client(s), %zu command(s) as device %s (%s) on %zu socket(s)",
+	const char *mqtt = mqtt_status(d);
+
+	sd_notifyf(0, "STATUS=Serving %zu client(s), %zu command(s) as device %s (%s) on %zu "
+		      "socket(s)%s%s",
 		   d->config->n_clients, d->config->n_commands, d->config->device_id,
-		   siot_profile_name(d->config->params.profile), d->n_listen);
+		   siot_profile_name(d->config->params.profile), d->n_listen, *mqtt ? "; " : "",
+		   mqtt);
 }
 
 /* Request or adjust the GPIO lines a configuration declares. */
@@ -161,7 +166,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 	gpio_release_undeclared(d->gpio, next->lines, next->n_lines);
 	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
 	sd_notify(0, "READY=1");
-	notify_status(d);
+	daemon_notify_status(d);
 	return 0;
 }
 
@@ -254,7 +259,7 @@ static void open_listeners(struct daemon *d, const struct options *o)
 		log_info("listening on %s", specs[i]);
 		d->listen_fds[d->n_listen++] = fd;
 	}
-	if (d->n_listen == 0) {
+	if (d->n_listen == 0 && !d->config->mqtt) {
 		log_error("no socket to listen on");
 		exit(1);
 	}
@@ -331,11 +336,16 @@ static void daemon_init(struct daemon *d, const struct options *o)
 			log_fatal("cannot watch a listening socket");
 		}
 	}
+	if (mqtt_start(d) < 0) {
+		log_error("refusing to start: the broker connection cannot be set up");
+		exit(1);
+	}
 }
 
 /* The mirror of daemon_init, once the loop has ended. */
 static void daemon_finish(struct daemon *d)
 {
+	mqtt_stop(d);
 	for (size_t i = 0; i < d->n_listen; i++) {
 		sd_event_source_disable_unref(d->listen_src[i]);
 		close(d->listen_fds[i]);
@@ -373,7 +383,7 @@ int main(int argc, char **argv)
 		 siot_profile_name(d.config->params.profile), d.config->n_clients,
 		 d.config->n_commands);
 	sd_notify(0, "READY=1");
-	notify_status(&d);
+	daemon_notify_status(&d);
 
 	r = sd_event_loop(d.event);
 

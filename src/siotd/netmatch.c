@@ -33,6 +33,10 @@ int net_rule_parse(const char *text, struct net_rule *rule, char *err, size_t er
 		rule->family = AF_UNIX;
 		return 0;
 	}
+	if (strcmp(text, "mqtt") == 0) {
+		rule->family = NET_FAMILY_MQTT;
+		return 0;
+	}
 	if (n == 0 || n >= sizeof(addr)) {
 		snprintf(err, errlen, "\"%s\" is not an address or network", text);
 		return -EINVAL;
@@ -48,7 +52,7 @@ int net_rule_parse(const char *text, struct net_rule *rule, char *err, size_t er
 	} else {
 		snprintf(err, errlen,
 			 "\"%s\" is not an address or network (such as 192.168.1.0/24, fd00::/8, "
-			 "10.0.0.7 or \"unix\"; host names are not allowed)",
+			 "10.0.0.7, \"unix\" or \"mqtt\"; host names are not allowed)",
 			 text);
 		return -EINVAL;
 	}
@@ -106,7 +110,8 @@ bool net_rules_match(const struct net_rule *rules, size_t n, const struct net_ad
 	for (size_t i = 0; i < n; i++) {
 		if (rules[i].family != addr->family)
 			continue;
-		if (addr->family == AF_UNIX || same_prefix(rules[i].addr, addr->addr, rules[i].prefix))
+		if (addr->family == AF_UNIX || addr->family == NET_FAMILY_MQTT ||
+		    same_prefix(rules[i].addr, addr->addr, rules[i].prefix))
 			return true;
 	}
 	return false;

@@ -15,6 +15,10 @@
 
 #define NETMATCH_MAX_RULES 64
 
+/* The family of requests that came through the MQTT broker: no address, and
+ * matched only by "mqtt" (beside AF_INET, AF_INET6 and AF_UNIX). */
+#define NET_FAMILY_MQTT (AF_MAX + 1)
+
 /* One peer's address, in full (the limiter's source key is a /64). */
 struct net_addr {
 	int family; /* AF_INET, AF_INET6 or AF_UNIX */
@@ -27,7 +31,7 @@ struct net_rule {
 	unsigned prefix;
 };
 
-/* "192.168.1.0/24", "fd00::/8", "10.0.0.7", "::1", "unix".  Returns 0, or
+/* "192.168.1.0/24", "fd00::/8", "10.0.0.7", "::1", "unix", "mqtt".  Returns 0, or
  * -EINVAL with what is wrong in err (host bits set below the prefix are
  * refused, with the network that was probably meant). */
 int net_rule_parse(const char *text, struct net_rule *rule, char *err, size_t errlen);

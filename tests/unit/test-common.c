@@ -401,7 +401,7 @@ START_TEST(target_settings_and_problems)
 	ck_assert_uint_eq(n_problems, 6);
 	ck_assert_str_eq(problems[0], "1: default must be a string (a target's name)");
 	ck_assert_str_eq(problems[1], "3: a target needs a name");
-	ck_assert_str_eq(problems[2], "4: target \"b\": give host or socket, not both");
+	ck_assert_str_eq(problems[2], "4: target \"b\": give one of host, socket and mqtt");
 	ck_assert_str_eq(problems[3], "5: id \"bad id\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[4], "5: device \"bad dev\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[5], "6: target \"c\" is declared twice");

@@ -207,6 +207,27 @@ static const struct problem_case problem_cases[] = {
 	  "\"i:9\", \"j:10\", \"k:11\", \"l:12\", \"m:13\", \"n:14\", \"o:15\", \"p:16\", "
 	  "\"q:17\" ];\n" CLIENT EXEC_T, { "1: listen: at most 16 addresses" } },
 	{ "listen = [ 80 ];\n" CLIENT EXEC_T, { "1: listen entry" } },
+	{ "listen = [ ];\n" CLIENT EXEC_T, { "1: listen = [] leaves nothing to serve" } },
+	{ "mqtt = { prefix = \"p\"; };\n" CLIENT EXEC_T, { "1: mqtt needs broker" } },
+	{ "mqtt = { broker = \"tcp://b\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: broker \"tcp://b\": give mqtt://HOST[:PORT]" } },
+	{ "mqtt = { broker = \"mqtt://u:p@b\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: broker \"mqtt://u:p@b\": only a host and a port" } },
+	{ "mqtt = { broker = \"mqtt://b:0\"; };\n" CLIENT EXEC_T, { "1: mqtt: broker \"mqtt://b:0\": " } },
+	{ "mqtt = { broker = \"mqtts://b\"; };\n" CLIENT EXEC_T, { "1: mqtt: mqtts:// needs ca_file" } },
+	{ "mqtt = { broker = \"mqtt://b\"; ca_file = \"/ca\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: ca_file, tls_cert_file and tls_key_file are for mqtts://" } },
+	{ "mqtt = { broker = \"mqtt://b\"; password_file = \"/p\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: a password_file needs a username" } },
+	{ "mqtt = { broker = \"mqtt://b\"; username = \"u\"; password_file = \"p\"; };\n" CLIENT
+	  EXEC_T, { "1: mqtt: password_file must be an absolute path" } },
+	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"a/#\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: prefix \"a/#\": a topic" } },
+	{ "mqtt = { broker = \"mqtt://b\"; max_sessions = 0; };\n" CLIENT EXEC_T,
+	  { "1: max_sessions = 0 is out of range" } },
+	{ "mqtt = { broker = \"mqtt://b\"; nick = 1; };\n" CLIENT EXEC_T,
+	  { "1: unknown setting 'nick' in mqtt" } },
+	{ "mqtt = 3;\n" CLIENT EXEC_T, { "1: mqtt must be" } },
 	{ "timeout = 1.0;\nhandshake_timeout = 2.0;\n" CLIENT EXEC_T,
 	  { "2: handshake_timeout (2) is more than timeout (1)" } },
 	{ "max_connections = 4;\nmax_connections_per_source = 8;\n" CLIENT EXEC_T,
@@ -333,7 +354,7 @@ static const struct problem_case problem_cases[] = {
 	    "for the network, or 192.168.1.5 alone for the one address",
 	    "2: from: \"garage.local\" is not an address or network",
 	    "2: from: \"10.0.0.0/33\": the prefix length must be 0 .. 32",
-	    "2: from: \"mqtt\": this siotd has no MQTT transport" } },
+	    "2: from: \"mqtt\": there is no mqtt = { ... } to come through" } },
 	{ "clients = ( { id = \"a\"; key_file = \"a.key\"; colour = 1; } );\n" EXEC_T,
 	  { "1: colour" } },
 };
@@ -433,6 +454,37 @@ START_TEST(listen_string_and_handshake_default)
 }
 END_TEST
 
+/* An MQTT-only device: listen = [], the broker split into host and port,
+ * and the defaults; "mqtt" in a from list. */
+START_TEST(mqtt_only_device)
+{
+	struct config *c = load("listen = [];\n"
+				"mqtt = { broker = \"mqtts://[::1]:8884\"; ca_file = \"/ca.pem\";\n"
+				"  username = \"dev\"; password_file = \"/etc/siot/mqtt.pass\"; };\n"
+				"clients = ( { id = \"alice\"; key_file = \"a.key\"; from = [ \"mqtt\" ]; } );\n"
+				EXEC_T);
+
+	expect((const char *const[]){ NULL });
+	ck_assert_ptr_null(c->listen[0]);
+	ck_assert_ptr_nonnull(c->mqtt);
+	ck_assert_str_eq(c->mqtt->host, "::1");
+	ck_assert_int_eq(c->mqtt->port, 8884);
+	ck_assert(c->mqtt->tls);
+	ck_assert_str_eq(c->mqtt->prefix, "siot");
+	ck_assert_uint_eq(c->mqtt->max_sessions, CONFIG_DEFAULT_MQTT_SESSIONS);
+	ck_assert_int_eq(c->clients[0].from[0].family, NET_FAMILY_MQTT);
+	config_unref(c);
+	c = load("mqtt = { broker = \"mqtt://broker.lan\"; prefix = \"home/siot\"; "
+		 "max_sessions = 4; };\n" CLIENT EXEC_T);
+	expect((const char *const[]){ NULL });
+	ck_assert_int_eq(c->mqtt->port, 1883);
+	ck_assert(!c->mqtt->tls);
+	ck_assert_str_eq(c->mqtt->prefix, "home/siot");
+	ck_assert_uint_eq(c->mqtt->max_sessions, 4);
+	config_unref(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config");
@@ -450,6 +502,7 @@ int main(void)
 	tcase_add_test(tc, gpio_get_output_default);
 	tcase_add_test(tc, from_networks);
 	tcase_add_test(tc, listen_string_and_handshake_default);
+	tcase_add_test(tc, mqtt_only_device);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

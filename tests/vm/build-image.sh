@@ -43,7 +43,7 @@ trap cleanup EXIT
 
 log "debootstrap $suite from $mirror (about a minute)"
 debootstrap --variant=minbase \
-	--include=systemd,systemd-sysv,udev,kmod,iproute2,socat,procps,linux-image-amd64,initramfs-tools,libsodium23,libconfig9 \
+	--include=systemd,systemd-sysv,udev,kmod,iproute2,socat,procps,linux-image-amd64,initramfs-tools,libsodium23,libconfig9,libmosquitto1 \
 	"$suite" "$root" "$mirror" > "$tmp/debootstrap.log" 2>&1 || { tail -n 30 "$tmp/debootstrap.log" >&2; exit 1; }
 mount --bind /dev "$root/dev"
 mount -t proc proc "$root/proc"

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: MIT */
+#include "mqtt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <systemd/sd-daemon.h>
+
+#include "conn_internal.h"
+#include "usec.h"
+
+#define MQTT_CORR_LEN 16
+/* The largest packet either side takes (PROTOCOL.md, MQTT): set in CONNECT,
+ * so the broker drops anything larger before it reaches us. */
+#define MQTT_MAX_PACKET 8192
+#define MQTT_MAX_DELAY 60 /* seconds between connection attempts, at most */
+
+enum item_kind { ITEM_MESSAGE, ITEM_CONNECTED, ITEM_DISCONNECTED, ITEM_CONNECT_FAILED };
+
+/* What the thread hands the loop. */
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	int rc;                  /* CONNACK reason, disconnect or error code */
+	int err;                 /* errno, for a failed connect */
+	bool oversize;           /* payload longer than any request: not copied */
+	size_t corr_len;         /* as received (only 16 is valid) */
+	uint8_t corr[MQTT_CORR_LEN];
+	char *rtopic;            /* Response Topic, or NULL */
+	size_t len;
+	uint8_t payload[];
+};
+
+struct mqtt_session {
+	struct list_node node;   /* in m->sessions, newest first */
+	struct conn *c;
+	uint8_t corr[MQTT_CORR_LEN];
+	char hex[2 * MQTT_CORR_LEN + 1];
+	char *topic;             /* where its answers go */
+	uint8_t last[SIOT_MAX_REQUEST]; /* the request taken last: a redelivery is ignored */
+	size_t last_len;
+	bool early;              /* a message came while none was asked for */
+};
+
+struct mqtt {
+	struct daemon *d;
+	struct config *cfg;      /* the config it started with: broker settings */
+	const struct mqtt_config *mc;
+	struct mosquitto *mosq;
+	mosquitto_property *connect_props;
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;     /* ends the thread's wait between attempts */
+	struct item *head, *tail;
+	unsigned queued, max_queue, dropped_full;
+	int efd;
+	sd_event_source *efd_src;
+	atomic_bool stop;
+	atomic_bool reset_delay; /* a connection was accepted: start backoff again at 1 s */
+	char in_topic[320];
+	char out_prefix[320];    /* PREFIX/DEVICE_ID/out/ */
+	char client_id[64];
+	struct list_node sessions;
+	unsigned n_sessions;
+	bool connected;
+	char state[160];         /* for STATUS= */
+};
+
+/* ---- the thread ------------------------------------------------------------ */
+
+static void push(struct mqtt *m, struct item *it)
+{
+	uint64_t one = 1;
+	bool full;
+
+	pthread_mutex_lock(&m->lock);
+	full = it->kind == ITEM_MESSAGE && m->queued >= m->max_queue;
+	if (full) {
+		m->dropped_full++;
+	} else {
+		it->next = NULL;
+		if (m->tail)
+			m->tail->next = it;
+		else
+			m->head = it;
+		m->tail = it;
+		m->queued++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (full) {
+		free(it->rtopic);
+		free(it);
+	}
+	/* Even when dropped: the loop reports the count. */
+	if (write(m->efd, &one, sizeof(one)) < 0) {
+		/* The counter is not going to overflow; nothing to do. */
+	}
+}
+
+static void push_event(struct mqtt *m, enum item_kind kind, int rc, int err)
+{
+	struct item *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return;
+	it->kind = kind;
+	it->rc = rc;
+	it->err = err;
+	push(m, it);
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
+		       const mosquitto_property *props)
+{
+	struct mqtt *m = obj;
+
+	(void)flags;
+	(void)props;
+	if (rc == 0) {
+		atomic_store(&m->reset_delay, true);
+		/* QoS 1; not our own messages back. */
+		mosquitto_subscribe_v5(mosq, NULL, m->in_topic, 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+	}
+	push_event(m, ITEM_CONNECTED, rc, 0);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	struct mqtt *m = obj;
+	bool oversize = msg->payloadlen < 0 || (size_t)msg->payloadlen > SIOT_MAX_REQUEST;
+	size_t len = oversize ? 0 : (size_t)msg->payloadlen;
+	struct item *it = calloc(1, sizeof(*it) + len);
+	void *corr = NULL;
+	uint16_t corr_len = 0;
+	char *rtopic = NULL;
+
+	(void)mosq;
+	if (!it)
+		return;
+	it->kind = ITEM_MESSAGE;
+	it->oversize = oversize;
+	it->len = len;
+	if (len)
+		memcpy(it->payload, msg->payload, len);
+	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
+					   false)) {
+		it->corr_len = corr_len;
+		if (corr_len == MQTT_CORR_LEN)
+			memcpy(it->corr, corr, MQTT_CORR_LEN);
+		free(corr);
+	}
+	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rtopic, false))
+		it->rtopic = rtopic;
+	push(m, it);
+}
+
+/* Wait up to seconds, or until told to stop. */
+static void pause_thread(struct mqtt *m, unsigned seconds)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&m->lock);
+	while (!atomic_load(&m->stop) &&
+	       pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Connect, serve until the connection is lost, and try again with
+ * exponential backoff (1 s, doubling up to a minute; back to 1 s after a
+ * connection the broker accepted).  The loop wakes at least twice a second
+ * to see whether it should stop; a publish from the event loop wakes it at
+ * once (libmosquitto's socket pair). */
+static void *thread_main(void *arg)
+{
+	struct mqtt *m = arg;
+	unsigned delay = 1;
+
+	while (!atomic_load(&m->stop)) {
+		int rc;
+
+		errno = 0;
+		rc = mosquitto_connect_bind_v5(m->mosq, m->mc->host, m->mc->port,
+					       (int)m->mc->keepalive, NULL, m->connect_props);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			while (!atomic_load(&m->stop) &&
+			       (rc = mosquitto_loop(m->mosq, 500, 1)) == MOSQ_ERR_SUCCESS)
+				;
+			if (atomic_load(&m->stop))
+				break;
+			push_event(m, ITEM_DISCONNECTED, rc, errno);
+		} else {
+			push_event(m, ITEM_CONNECT_FAILED, rc, errno);
+		}
+		if (atomic_exchange(&m->reset_delay, false))
+			delay = 1;
+		pause_thread(m, delay);
+		delay = delay * 2 > MQTT_MAX_DELAY ? MQTT_MAX_DELAY : delay * 2;
+	}
+	return NULL;
+}
+
+/* ---- sessions, on the loop ------------------------------------------------- */
+
+static struct mqtt_session *find_session(struct mqtt *m, const uint8_t *corr)
+{
+	struct list_node *n, *tmp;
+
+	list_for_each_safe(n, tmp, &m->sessions) {
+		struct mqtt_session *s = list_entry(n, struct mqtt_session, node);
+
+		if (memcmp(s->corr, corr, MQTT_CORR_LEN) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* A line about a message that made no session or request (summarised, as
+ * unverified lines are). */
+static void log_message(struct mqtt *m, const char *session, const char *outcome, const char *note)
+{
+	uint64_t now = 0;
+	struct log_line l = { .peer = "mqtt",
+			      .session = session ? session : "-",
+			      .client = "-",
+			      .command = "-",
+			      .outcome = outcome,
+			      .note = note };
+
+	sd_event_now(m->d->event, CLOCK_MONOTONIC, &now);
+	log_unverified("mqtt", now, &l);
+}
+
+/* At max_sessions: end the oldest session that has not sent a request.
+ * True when one was ended. */
+static bool evict_waiting(struct mqtt *m)
+{
+	struct list_node *n;
+
+	for (n = m->sessions.prev; n != &m->sessions; n = n->prev) {
+		struct mqtt_session *s = list_entry(n, struct mqtt_session, node);
+		struct conn *c = s->c;
+
+		if (c->requests == 0 && c->state == CONN_REQUEST && c->rx_bytes == 0) {
+			conn_log_dropped(c, "dropped", "no request yet, ended for a new session at "
+						       "mqtt.max_sessions");
+			conn_finish(c, -ENOSPC);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void open_session(struct mqtt *m, const struct item *it, const char *hex)
+{
+	struct daemon *d = m->d;
+	struct mqtt_session *s;
+	struct conn *c;
+
+	if (m->n_sessions >= m->mc->max_sessions && !evict_waiting(m)) {
+		log_message(m, hex, "dropped", "mqtt.max_sessions sessions are busy");
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s)
+		s->topic = strdup(it->rtopic);
+	c = s && s->topic ? conn_alloc(d) : NULL;
+	if (!c) {
+		if (s)
+			free(s->topic);
+		free(s);
+		log_error("mqtt: out of memory for a new session");
+		return;
+	}
+	memcpy(s->corr, it->corr, MQTT_CORR_LEN);
+	memcpy(s->hex, hex, sizeof(s->hex));
+	s->c = c;
+	c->mqtt = s;
+	list_add(&m->sessions, &s->node);
+	m->n_sessions++;
+	/* No address: the whole transport is one source for backoff, and
+	 * "mqtt" in a client's from list. */
+	c->src.family = NET_FAMILY_MQTT;
+	c->addr.family = NET_FAMILY_MQTT;
+	snprintf(c->peer, sizeof(c->peer), "mqtt:%s", hex);
+	conn_finish(c, conn_start(c));
+}
+
+static void take_message(struct mqtt *m, const struct item *it)
+{
+	char hex[2 * MQTT_CORR_LEN + 1], want[sizeof(m->out_prefix) + sizeof(hex)];
+	struct mqtt_session *s;
+	struct conn *c;
+
+	if (m->d->stopping)
+		return;
+	if (it->oversize) {
+		log_message(m, NULL, "malformed",
+			    "a message larger than any request, dropped before any MAC");
+		return;
+	}
+	if (it->corr_len != MQTT_CORR_LEN || !it->rtopic) {
+		log_message(m, NULL, "malformed",
+			    "no Response Topic, or Correlation Data that is not 16 bytes");
+		return;
+	}
+	sodium_bin2hex(hex, sizeof(hex), it->corr, MQTT_CORR_LEN);
+	snprintf(want, sizeof(want), "%s%s", m->out_prefix, hex);
+	if (strcmp(it->rtopic, want) != 0) {
+		/* Answering elsewhere would let a publisher aim our replies. */
+		log_message(m, hex, "malformed", "its Response Topic is not PREFIX/DEVICE/out/SESSION");
+		return;
+	}
+	s = find_session(m, it->corr);
+	if (it->len == 0) {
+		if (!s)
+			open_session(m, it, hex);
+		else
+			log_debug("mqtt session %s: opened again (a redelivery), ignored", hex);
+		return;
+	}
+	if (!s) {
+		log_message(m, hex, "dropped", "a request for no open session (ended, or never opened)");
+		return;
+	}
+	c = s->c;
+	if (s->last_len == it->len && memcmp(s->last, it->payload, it->len) == 0) {
+		log_debug("mqtt session %s: the same request again (a redelivery), ignored", hex);
+		return;
+	}
+	if (c->state != CONN_REQUEST || c->out_len) {
+		s->early = true; /* refused when the session next looks (as early bytes) */
+		log_debug("mqtt session %s: a message while none was asked for", hex);
+		return;
+	}
+	memcpy(s->last, it->payload, it->len);
+	s->last_len = it->len;
+	conn_finish(c, conn_feed_message(c, it->payload, it->len));
+}
+
+static void set_state(struct mqtt *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_state(struct mqtt *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->state, sizeof(m->state), fmt, ap);
+	va_end(ap);
+	daemon_notify_status(m->d);
+}
+
+static void take_event(struct mqtt *m, const struct item *it)
+{
+	const char *b = m->mc->broker;
+
+	switch (it->kind) {
+	case ITEM_CONNECTED:
+		if (it->rc == 0) {
+			m->connected = true;
+			log_info("mqtt: connected to %s; serving %s", b, m->in_topic);
+			set_state(m, "broker %s connected", b);
+		} else {
+			log_error("mqtt: %s refused the connection: %s", b,
+				  mosquitto_reason_string(it->rc));
+			set_state(m, "broker %s refused the connection: %s", b,
+				  mosquitto_reason_string(it->rc));
+		}
+		break;
+	case ITEM_DISCONNECTED:
+		if (m->connected)
+			log_warnx("mqtt: lost the connection to %s (%s); reconnecting", b,
+				  it->rc == MOSQ_ERR_ERRNO && it->err ? strerror(it->err)
+								     : mosquitto_strerror(it->rc));
+		m->connected = false;
+		set_state(m, "broker %s unreachable; reconnecting", b);
+		break;
+	case ITEM_CONNECT_FAILED:
+		m->connected = false;
+		log_warnx("mqtt: cannot connect to %s: %s; trying again with backoff", b,
+			  it->rc == MOSQ_ERR_ERRNO && it->err ? strerror(it->err)
+							     : mosquitto_strerror(it->rc));
+		set_state(m, "broker %s unreachable; reconnecting", b);
+		break;
+	case ITEM_MESSAGE:
+		take_message(m, it);
+		break;
+	}
+}
+
+static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+	struct mqtt *m = userdata;
+	struct item *it, *next;
+	unsigned dropped;
+	uint64_t v;
+
+	(void)src;
+	(void)revents;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("mqtt: eventfd");
+	pthread_mutex_lock(&m->lock);
+	it = m->head;
+	m->head = m->tail = NULL;
+	m->queued = 0;
+	dropped = m->dropped_full;
+	m->dropped_full = 0;
+	pthread_mutex_unlock(&m->lock);
+	if (dropped)
+		log_warnx("mqtt: %u message(s) dropped: more arrived than the loop could take "
+			  "(a flood through the broker?)",
+			  dropped);
+	for (; it; it = next) {
+		next = it->next;
+		take_event(m, it);
+		free(it->rtopic);
+		free(it);
+	}
+	return 0;
+}
+
+/* ---- conn.c's side --------------------------------------------------------- */
+
+int mqtt_session_send(struct conn *c, const uint8_t *msg, size_t len)
+{
+	struct mqtt *m = c->d->mqtt;
+	mosquitto_property *props = NULL;
+	int rc;
+
+	/* The session's Correlation Data goes back with every answer, as MQTT
+	 * v5 request/response has it. */
+	rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c->mqtt->corr,
+					   MQTT_CORR_LEN);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_publish_v5(m->mosq, NULL, c->mqtt->topic, (int)len, msg, 1, false,
+					  props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_debug("%s: cannot publish: %s", c->peer, mosquitto_strerror(rc));
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+void mqtt_session_free(struct conn *c)
+{
+	struct mqtt_session *s = c->mqtt;
+	struct mqtt *m = c->d->mqtt;
+
+	list_del(&s->node);
+	m->n_sessions--;
+	free(s->topic);
+	sodium_memzero(s->last, sizeof(s->last));
+	free(s);
+	c->mqtt = NULL;
+}
+
+const char *mqtt_session_name(const struct conn *c)
+{
+	return c->mqtt->hex;
+}
+
+bool mqtt_session_early(const struct conn *c)
+{
+	return c->mqtt->early;
+}
+
+const char *mqtt_status(const struct daemon *d)
+{
+	return d->mqtt ? d->mqtt->state : "";
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static int setup_client(struct mqtt *m)
+{
+	const struct mqtt_config *mc = m->mc;
+	char password[256], err[600];
+	int rc;
+
+	m->mosq = mosquitto_new(m->client_id, true, m);
+	if (!m->mosq) {
+		log_error("mqtt: cannot make a client: %s", strerror(errno));
+		return -1;
+	}
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_threaded_set(m->mosq, true);
+	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	if (mc->username) {
+		if (mc->password_file &&
+		    keyfile_load_password(mc->password_file, KEYFILE_DAEMON, password,
+					  sizeof(password), err, sizeof(err)) < 0) {
+			log_error("mqtt: %s", err);
+			return -1;
+		}
+		rc = mosquitto_username_pw_set(m->mosq, mc->username,
+					       mc->password_file ? password : NULL);
+		sodium_memzero(password, sizeof(password));
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_error("mqtt: username: %s", mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	if (mc->tls) {
+		struct stat st;
+
+		/* Checked as a key file is; libmosquitto reads it. */
+		if (mc->tls_key_file &&
+		    (stat(mc->tls_key_file, &st) < 0
+			     ? (snprintf(err, sizeof(err), "%s: %s", mc->tls_key_file,
+					 strerror(errno)),
+				-1)
+			     : keyfile_check(&st, mc->tls_key_file, KEYFILE_DAEMON, err,
+					     sizeof(err))) < 0) {
+			log_error("mqtt: %s", err);
+			return -1;
+		}
+		rc = mosquitto_tls_set(m->mosq, mc->ca_file, NULL, mc->tls_cert_file,
+				       mc->tls_key_file, NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_error("mqtt: TLS files: %s", mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	if (mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+					 MQTT_MAX_PACKET) != MOSQ_ERR_SUCCESS) {
+		log_error("mqtt: cannot set the maximum packet size");
+		return -1;
+	}
+	return 0;
+}
+
+int mqtt_start(struct daemon *d)
+{
+	const struct mqtt_config *mc = d->config->mqtt;
+	struct mqtt *m;
+	int r;
+
+	if (!mc)
+		return 0;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		log_error("mqtt: out of memory");
+		return -1;
+	}
+	d->mqtt = m;
+	m->d = d;
+	m->cfg = config_ref(d->config);
+	m->mc = mc;
+	m->efd = -1;
+	list_init(&m->sessions);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->wake, NULL);
+	m->max_queue = 4 * mc->max_sessions + 64;
+	snprintf(m->in_topic, sizeof(m->in_topic), "%s/%s/in", mc->prefix, d->config->device_id);
+	snprintf(m->out_prefix, sizeof(m->out_prefix), "%s/%s/out/", mc->prefix,
+		 d->config->device_id);
+	snprintf(m->client_id, sizeof(m->client_id), "siotd-%s", d->config->device_id);
+	snprintf(m->state, sizeof(m->state), "broker %s connecting", mc->broker);
+	mosquitto_lib_init();
+	if (setup_client(m) < 0)
+		return -1;
+	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->efd < 0 ||
+	    (r = sd_event_add_io(d->event, &m->efd_src, m->efd, EPOLLIN, on_wake, m)) < 0) {
+		log_error("mqtt: cannot set up the event source");
+		return -1;
+	}
+	if ((r = pthread_create(&m->thread, NULL, thread_main, m)) != 0) {
+		log_error("mqtt: cannot start its thread: %s", strerror(r));
+		return -1;
+	}
+	m->thread_started = true;
+	log_info("mqtt: connecting to %s as %s", mc->broker, m->client_id);
+	return 0;
+}
+
+void mqtt_stop(struct daemon *d)
+{
+	struct mqtt *m = d->mqtt;
+	struct item *it, *next;
+	bool joined = true;
+
+	if (!m)
+		return;
+	if (m->thread_started) {
+		struct timespec until;
+
+		atomic_store(&m->stop, true);
+		pthread_mutex_lock(&m->lock);
+		pthread_cond_broadcast(&m->wake);
+		pthread_mutex_unlock(&m->lock);
+		mosquitto_disconnect_v5(m->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 3;
+		if (pthread_timedjoin_np(m->thread, NULL, &until) != 0) {
+			/* Still in a connect() to a broker that does not answer:
+			 * cancel it (connect is a cancellation point). */
+			pthread_cancel(m->thread);
+			pthread_join(m->thread, NULL);
+			joined = false;
+		}
+	}
+	for (it = m->head; it; it = next) {
+		next = it->next;
+		free(it->rtopic);
+		free(it);
+	}
+	sd_event_source_disable_unref(m->efd_src);
+	if (m->efd >= 0)
+		close(m->efd);
+	mosquitto_property_free_all(&m->connect_props);
+	/* A thread cancelled inside libmosquitto may hold its locks: leave
+	 * the client to the process's end then. */
+	if (joined && m->mosq)
+		mosquitto_destroy(m->mosq);
+	mosquitto_lib_cleanup();
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->wake);
+	config_unref(m->cfg);
+	free(m);
+	d->mqtt = NULL;
+}

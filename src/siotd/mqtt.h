@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Serving through an MQTT v5 broker (siot-protocol(7), "MQTT"): each
+ * session a client opens on PREFIX/DEVICE_ID/in is a connection of its own
+ * (conn.c runs its exchange), answered on PREFIX/DEVICE_ID/out/HEX.
+ *
+ * libmosquitto runs in a thread of its own: connecting, TLS, keepalive and
+ * reconnecting (with exponential backoff) can block there without holding
+ * up the event loop.  Its callbacks only copy what arrived into a bounded
+ * queue and wake the loop through an eventfd; everything else (sessions,
+ * decisions, actions, logging) happens on the loop, as for TCP.
+ */
+#ifndef SIOTD_MQTT_H
+#define SIOTD_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon;
+struct conn;
+
+/* Start serving through d->config->mqtt (nothing when it is NULL): the
+ * password file is read here (refused like an unsafe key file), and the
+ * connection is made in the background.  0, or -1 after a message. */
+int mqtt_start(struct daemon *d);
+
+/* Disconnect and stop the thread (end of the loop). */
+void mqtt_stop(struct daemon *d);
+
+/* A line for the unit's STATUS=, e.g. "broker mqtt://b:1883 connected";
+ * "" without mqtt. */
+const char *mqtt_status(const struct daemon *d);
+
+/* conn.c's side of a session: publish one protocol message to its
+ * response topic (0, or a negative errno when the broker is gone); the
+ * session's part of conn_free; its id in hex for the log; and whether a
+ * message came that was not asked for (as early bytes on a socket). */
+int mqtt_session_send(struct conn *c, const uint8_t *msg, size_t len);
+void mqtt_session_free(struct conn *c);
+const char *mqtt_session_name(const struct conn *c);
+bool mqtt_session_early(const struct conn *c);
+
+#endif

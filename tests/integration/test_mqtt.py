@@ -1,0 +1,558 @@
+"""siotd and siot-ctl through a real MQTT broker (Debian's mosquitto, started
+here on a free loopback port with a config of its own and stopped by PID).
+
+The device side is a real siotd serving TCP and MQTT at once; the client is
+the real siot-ctl, or mqttraw.MqttRaw for what siot-ctl would never publish
+(replays, duplicates, floods, wrong topics).  The MACs are computed by the
+harness's independent Raw code.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import SIOT_CTL, SIOTD, Case, Daemon, Raw, ctl, free_port, gone, wait_until, \
+    write_key, write_script
+from mqttraw import MqttRaw
+
+MOSQUITTO = shutil.which('mosquitto') or '/usr/sbin/mosquitto'
+HAVE_MOSQUITTO = os.path.exists(MOSQUITTO)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """mosquitto with a config of its own; stopped by PID."""
+
+    def __init__(self, workdir, name='broker', port=None, lines=()):
+        self.port = port or free_port()
+        self.conf = os.path.join(workdir, name + '.conf')
+        self.log_path = os.path.join(workdir, name + '.log')
+        self.lines = list(lines)
+        self.proc = None
+
+    def start(self):
+        with open(self.conf, 'w') as f:
+            f.write('persistence false\nlog_dest stderr\nlog_type all\n')
+            if not any(l.startswith('listener') for l in self.lines):
+                f.write('listener %d 127.0.0.1\n' % self.port)
+            if not any(l.startswith('allow_anonymous') for l in self.lines):
+                f.write('allow_anonymous true\n')
+            f.write(''.join(l + '\n' for l in self.lines))
+        log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen([MOSQUITTO, '-c', self.conf], stdout=log, stderr=log,
+                                     start_new_session=True)
+        log.close()
+        if not wait_until(lambda: port_open(self.port), 10):
+            raise RuntimeError('mosquitto did not come up:\n' + self.log())
+        return self
+
+    def log(self):
+        with open(self.log_path, errors='replace') as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class Session(Raw):
+    """One siot session through the broker, from MqttRaw: the HELLO and the
+    request built by Raw's code, without Raw's socket."""
+
+    def __init__(self, mq, device, corr=None, prefix='siot'):
+        self.hash, self.digest = __import__('hashlib').sha256, 32
+        self.tag_length, self.challenge_length, self.classic = 32, 32, False
+        self.mq, self.device = mq, device
+        self.corr = corr or os.urandom(16)
+        self.in_topic = '%s/%s/in' % (prefix, device)
+        self.out_topic = '%s/%s/out/%s' % (prefix, device, self.corr.hex())
+        mq.subscribe(self.out_topic)
+
+    def open(self):
+        """Open the session; returns the PUBACK's reason code."""
+        return self.mq.publish(self.in_topic, b'', self.corr, self.out_topic)
+
+    def read_hello(self, timeout=5.0):
+        m = self.mq.next_message(timeout)
+        assert m.topic == self.out_topic and m.corr == self.corr, (m.topic, m.corr)
+        self.hello = m.payload
+        return self.hello
+
+    def send(self, data):
+        self.mq.publish(self.in_topic, data, self.corr, self.out_topic)
+
+    def read_response_bytes(self, timeout=5.0):
+        m = self.mq.next_message(timeout)
+        assert m.topic == self.out_topic, m.topic
+        return m.payload
+
+    @staticmethod
+    def parse(b):
+        olen = int.from_bytes(b[1:3], 'big')
+        sealed = b[3:3 + olen + 16] if olen else b''
+        return b[0], olen, sealed, b[len(b) - 32:]
+
+
+@unittest.skipUnless(HAVE_MOSQUITTO or os.environ.get('CI') == 'true',
+                     'needs mosquitto (apt install mosquitto)')
+class Mqtt(Case):
+    def setUp(self):
+        super().setUp()
+        self.brokers = []
+        d = self.dir
+        write_script(self.path('ok.sh'), 'echo ok >> "%s/ran"\necho "peer $SIOT_PEER"' % d)
+        write_script(self.path('slow.sh'), 'echo slow >> "%s/ran"\nsleep 1.5' % d)
+        self.broker = self.new_broker()
+
+    def tearDown(self):
+        for b in self.brokers:
+            b.stop()
+        super().tearDown()
+
+    def new_broker(self, name='broker', lines=(), start=True, port=None):
+        b = Broker(self.dir, name, port=port, lines=lines)
+        self.brokers.append(b)
+        return b.start() if start else b
+
+    def conf(self, mqtt_extra='', device='dev1', broker=None, listen=True, extra=''):
+        b = broker or 'mqtt://127.0.0.1:%d' % self.broker.port
+        return ('device_id = "%s";\n%s'
+                'mqtt = { broker = "%s"; %s };\n'
+                'clients = ( { id = "alice"; key_file = "%s"; } );\n'
+                'commands = ( { name = "ok"; exec = [ "%s/ok.sh" ]; output = true; },\n'
+                '             { name = "slow"; exec = [ "%s/slow.sh" ]; } );\n%s'
+                % (device, '' if listen else 'listen = [];\n', b, mqtt_extra,
+                   self.alice_key_path, self.dir, self.dir, extra))
+
+    def device(self, text=None, **kw):
+        d = self.daemon(text or self.conf(**kw))
+        self.assertTrue(wait_until(lambda: 'mqtt: connected' in d.log(), 10), d.log())
+        return d
+
+    def ran(self):
+        try:
+            with open(self.path('ran')) as f:
+                return f.read().split()
+        except FileNotFoundError:
+            return []
+
+    def via(self, *args, device='dev1', broker=None, timeout=60):
+        b = broker or self.broker
+        return ctl(['-M', 'mqtt://127.0.0.1:%d' % b.port, '-D', device, '-i', 'alice',
+                    '-k', self.alice_key_path] + list(args), timeout=timeout)
+
+    def raw_mq(self, broker=None, **kw):
+        mq = MqttRaw((broker or self.broker).port, **kw)
+        self.addCleanup(mq.close)
+        return mq
+
+    # ---- the exchange ------------------------------------------------------
+
+    def test_command_through_the_broker_and_tcp_at_once(self):
+        d = self.device()
+        p = self.via('send', 'ok')
+        self.assertExit(p, 0)
+        self.assertRegex(p.stdout, r'^peer mqtt:[0-9a-f]{32}\n$')
+        p = self.send(d, 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(p.stdout, 'peer 127.0.0.1:%s\n' % p.stdout.split(':')[-1].strip())
+        p = self.via('--json', 'send', 'ok', 'ok')
+        self.assertExit(p, 0)
+        objs = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual([(o['status'], o['authentic']) for o in objs], [('ok', True)] * 2)
+        self.assertEqual(self.ran(), ['ok'] * 4)
+        self.assertRegex(d.log(), r'request via=mqtt session=[0-9a-f]{32} client=alice '
+                                  r'command=ok outcome=ok')
+
+    def test_outsider_is_rejected_and_nothing_runs(self):
+        d = self.device()
+        other = self.path('other.key')
+        write_key(other)
+        p = ctl(['-M', 'mqtt://127.0.0.1:%d' % self.broker.port, '-D', 'dev1', '-i', 'alice',
+                 '-k', other, 'send', 'ok'])
+        self.assertExit(p, 76)
+        self.assertIn('refused, not verified', p.stderr)
+        self.assertIn('outcome=rejected', d.log())
+        self.assertEqual(self.ran(), [])
+
+    def test_replayed_request_does_not_run(self):
+        self.device()
+        spy = self.raw_mq()
+        spy.subscribe('siot/dev1/in')
+        p = self.via('send', 'ok')
+        self.assertExit(p, 0)
+        opened = spy.next_message()
+        request = spy.next_message()
+        self.assertEqual(opened.payload, b'')
+        self.assertEqual(request.corr, opened.corr)
+        self.assertEqual(self.ran(), ['ok'])
+        # The same bytes in the ended session: no session, nothing runs.
+        spy.publish('siot/dev1/in', request.payload, request.corr,
+                    request.props[0x08].decode())
+        # And in a new session of the attacker's: a fresh challenge, REJECTED.
+        s = Session(self.raw_mq(), 'dev1')
+        s.open()
+        s.read_hello()
+        s.send(request.payload)
+        status = Session.parse(s.read_response_bytes())[0]
+        self.assertEqual(status, 2)  # REJECTED
+        time.sleep(0.3)
+        self.assertEqual(self.ran(), ['ok'])
+
+    def test_duplicate_delivery_runs_once(self):
+        d = self.device()
+        s = Session(self.raw_mq(), 'dev1')
+        s.open()
+        s.open()  # the opening message delivered twice: one HELLO
+        s.read_hello()
+        req = s.request(self.alice_key, 'alice', 'ok')
+        s.send(req)
+        s.send(req)  # a QoS 1 redelivery
+        resp = Session.parse(s.read_response_bytes())
+        self.assertEqual(resp[0], 0)
+        self.assertTrue(s.mq.quiet(1.0))  # no second HELLO, no second response
+        self.assertEqual(self.ran(), ['ok'])
+        self.assertEqual(d.log().count('command=ok outcome=ok'), 1)
+
+    def test_response_republished_to_another_session_is_refused(self):
+        self.device()
+        spy = self.raw_mq()
+        spy.subscribe('siot/dev1/out/#')
+        p = self.via('send', 'slow')
+        self.assertExit(p, 0)
+        spy.next_message()              # its HELLO
+        old = spy.next_message().payload  # its RESPONSE
+        # Another run: as soon as its HELLO shows, publish the old response
+        # into its session, before the real one (slow runs 1.5 s).
+        proc = subprocess.Popen(
+            [SIOT_CTL, '-M', 'mqtt://127.0.0.1:%d' % self.broker.port, '-D', 'dev1', '-i',
+             'alice', '-k', self.alice_key_path, 'send', 'slow'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        hello = spy.next_message(10)
+        spy.publish(hello.topic, old, hello.corr)
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 76, err)
+        self.assertIn('is not authentic', err)
+
+    # ---- what the broker says ---------------------------------------------
+
+    def test_no_device_subscribed_is_reported_at_once(self):
+        t = time.monotonic()
+        p = self.via('send', 'ok', device='nobody')
+        self.assertExit(p, 69)
+        self.assertLess(time.monotonic() - t, 10)
+        self.assertIn('no device is subscribed to siot/nobody/in', p.stderr)
+
+    def test_cannot_connect_and_no_hello(self):
+        port = free_port()
+        p = ctl(['-M', 'mqtt://127.0.0.1:%d' % port, '-D', 'dev1', '-i', 'alice', '-k',
+                 self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 69)
+        self.assertIn('cannot connect to mqtt://127.0.0.1:%d: Connection refused' % port,
+                      p.stderr)
+        # A subscriber that never answers: the session gets no HELLO.
+        mute = self.raw_mq()
+        mute.subscribe('siot/mute/in')
+        p = self.via('-T', '1', 'send', 'ok', device='mute')
+        self.assertExit(p, 75)
+        self.assertIn('timed out waiting for the HELLO of device mute through mqtt://127.0.0.1:%d '
+                      '(topic siot/mute/in)' % self.broker.port, p.stderr)
+
+    def test_login_and_acl(self):
+        pw = self.path('passwd')
+        for user, password in (('dev1', 'devpw'), ('alice', 'alicepw'), ('mallory', 'x')):
+            subprocess.run(['mosquitto_passwd', '-b'] + (['-c'] if user == 'dev1' else []) +
+                           [pw, user, password], check=True)
+        acl = self.path('acl')
+        with open(acl, 'w') as f:
+            f.write('user dev1\ntopic read siot/dev1/in\ntopic write siot/dev1/out/#\n'
+                    'user alice\ntopic write siot/dev1/in\ntopic read siot/dev1/out/#\n'
+                    'user mallory\ntopic read siot/dev1/out/#\n')
+        os.chmod(pw, 0o644)
+        b = self.new_broker('secure', lines=['allow_anonymous false', 'password_file ' + pw,
+                                             'acl_file ' + acl])
+        devpass = self.path('dev.pass')
+        with open(devpass, 'w') as f:
+            f.write('devpw\n')
+        os.chmod(devpass, 0o600)
+        self.device(self.conf('username = "dev1"; password_file = "%s";' % devpass,
+                              broker='mqtt://127.0.0.1:%d' % b.port))
+
+        def as_user(user, password):
+            f = self.path(user + '.pass')
+            with open(f, 'w') as fh:
+                fh.write(password + '\n')
+            os.chmod(f, 0o600)
+            return self.via('--mqtt-user', user, '--mqtt-password-file', f, 'send', 'ok',
+                            broker=b)
+
+        p = as_user('alice', 'alicepw')
+        self.assertExit(p, 0)
+        p = as_user('alice', 'wrong')
+        self.assertExit(p, 69)
+        # mosquitto 2.0 answers a wrong password with "Not authorized".
+        self.assertRegex(p.stderr, r'mqtt://127.0.0.1:\d+ refused the login: '
+                                   r'(Not authorized|Bad user name or password)\n')
+        p = as_user('mallory', 'x')
+        self.assertExit(p, 69)
+        self.assertIn('the broker does not let this user publish to siot/dev1/in (check its ACL)',
+                      p.stderr)
+        f = self.path('alice.pass')
+        os.chmod(f, 0o644)
+        p = self.via('--mqtt-user', 'alice', '--mqtt-password-file', f, 'send', 'ok', broker=b)
+        self.assertExit(p, 78)
+        self.assertIn(f, p.stderr)
+        self.assertEqual(self.ran(), ['ok'])
+
+    def test_unsafe_password_file_is_refused_by_siotd(self):
+        f = self.path('dev.pass')
+        with open(f, 'w') as fh:
+            fh.write('pw\n')
+        os.chmod(f, 0o644)
+        d = self.daemon(self.conf('username = "dev1"; password_file = "%s";' % f), start=False)
+        d.start(expect_ready=False)
+        self.assertTrue(wait_until(lambda: d.proc.poll() is not None, 10))
+        self.assertEqual(d.proc.returncode, 1)
+        self.assertIn('readable by others', d.log())
+
+    # ---- bad input ----------------------------------------------------------
+
+    def test_bad_messages_are_dropped_unanswered(self):
+        d = self.device()
+        mq = self.raw_mq()
+        mq.subscribe('#')
+        corr = os.urandom(16)
+        # Larger than any request: dropped before any MAC (and logged: the
+        # first malformed line; the rest are summarised).
+        mq.publish('siot/dev1/in', b'x' * 5000, corr, 'siot/dev1/out/' + corr.hex())
+        # A Response Topic that is not the session's own: no answer anywhere.
+        mq.publish('siot/dev1/in', b'', corr, 'siot/dev1/out/elsewhere')
+        mq.publish('siot/dev1/in', b'', corr, 'other/topic')
+        mq.publish('siot/dev1/in', b'', b'short', 'siot/dev1/out/' + b'short'.hex())
+        mq.publish('siot/dev1/in', b'', None, None)
+        mq.publish('siot/dev1/in', b'\x05alice' + b'\0' * 10, corr,
+                   'siot/dev1/out/' + corr.hex())  # no session
+        seen = []
+        try:
+            while True:
+                m = mq.next_message(1.0)
+                if m.topic != 'siot/dev1/in':
+                    seen.append(m.topic)
+        except TimeoutError:
+            pass
+        self.assertEqual(seen, [])
+        self.assertIn('outcome=malformed duration=0ms a message larger than any request, dropped '
+                      'before any MAC', d.log())
+        self.assertIn('a request for no open session', d.log())
+        self.assertEqual(self.ran(), [])
+
+    def test_truncated_request_ends_the_session(self):
+        """A malformed request in a real session ends it, like malformed TCP
+        input: a good request after it finds no session."""
+        d = self.device()
+        s = Session(self.raw_mq(), 'dev1')
+        s.open()
+        s.read_hello()
+        s.send(b'\x05ali')
+        self.assertTrue(s.mq.quiet(1.0))
+        self.assertTrue(wait_until(lambda: 'a message shorter than a request' in d.log(), 5),
+                        d.log())
+        s.send(s.request(self.alice_key, 'alice', 'ok'))
+        self.assertTrue(s.mq.quiet(1.0))
+        self.assertEqual(self.ran(), [])
+
+    def test_session_flood_does_not_starve_tcp(self):
+        d = self.device(mqtt_extra='max_sessions = 4;')
+        flood = self.raw_mq()
+        for i in range(300):
+            corr = os.urandom(16)
+            flood.publish('siot/dev1/in', b'', corr, 'siot/dev1/out/' + corr.hex(), wait=False)
+        p = self.send(d, 'ok')  # TCP, during the flood
+        self.assertExit(p, 0)
+        p = self.via('send', 'ok')  # and a real MQTT client after it
+        self.assertExit(p, 0)
+        self.assertIn('ended for a new session at mqtt.max_sessions', d.log())
+        self.assertEqual(self.ran(), ['ok', 'ok'])
+
+    # ---- the broker going away ---------------------------------------------
+
+    def test_broker_restart_mid_request(self):
+        d = self.device()
+        proc = subprocess.Popen(
+            [SIOT_CTL, '-M', 'mqtt://127.0.0.1:%d' % self.broker.port, '-D', 'dev1', '-i',
+             'alice', '-k', self.alice_key_path, '-T', '10', 'send', 'slow'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertTrue(wait_until(lambda: self.ran() == ['slow'], 10))
+        self.broker.stop()
+        out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 75, err)
+        self.assertIn('lost the broker while waiting for the response', err)
+        self.broker.start()  # same port
+        self.assertTrue(wait_until(lambda: d.log().count('mqtt: connected') >= 2, 15), d.log())
+        p = self.via('send', 'ok')
+        self.assertExit(p, 0)
+        self.assertEqual(self.ran(), ['slow', 'ok'])  # slow ran once
+
+    def test_black_holed_broker_does_not_block_tcp(self):
+        """siotd in a network namespace of the test's own, where the broker's
+        address is dropped by an nftables rule: its connect() hangs in the
+        MQTT thread while TCP clients are served, and SIGTERM still stops it."""
+        if os.geteuid() != 0 or not shutil.which('nft') or not shutil.which('ip'):
+            if os.environ.get('CI') == 'true':
+                self.fail('needs root, ip and nft')
+            self.skipTest('needs root, ip and nft (apt install nftables)')
+        ns = 'siot-bh-%d' % os.getpid()
+        subprocess.run(['ip', 'netns', 'add', ns], check=True)
+        self.addCleanup(subprocess.run, ['ip', 'netns', 'del', ns])
+
+        def inns(*cmd):
+            subprocess.run(['ip', 'netns', 'exec', ns] + list(cmd), check=True)
+        inns('ip', 'link', 'set', 'lo', 'up')
+        # A route to the broker's address (through lo), and the rule that drops it.
+        inns('ip', 'addr', 'add', '10.199.0.2/24', 'dev', 'lo')
+        inns('nft', 'add table ip siot; add chain ip siot out { type filter hook output '
+                    'priority 0; }; add rule ip siot out ip daddr 10.199.0.1 drop')
+        port = free_port()
+        conf = self.path('bh.conf')
+        with open(conf, 'w') as f:
+            f.write(self.conf(broker='mqtt://10.199.0.1:1883'))
+        log = open(self.path('bh.log'), 'wb')
+        proc = subprocess.Popen(['ip', 'netns', 'exec', ns, SIOTD, '-d', '-c', conf, '--listen',
+                                 '127.0.0.1:%d' % port], stdout=log, stderr=log)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+
+        def logtext():
+            with open(self.path('bh.log'), errors='replace') as f:
+                return f.read()
+        self.assertTrue(wait_until(lambda: 'ready:' in logtext(), 10), logtext())
+        time.sleep(1.0)  # connect() to the black hole has started
+        for _ in range(3):
+            t = time.monotonic()
+            p = subprocess.run(['ip', 'netns', 'exec', ns, SIOT_CTL, '-H', '127.0.0.1:%d' % port,
+                                '-i', 'alice', '-k', self.alice_key_path, '-T', '5', 'send',
+                                'ok'], capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stderr + logtext())
+            self.assertLess(time.monotonic() - t, 5)
+        self.assertNotIn('mqtt: connected', logtext())
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        self.assertEqual(proc.returncode, 0, logtext())
+        self.assertIn('stopped', logtext())
+
+    # ---- TLS and bridges ---------------------------------------------------
+
+    def test_mqtts_with_a_test_ca(self):
+        ssl = lambda *a: subprocess.run(['openssl'] + list(a), check=True, capture_output=True)
+        ca_key, ca, key, csr, crt = (self.path(n) for n in
+                                     ('ca.key', 'ca.crt', 'srv.key', 'srv.csr', 'srv.crt'))
+        ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', ca_key, '-out', ca,
+            '-days', '2', '-subj', '/CN=siot test CA')
+        ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj',
+            '/CN=127.0.0.1')
+        ext = self.path('ext')
+        with open(ext, 'w') as f:
+            f.write('subjectAltName=IP:127.0.0.1\n')
+        ssl('x509', '-req', '-in', csr, '-CA', ca, '-CAkey', ca_key, '-CAcreateserial', '-out',
+            crt, '-days', '2', '-extfile', ext)
+        os.chmod(key, 0o644)  # mosquitto drops to its own user
+        port = free_port()
+        b = self.new_broker('tls', port=port, lines=['listener %d 127.0.0.1' % port,
+                                                     'cafile ' + ca, 'certfile ' + crt,
+                                                     'keyfile ' + key])
+        self.device(self.conf('ca_file = "%s";' % ca, broker='mqtts://127.0.0.1:%d' % port))
+        p = ctl(['-M', 'mqtts://127.0.0.1:%d' % port, '--mqtt-ca-file', ca, '-D', 'dev1', '-i',
+                 'alice', '-k', self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+        # Without the CA given, the broker's certificate is not trusted.
+        p = ctl(['-M', 'mqtts://127.0.0.1:%d' % port, '--mqtt-ca-file', '/etc/ssl/certs/ca-certificates.crt',
+                 '-D', 'dev1', '-i', 'alice', '-k', self.alice_key_path, '-T', '5', 'send', 'ok'])
+        self.assertExit(p, 69)
+        self.assertEqual(self.ran(), ['ok'])
+        del b
+
+    def test_bridged_brokers(self):
+        """The device on one broker, the client on another bridged to it
+        with MQTT v5 (bridge_protocol_version mqttv50)."""
+        port = free_port()
+        self.new_broker('edge', port=port, lines=[
+            'listener %d 127.0.0.1' % port,
+            'connection to-core', 'address 127.0.0.1:%d' % self.broker.port,
+            'bridge_protocol_version mqttv50', 'topic siot/# both 1', 'cleansession true'])
+        self.device()
+        edge = Broker(self.dir, 'edge-ref', port=port)
+        ok = None
+        for _ in range(20):  # the bridge needs a moment to subscribe
+            ok = ctl(['-M', 'mqtt://127.0.0.1:%d' % port, '-D', 'dev1', '-i', 'alice', '-k',
+                      self.alice_key_path, '-T', '5', 'send', 'ok'])
+            if ok.returncode == 0:
+                break
+            time.sleep(0.5)
+        self.assertExit(ok, 0)
+        self.assertRegex(ok.stdout, r'^peer mqtt:[0-9a-f]{32}\n$')
+        del edge
+
+    # ---- fan-out -----------------------------------------------------------
+
+    def test_group_of_twenty_over_both_transports(self):
+        targets, names = [], []
+        for i in range(20):
+            n = 'd%02d' % i
+            w = os.path.join(self.dir, n)
+            os.mkdir(w)
+            text = self.conf(device=n).replace('%s/ok.sh' % self.dir, '%s/ok.sh' % w)
+            write_script(os.path.join(w, 'ok.sh'), 'echo ok >> "%s/ran"\necho %s' % (w, n))
+            write_script(os.path.join(w, 'slow.sh'), 'true')
+            d = Daemon(w, text)
+            self.daemons.append(d)
+            d.start()
+            via_mqtt = i % 2 == 0
+            if via_mqtt:
+                self.assertTrue(wait_until(lambda: 'mqtt: connected' in d.log(), 10))
+                where = 'mqtt = "mqtt://127.0.0.1:%d";' % self.broker.port
+            else:
+                where = 'host = "127.0.0.1"; port = %d;' % d.port
+            targets.append('{ name = "%s"; %s device = "%s"; id = "alice"; key_file = "%s"; }'
+                           % (n, where, n, self.alice_key_path))
+            names.append(n)
+        targets.append('{ name = "gone"; mqtt = "mqtt://127.0.0.1:%d"; device = "gone"; '
+                       'id = "alice"; key_file = "%s"; }' % (self.broker.port,
+                                                             self.alice_key_path))
+        cfg = self.path('ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = (\n%s\n);\ngroups = ( { name = "all"; targets = [ %s ]; },\n'
+                    '  { name = "more"; targets = [ %s, "gone" ]; } );\n'
+                    % (',\n'.join(targets), ', '.join('"%s"' % n for n in names),
+                       ', '.join('"%s"' % n for n in names)))
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, '-t', 'all', '--parallel', '10', 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(sorted(l for l in p.stdout.splitlines() if not l.startswith(' ')),
+                         ['%s: ok' % n for n in names])
+        for n in names:
+            with open(os.path.join(self.dir, n, 'ran')) as f:
+                self.assertEqual(f.read(), 'ok\n')
+        p = ctl(['-c', cfg, '-t', 'more', '--json', 'send', 'ok'])
+        self.assertExit(p, 69)
+        objs = {json.loads(l)['target']: json.loads(l) for l in p.stdout.splitlines()}
+        self.assertEqual(len(objs), 21)
+        self.assertIn('no device is subscribed to siot/gone/in', objs['gone']['error'])
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
