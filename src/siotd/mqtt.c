@@ -590,14 +590,18 @@ int mqtt_start(struct daemon *d)
 	return 0;
 }
 
+/* A client whose thread is still in a connect() that the broker never
+ * answers: left to the process's end, and reachable (no leak reported). */
+static struct mqtt *left_running;
+
 void mqtt_stop(struct daemon *d)
 {
 	struct mqtt *m = d->mqtt;
 	struct item *it, *next;
-	bool joined = true;
 
 	if (!m)
 		return;
+	d->mqtt = NULL;
 	if (m->thread_started) {
 		struct timespec until;
 
@@ -607,13 +611,17 @@ void mqtt_stop(struct daemon *d)
 		pthread_mutex_unlock(&m->lock);
 		mosquitto_disconnect_v5(m->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 3;
+		until.tv_sec += 2;
 		if (pthread_timedjoin_np(m->thread, NULL, &until) != 0) {
-			/* Still in a connect() to a broker that does not answer:
-			 * cancel it (connect is a cancellation point). */
-			pthread_cancel(m->thread);
-			pthread_join(m->thread, NULL);
-			joined = false;
+			/* Still in a connect() to a broker that does not answer
+			 * (the loop checks for stop twice a second otherwise).
+			 * Cancelling it inside libmosquitto and OpenSSL is not
+			 * safe; the process is about to end, which ends it. */
+			log_debug("mqtt: still connecting; not waiting for it");
+			m->efd_src = sd_event_source_disable_unref(m->efd_src);
+			pthread_detach(m->thread);
+			left_running = m;
+			return;
 		}
 	}
 	for (it = m->head; it; it = next) {
@@ -625,14 +633,11 @@ void mqtt_stop(struct daemon *d)
 	if (m->efd >= 0)
 		close(m->efd);
 	mosquitto_property_free_all(&m->connect_props);
-	/* A thread cancelled inside libmosquitto may hold its locks: leave
-	 * the client to the process's end then. */
-	if (joined && m->mosq)
+	if (m->mosq)
 		mosquitto_destroy(m->mosq);
 	mosquitto_lib_cleanup();
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->wake);
 	config_unref(m->cfg);
 	free(m);
-	d->mqtt = NULL;
 }
