@@ -25,6 +25,10 @@ fi
 cd "$dir"
 case "$what" in
 tests)
+	# The optional 'mqtt' package, for the tests through a broker.
+	if [ ! -d node_modules/mqtt ]; then
+		npm ci --no-audit --no-fund --loglevel=error
+	fi
 	exec node --test test/
 	;;
 types)

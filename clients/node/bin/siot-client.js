@@ -13,6 +13,8 @@ import {
 import { escapeForTerminal } from '../src/terminal.js';
 
 const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-i ID] [-k KEYFILE]
+                   [-M URL [--mqtt-user NAME] [--mqtt-password-file FILE]
+                    [--mqtt-ca-file FILE] [--mqtt-prefix PREFIX]]
                    [--protocol v1|classic] [--hash sha256|sha512] [--tag-length N]
                    [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json] [-v]
                    send COMMAND [COMMAND...]
@@ -20,6 +22,8 @@ const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-
        siot-client --version
 
 siot-client reads no configuration file: -t, -c and check are siot-ctl's.
+-M mqtt://HOST[:PORT] (or mqtts://) sends through an MQTT v5 broker to device
+-D; it needs the 'mqtt' package (npm install mqtt).
 
 Exit status: 0 ok, 1 failed, 2 rejected, 3 busy, 4 timeout, 5 error (the device's
 answer); 76 not authentic or wrong protocol/device, 69 could not connect,
@@ -157,6 +161,11 @@ async function main() {
         host: { type: 'string', short: 'H' },
         port: { type: 'string', short: 'p' },
         socket: { type: 'string', short: 'U' },
+        mqtt: { type: 'string', short: 'M' },
+        'mqtt-user': { type: 'string' },
+        'mqtt-password-file': { type: 'string' },
+        'mqtt-ca-file': { type: 'string' },
+        'mqtt-prefix': { type: 'string' },
         device: { type: 'string', short: 'D' },
         id: { type: 'string', short: 'i' },
         key: { type: 'string', short: 'k' },
@@ -201,7 +210,7 @@ async function main() {
   if (!commands.length) return usageExit('send needs at least one command name');
   const seconds = v.timeout === undefined ? 30 : Number(v.timeout);
   if (!(seconds > 0)) return usageExit(`-T takes seconds (more than 0), not '${v.timeout}'`);
-  if (!v.host && !v.socket) return usageExit('no device to talk to: give -H HOST or -U SOCKET');
+  if (!v.host && !v.socket && !v.mqtt) return usageExit('no device to talk to: give -H HOST, -U SOCKET or -M URL');
   if (!v.key) return usageExit('no key: give -k KEYFILE');
 
   /** @type {Connection} */
@@ -211,6 +220,11 @@ async function main() {
       host: v.host,
       port: int(v.port, 'port'),
       path: v.socket,
+      mqtt: v.mqtt,
+      mqttUsername: v['mqtt-user'],
+      mqttPasswordFile: v['mqtt-password-file'],
+      mqttCaFile: v['mqtt-ca-file'],
+      mqttPrefix: v['mqtt-prefix'],
       device: v.device,
       id: v.id,
       keyFile: v.key,

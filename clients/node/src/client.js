@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Connections to siot devices over TCP or a Unix socket.
 
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
-import { homedir } from 'node:os';
+import { expandHome, readKeyFile } from './files.js';
+import { Stream } from './stream.js';
 import {
-  AbortError, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
+  AbortError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError,
 } from './errors.js';
+import { Broker, checkMqttTarget, describeMqtt } from './mqtt.js';
 import {
   DEFAULT_PORT, HASHES, MAGIC, MAX_OUTPUT, SEAL_OVERHEAD, VERSION, buildRequest, checkCommand, decodeKey,
   findResult, makeParams, openOutput, validId,
@@ -31,6 +33,13 @@ import {
  * @property {number} [wakeupLength]
  * @property {number} [timeout] milliseconds for each send(), from its start; default 30000
  * @property {boolean} [classicResponse] classic: wait for the confirmation (default true)
+ * @property {string} [mqtt] an MQTT v5 broker instead: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
+ *   (needs device; uses the optional peer dependency "mqtt")
+ * @property {string} [mqttPrefix] the topics' prefix, default "siot"
+ * @property {string} [mqttUsername] the broker login
+ * @property {string} [mqttPassword] its password, or:
+ * @property {string} [mqttPasswordFile] a file holding it (checked as a key file is)
+ * @property {string} [mqttCaFile] mqtts: the CA certificates to trust (PEM)
  */
 
 /**
@@ -58,54 +67,6 @@ import {
  */
 
 const STATUS_NAMES = /** @type {const} */ (['ok', 'failed', 'rejected', 'busy', 'timeout', 'error']);
-
-/** The longest key file: 128 hex digits or 88 base64 characters, CR LF. */
-const KEY_FILE_MAX = 256;
-
-/** A path with a leading ~/ taken as the home folder, as siot-ctl does. @param {string} path */
-const expandHome = (path) => (path.startsWith('~/') ? homedir() + path.slice(1) : path);
-
-/**
- * Read a key file with the same rule as siot-ctl (and ssh): a regular file
- * (a symlink's target counts), owned by this user or root, no access at all
- * for group or others.  The file is opened without blocking (a FIFO in a
- * key's place is refused, not waited on) and the opened descriptor is the
- * one checked and read, so nothing can be swapped in between.
- * @param {string} path
- */
-export function readKeyFile(path) {
-  const file = expandHome(path);
-  let fd;
-  try {
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
-  } catch (e) {
-    throw new KeyFileError(`${file}: cannot read key file: ${/** @type {Error} */ (e).message}`);
-  }
-  const text = Buffer.alloc(KEY_FILE_MAX + 1);
-  try {
-    const st = fstatSync(fd);
-    const uid = process.getuid ? process.getuid() : 0;
-    if (!st.isFile()) throw new KeyFileError(`${file}: not a regular file`);
-    if (st.uid !== uid && st.uid !== 0) throw new KeyFileError(`${file}: owned by uid ${st.uid}; fix: chown ${uid} ${file}`);
-    if (st.mode & 0o077) {
-      throw new KeyFileError(`${file}: unprotected key file (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): group and others must have no access; fix: chmod 600 ${file}`);
-    }
-    let have = 0;
-    for (;;) {
-      const n = readSync(fd, text, have, text.length - have, null);
-      if (n === 0) break;
-      have += n;
-      if (have === text.length) break;
-    }
-    if (have > KEY_FILE_MAX) throw new KeyFileError(`${file}: too large to be a key file`);
-    const key = decodeKey(text.toString('latin1', 0, have));
-    if (!key) throw new KeyFileError(`${file}: not a key: expected one line of hex or base64 for 16..64 bytes (make one with: siot-client keygen)`);
-    return key;
-  } finally {
-    text.fill(0);
-    closeSync(fd);
-  }
-}
 
 /**
  * The key of a target: the bytes themselves (a Buffer or Uint8Array of 16
@@ -162,50 +123,16 @@ function keyFromFile(target, file) {
 /** A signal that never aborts: a Connection's until its first send(). */
 const NEVER = new AbortController().signal;
 
-/** A byte stream with exact reads and a deadline (the send under way's). */
-class Stream {
+/** A socket's bytes. */
+class SocketStream extends Stream {
   /** @param {import('node:net').Socket} socket @param {AbortSignal} signal */
   constructor(socket, signal) {
+    super(signal);
     this.socket = socket;
-    /** @type {AbortSignal} */
-    this.signal = signal;
-    /** @type {Buffer} */
-    this.buf = Buffer.alloc(0);
-    this.ended = false;
-    /** @type {Error | null} */
-    this.error = null;
-    /** @type {(() => void) | null} */
-    this.wake = null;
-    const poke = () => { const w = this.wake; this.wake = null; if (w) w(); };
-    socket.on('data', (d) => { this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d; poke(); });
-    socket.on('end', () => { this.ended = true; poke(); });
-    socket.on('close', () => { this.ended = true; poke(); });
-    socket.on('error', (e) => { this.error = e; poke(); });
-    this.poke = poke;
-    this.setSignal(signal);
-  }
-
-  /** The deadline (and abort) of the send under way. @param {AbortSignal} signal */
-  setSignal(signal) {
-    this.signal = signal;
-    signal.addEventListener('abort', this.poke, { once: true });
-  }
-
-  /** Exactly n bytes, or null when the peer closed first. @param {number} n */
-  async read(n) {
-    while (this.buf.length < n) {
-      if (this.signal.aborted) throw this.signal.reason;
-      if (this.error) {
-        const code = /** @type {NodeJS.ErrnoException} */ (this.error).code;
-        if (code === 'ECONNRESET' || code === 'EPIPE') return null;
-        throw this.error;
-      }
-      if (this.ended) return null;
-      await new Promise((resolve) => { this.wake = () => resolve(undefined); });
-    }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
+    socket.on('data', (d) => this.feed(d));
+    socket.on('end', () => this.end());
+    socket.on('close', () => this.end());
+    socket.on('error', (e) => this.fail(e));
   }
 
   /** @param {Buffer} data */
@@ -222,6 +149,7 @@ class Stream {
 
 /** @param {Target} target */
 function describe(target) {
+  if (target.mqtt) return describeMqtt(target);
   const path = target.path ?? target.socket;
   if (path) return path;
   const host = target.host ?? '';
@@ -235,7 +163,9 @@ function describe(target) {
 export class Connection {
   /** @param {Target} target @param {SendOptions} [options] */
   constructor(target, options = {}) {
-    if (!target || (!target.host && !target.path && !target.socket)) throw new UsageError('a target needs host, or path (socket)');
+    if (!target || (!target.host && !target.path && !target.socket && !target.mqtt)) throw new UsageError('a target needs host, path (socket) or mqtt');
+    if (target.mqtt && (target.host || target.path || target.socket)) throw new UsageError('give mqtt or host or path, not several');
+    if (target.mqtt) checkMqttTarget(target);
     if (target.path && target.socket && target.path !== target.socket) throw new UsageError('give path or socket, not both');
     this.target = target;
     this.params = makeParams(target);
@@ -256,6 +186,8 @@ export class Connection {
     this.where = describe(target);
     /** @type {boolean} the current stream already carried a request */
     this.reused = false;
+    /** @type {Broker | null} the broker's connection (mqtt targets), kept across sends */
+    this.broker = null;
   }
 
   /** A fresh deadline of timeoutMs from now, with the caller's abort. */
@@ -274,6 +206,13 @@ export class Connection {
 
   async open() {
     const t = this.target;
+    if (t.mqtt) {
+      // One broker connection for this Connection; a session per command.
+      if (!this.broker) this.broker = new Broker(t, this.where);
+      this.stream = await this.broker.openSession(this.signal, () => this.failure(false));
+      this.reused = false;
+      return;
+    }
     const path = t.path ?? t.socket;
     const socket = path ? netConnect({ path }) : netConnect({ host: t.host, port: t.port ?? DEFAULT_PORT, autoSelectFamily: true });
     await new Promise((resolve, reject) => {
@@ -286,7 +225,7 @@ export class Connection {
         reject(new UnreachableError(`could not connect to ${this.where}: ${e.message}`, { cause: e }));
       });
     });
-    this.stream = new Stream(socket, this.signal);
+    this.stream = new SocketStream(socket, this.signal);
     this.reused = false;
     if (this.params.wakeupLength) await this.stream.write(Buffer.alloc(this.params.wakeupLength));
   }
@@ -400,7 +339,9 @@ export class Connection {
     }
     /** @type {Status} */
     const name = STATUS_NAMES[status] ?? 'error';
-    if (status === 2 || status === 3) this.close(); // the device closes after these
+    // The device closes after these; through a broker, each command has a
+    // session of its own (a next HELLO may never come, and there is no EOF).
+    if (status === 2 || status === 3 || this.target.mqtt) this.close();
     return { command, status: name, result, output, authentic: true };
   }
 
@@ -412,6 +353,8 @@ export class Connection {
   /** Close for good and wipe this connection's copy of the key. */
   destroy() {
     this.close();
+    this.broker?.end();
+    this.broker = null;
     this.key?.fill(0);
     this.key = null;
   }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // siot-client: send commands to siot devices (siotd, or anything that speaks
 // siot-protocol(7)) from Node.js.
-export { Connection, send, readKeyFile } from './client.js';
+export { Connection, send } from './client.js';
+export { readKeyFile, readPasswordFile } from './files.js';
 export {
   AbortError, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError,
