@@ -221,6 +221,8 @@ int ctl_mqtt_connect(struct ctl_mqtt **out, const struct send_options *o, int64_
 		return failure(err, errlen, "cannot make an MQTT client: %s", strerror(errno));
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_threaded_set(m->mosq, true);
+	/* Small messages, each waited for: no Nagle delay. */
+	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);

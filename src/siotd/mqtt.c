@@ -499,6 +499,8 @@ static int setup_client(struct mqtt *m)
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_threaded_set(m->mosq, true);
+	/* Small messages, each waited for: no Nagle delay. */
+	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
 	if (mc->username) {

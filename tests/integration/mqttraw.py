@@ -1,12 +1,66 @@
-"""A small MQTT v5 client for the tests, written from the MQTT 5.0
+"""MQTT for the tests: mosquitto started with a config of its own (Broker),
+and a small MQTT v5 client, written from the MQTT 5.0
 specification: just what the tests need to publish what siot-ctl never would
 (replays, duplicates, floods, odd topics) and to watch what siotd publishes.
 CONNECT, SUBSCRIBE, PUBLISH at QoS 1 with Correlation Data and Response
 Topic, PUBACK both ways.  Blocking, one socket, bounded waits.
 """
+import os
+import shutil
 import socket
 import struct
+import subprocess
 import time
+
+from harness import free_port, wait_until
+
+MOSQUITTO = shutil.which('mosquitto') or '/usr/sbin/mosquitto'
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """mosquitto with a config of its own; stopped by PID."""
+
+    def __init__(self, workdir, name='broker', port=None, lines=()):
+        self.port = port or free_port()
+        self.conf = os.path.join(workdir, name + '.conf')
+        self.log_path = os.path.join(workdir, name + '.log')
+        self.lines = list(lines)
+        self.proc = None
+
+    def start(self):
+        with open(self.conf, 'w') as f:
+            f.write('persistence false\nlog_dest stderr\nlog_type all\nset_tcp_nodelay true\n')
+            if not any(l.startswith('listener') for l in self.lines):
+                f.write('listener %d 127.0.0.1\n' % self.port)
+            if not any(l.startswith('allow_anonymous') for l in self.lines):
+                f.write('allow_anonymous true\n')
+            f.write(''.join(l + '\n' for l in self.lines))
+        log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen([MOSQUITTO, '-c', self.conf], stdout=log, stderr=log,
+                                     start_new_session=True)
+        log.close()
+        if not wait_until(lambda: port_open(self.port), 10):
+            raise RuntimeError('mosquitto did not come up:\n' + self.log())
+        return self
+
+    def log(self):
+        with open(self.log_path, errors='replace') as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, DISCONNECT = 1, 2, 3, 4, 8, 9, 14
 PROP_CORRELATION_DATA, PROP_RESPONSE_TOPIC = 0x09, 0x08

@@ -17,55 +17,9 @@ import unittest
 
 from harness import SIOT_CTL, SIOTD, Case, Daemon, Raw, ctl, free_port, gone, wait_until, \
     write_key, write_script
-from mqttraw import MqttRaw
+from mqttraw import MOSQUITTO, Broker, MqttRaw
 
-MOSQUITTO = shutil.which('mosquitto') or '/usr/sbin/mosquitto'
 HAVE_MOSQUITTO = os.path.exists(MOSQUITTO)
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(('127.0.0.1', port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class Broker:
-    """mosquitto with a config of its own; stopped by PID."""
-
-    def __init__(self, workdir, name='broker', port=None, lines=()):
-        self.port = port or free_port()
-        self.conf = os.path.join(workdir, name + '.conf')
-        self.log_path = os.path.join(workdir, name + '.log')
-        self.lines = list(lines)
-        self.proc = None
-
-    def start(self):
-        with open(self.conf, 'w') as f:
-            f.write('persistence false\nlog_dest stderr\nlog_type all\n')
-            if not any(l.startswith('listener') for l in self.lines):
-                f.write('listener %d 127.0.0.1\n' % self.port)
-            if not any(l.startswith('allow_anonymous') for l in self.lines):
-                f.write('allow_anonymous true\n')
-            f.write(''.join(l + '\n' for l in self.lines))
-        log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen([MOSQUITTO, '-c', self.conf], stdout=log, stderr=log,
-                                     start_new_session=True)
-        log.close()
-        if not wait_until(lambda: port_open(self.port), 10):
-            raise RuntimeError('mosquitto did not come up:\n' + self.log())
-        return self
-
-    def log(self):
-        with open(self.log_path, errors='replace') as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None
 
 
 class Session(Raw):

@@ -28,6 +28,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 from harness import ctl, free_port, wait_until  # noqa: E402  (the shared test helpers)
+from mqttraw import Broker  # noqa: E402
 
 SRC = os.environ.get('SOURCE_ROOT', os.path.dirname(os.path.dirname(HERE)))
 SIOTD = os.environ.get('SIOTD')
@@ -173,8 +174,10 @@ def finish_payload(work, pay):
                     os.path.join(work, 'payload.ext4'), '64M'], check=True)
 
 
-def build_payload(work, image):
-    """The built siotd and the files of systemd/, installed by guest-setup.sh."""
+def build_payload(work, image, mqtt_port=None):
+    """The built siotd and the files of systemd/, installed by guest-setup.sh.
+    With mqtt_port: a device that serves only through the broker on the
+    host's port (10.0.2.2 from the guest), with the shipped drop-in."""
     pay = start_payload(work)
     shutil.copy(os.path.join(image, 'gpio-sim.ko'), pay)
     shutil.copy(SIOTD, os.path.join(pay, 'siotd'))
@@ -187,8 +190,13 @@ def build_payload(work, image):
                 '(sleep 120) > /dev/null 2>&1 &\necho $!\nexit 0\n')
     with open(os.path.join(pay, 'siot-slow'), 'w') as f:
         f.write('#!/bin/sh\necho slow-started >&2\nsleep 8\necho slow-finished >&2\n')
+    config = CONFIG
+    if mqtt_port:
+        shutil.copy(os.path.join(SRC, 'systemd', 'siotd-mqtt.conf'), pay)
+        config = config.replace('device_id = "vm";\n', 'device_id = "vm";\nlisten = [];\n'
+                                'mqtt = { broker = "mqtt://10.0.2.2:%d"; };\n' % mqtt_port)
     with open(os.path.join(pay, 'siot.conf'), 'w') as f:
-        f.write(CONFIG)
+        f.write(config)
     finish_payload(work, pay)
 
 
@@ -410,6 +418,45 @@ class VmGpio(Booted):
         self.assertGreaterEqual(during, 2)
         self.assertEqual(self.guest.agent('count reload failed'), '0',
                          self.guest.agent('context reload failed'))
+
+
+class VmMqtt(Booted):
+    """A device behind NAT: siotd under systemd with listen = [] and a broker
+    (mosquitto on the host, reached through QEMU's user network), the
+    shipped drop-in, the service enabled and the socket not."""
+
+    @classmethod
+    def make_payload(cls):
+        cls.broker = Broker(cls.work, 'vm-broker').start()
+        build_payload(cls.work, cls.image, mqtt_port=cls.broker.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.broker.stop()
+
+    def via(self, *args):
+        return ctl(['-M', 'mqtt://127.0.0.1:%d' % self.broker.port, '-D', 'vm', '-i', 'alice',
+                    '-k', os.path.join(self.work, 'alice.key'), '-T', '60'] + list(args),
+                   timeout=120)
+
+    def test_1_runs_from_the_unit_without_a_socket(self):
+        self.assertEqual(self.guest.agent('enabled siotd.service'), 'enabled')
+        self.assertEqual(self.guest.agent('active siotd.service'), 'active')
+        self.assertEqual(self.guest.agent('active siotd.socket'), 'inactive')
+        self.assertEqual(self.guest.agent('enabled siotd.socket'), 'masked')
+        want = 'broker mqtt://10.0.2.2:%d connected' % self.broker.port
+        self.assertTrue(wait_until(lambda: want in self.guest.agent('status'), 60),
+                        self.guest.agent('status') + '\n' + self.guest.agent('journal'))
+
+    def test_2_commands_through_the_broker(self):
+        p = self.via('send', 'lamp-on')
+        self.assertEqual(p.returncode, 0, p.stderr + self.guest.agent('journal'))
+        self.assertEqual(int(self.guest.agent('value 3')), 1)
+        p = self.via('--json', 'send', 'lamp-state')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)['result'], 1)
+        self.assertIn('via=mqtt session=', self.guest.agent('journal'))
 
 
 class VmPackage(Booted):

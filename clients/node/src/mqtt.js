@@ -144,6 +144,8 @@ export class Broker {
       client.end(true);
       throw e;
     }
+    // Small messages, each waited for: no Nagle delay.
+    client.stream?.setNoDelay?.(true);
     this.client = client;
   }
 

@@ -39,7 +39,20 @@ install -m 0755 "$p/siot-slow" /usr/local/bin/siot-slow
 install -m 0640 -o root -g siot "$p/siot.conf" /etc/siot.conf
 install -m 0640 -o root -g siot "$p/alice.key" /etc/siot/keys/alice.key
 systemctl daemon-reload
-systemctl enable --now siotd.socket
+if [ -f "$p/siotd-mqtt.conf" ]; then
+	# A device that serves only through a broker (listen = [] in its
+	# siot.conf): the shipped drop-in, the socket masked and the service
+	# enabled to run from boot, as siotd(8) says.
+	install -D -m 0644 "$p/siotd-mqtt.conf" /etc/systemd/system/siotd.service.d/mqtt.conf
+	# The units where a package puts them: /etc holds only the admin's
+	# changes (masking a unit that has a file in /etc fails).
+	mv /etc/systemd/system/siotd.socket /etc/systemd/system/siotd.service /usr/lib/systemd/system/
+	systemctl mask siotd.socket
+	systemctl daemon-reload
+	systemctl enable --now siotd.service
+else
+	systemctl enable --now siotd.socket
+fi
 
 start_agent
 
