@@ -164,6 +164,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
 	config_unref(d->config);
 	d->config = next;
 	gpio_release_undeclared(d->gpio, next->lines, next->n_lines);
+	mqtt_reloaded(d);
 	log_info("reloaded: %zu client(s), %zu command(s)", next->n_clients, next->n_commands);
 	sd_notify(0, "READY=1");
 	daemon_notify_status(d);

@@ -479,6 +479,30 @@ bool mqtt_session_early(const struct conn *c)
 	return c->mqtt->early;
 }
 
+static bool same_string(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+void mqtt_reloaded(struct daemon *d)
+{
+	const struct mqtt_config *now = d->config->mqtt, *was = d->mqtt ? d->mqtt->mc : NULL;
+	bool same = !now == !was;
+
+	if (same && now)
+		same = same_string(now->broker, was->broker) && same_string(now->prefix, was->prefix) &&
+		       same_string(now->username, was->username) &&
+		       same_string(now->password_file, was->password_file) &&
+		       same_string(now->ca_file, was->ca_file) &&
+		       same_string(now->tls_cert_file, was->tls_cert_file) &&
+		       same_string(now->tls_key_file, was->tls_key_file) &&
+		       now->keepalive == was->keepalive && now->max_sessions == was->max_sessions &&
+		       strcmp(d->config->device_id, d->mqtt->cfg->device_id) == 0;
+	if (!same)
+		log_warnx("mqtt: the broker settings changed; they take effect when siotd restarts "
+			  "(systemctl restart siotd)");
+}
+
 const char *mqtt_status(const struct daemon *d)
 {
 	return d->mqtt ? d->mqtt->state : "";

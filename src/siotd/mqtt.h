@@ -28,6 +28,10 @@ int mqtt_start(struct daemon *d);
 /* Disconnect and stop the thread (end of the loop). */
 void mqtt_stop(struct daemon *d);
 
+/* After a reload: the broker settings (and the device id in the topics) are
+ * those siotd started with; say so when the new config changed them. */
+void mqtt_reloaded(struct daemon *d);
+
 /* A line for the unit's STATUS=, e.g. "broker mqtt://b:1883 connected";
  * "" without mqtt. */
 const char *mqtt_status(const struct daemon *d);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config_parse.h"
@@ -173,6 +174,35 @@ static void build_classic(struct config *c)
 	}
 }
 
+/* The broker's files: the password file checked and read as a key file is
+ * (then wiped: siotd reads it again when it connects), the TLS key file's
+ * permissions, and the CA and certificate files readable. */
+static void resolve_mqtt(struct config *c, struct cfg_reader *r)
+{
+	const struct mqtt_config *m = c->mqtt;
+	const char *const readable[] = { m ? m->ca_file : NULL, m ? m->tls_cert_file : NULL };
+	char err[600], password[256];
+	struct stat st;
+
+	if (!m)
+		return;
+	if (m->password_file) {
+		if (keyfile_load_password(m->password_file, KEYFILE_DAEMON, password, sizeof(password),
+					  err, sizeof(err)) < 0)
+			cfg_report_line(r, m->line, "mqtt: %s", err);
+		sodium_memzero(password, sizeof(password));
+	}
+	if (m->tls_key_file) {
+		if (stat(m->tls_key_file, &st) < 0)
+			cfg_report_line(r, m->line, "mqtt: %s: %s", m->tls_key_file, strerror(errno));
+		else if (keyfile_check(&st, m->tls_key_file, KEYFILE_DAEMON, err, sizeof(err)) < 0)
+			cfg_report_line(r, m->line, "mqtt: %s", err);
+	}
+	for (size_t i = 0; i < sizeof(readable) / sizeof(readable[0]); i++)
+		if (readable[i] && access(readable[i], R_OK) < 0)
+			cfg_report_line(r, m->line, "mqtt: %s: %s", readable[i], strerror(errno));
+}
+
 int config_resolve(struct config *c, struct cfg_reader *r)
 {
 	unsigned before = r->errors;
@@ -181,6 +211,7 @@ int config_resolve(struct config *c, struct cfg_reader *r)
 	resolve_lines(c, r);
 	resolve_programs(c, r);
 	resolve_fd_budget(c, r);
+	resolve_mqtt(c, r);
 	build_classic(c);
 	return r->errors > before ? -EINVAL : 0;
 }

@@ -202,6 +202,56 @@ class Mqtt(Case):
         self.assertEqual(proc.returncode, 76, err)
         self.assertIn('is not authentic', err)
 
+    def test_a_session_has_the_deadline_of_its_hello(self):
+        d = self.device(extra='timeout = 0.5;\nhandshake_timeout = 0.5;\n')
+        s = Session(self.raw_mq(), 'dev1')
+        s.open()
+        s.read_hello()
+        self.assertTrue(wait_until(lambda: 'no complete request before the deadline' in d.log(),
+                                   5), d.log())
+        s.send(s.request(self.alice_key, 'alice', 'ok'))  # too late: the session is gone
+        self.assertTrue(s.mq.quiet(1.0))
+        self.assertEqual(self.ran(), [])
+
+    def test_reload_keeps_the_broker_settings_and_says_so(self):
+        d = self.device()
+        with open(d.conf) as f:
+            text = f.read()
+        with open(d.conf, 'w') as f:
+            f.write(text.replace('mqtt = { broker', 'mqtt = { prefix = "other"; broker'))
+        d.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: 'reloaded:' in d.log(), 5), d.log())
+        self.assertIn('mqtt: the broker settings changed; they take effect when siotd restarts',
+                      d.log())
+        p = self.via('send', 'ok')  # still on the old topics
+        self.assertExit(p, 0)
+
+    def test_backoff_is_per_claimed_client_id(self):
+        """No address through a broker: failures count against the client id
+        they claimed, so mallory guessing alice's key backs off alice's id
+        only, and bob goes on."""
+        bob_key = self.path('bob.key')
+        write_key(bob_key)
+        text = self.conf(extra='backoff = { failures = 3; window = 60.0; base = 30.0; };\n')
+        text = text.replace('clients = ( { id = "alice"; key_file = "%s"; } );' % self.alice_key_path,
+                            'clients = ( { id = "alice"; key_file = "%s"; },\n'
+                            '            { id = "bob"; key_file = "%s"; } );'
+                            % (self.alice_key_path, bob_key))
+        d = self.device(text)
+        guess = self.path('guess.key')
+        write_key(guess)
+        url = 'mqtt://127.0.0.1:%d' % self.broker.port
+        for _ in range(3):
+            p = ctl(['-M', url, '-D', 'dev1', '-i', 'alice', '-k', guess, 'send', 'ok'])
+            self.assertExit(p, 76)
+        p = self.via('send', 'ok')  # alice, with her real key: backing off
+        self.assertExit(p, 3)
+        self.assertIn('backing off', p.stderr)
+        p = ctl(['-M', url, '-D', 'dev1', '-i', 'bob', '-k', bob_key, 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertIn('reason=backing-off', d.log())
+        self.assertEqual(self.ran(), ['ok'])
+
     # ---- what the broker says ---------------------------------------------
 
     def test_no_device_subscribed_is_reported_at_once(self):
@@ -282,6 +332,10 @@ class Mqtt(Case):
         self.assertTrue(wait_until(lambda: d.proc.poll() is not None, 10))
         self.assertEqual(d.proc.returncode, 1)
         self.assertIn('readable by others', d.log())
+        # --check-config says so too, at the mqtt line.
+        p = subprocess.run([SIOTD, '--check-config', '-c', d.conf], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stdout + p.stderr, r'siot.conf:2: mqtt: %s: .*readable by others' % f)
 
     # ---- bad input ----------------------------------------------------------
 
@@ -313,6 +367,19 @@ class Mqtt(Case):
                       'before any MAC', d.log())
         self.assertIn('a request for no open session', d.log())
         self.assertEqual(self.ran(), [])
+
+    def test_maximum_packet_size_is_set_in_connect(self):
+        """siotd's CONNECT says 8 KiB: the broker keeps a larger message from
+        it, and only a smaller oversized one reaches siotd (and is dropped
+        there, before any MAC)."""
+        d = self.device()
+        mq = self.raw_mq()
+        corr = os.urandom(16)
+        mq.publish('siot/dev1/in', b'x' * 9000, corr, 'siot/dev1/out/' + corr.hex())
+        time.sleep(1.0)
+        self.assertNotIn('larger than any request', d.log())
+        mq.publish('siot/dev1/in', b'x' * 5000, corr, 'siot/dev1/out/' + corr.hex())
+        self.assertTrue(wait_until(lambda: 'larger than any request' in d.log(), 5), d.log())
 
     def test_truncated_request_ends_the_session(self):
         """A malformed request in a real session ends it, like malformed TCP
