@@ -180,19 +180,21 @@ static void build_classic(struct config *c)
 static void resolve_mqtt(struct config *c, struct cfg_reader *r)
 {
 	const struct mqtt_config *m = c->mqtt;
-	const char *const readable[] = { m ? m->ca_file : NULL, m ? m->tls_cert_file : NULL };
+	/* (Files that config_load already refused are not looked at.) */
+	const char *const readable[] = { m && m->tls ? m->ca_file : NULL,
+					 m && m->tls ? m->tls_cert_file : NULL };
 	char err[600], password[256];
 	struct stat st;
 
 	if (!m)
 		return;
-	if (m->password_file) {
+	if (m->password_file && m->username) {
 		if (keyfile_load_password(m->password_file, KEYFILE_DAEMON, password, sizeof(password),
 					  err, sizeof(err)) < 0)
 			cfg_report_line(r, m->line, "mqtt: %s", err);
 		sodium_memzero(password, sizeof(password));
 	}
-	if (m->tls_key_file) {
+	if (m->tls && m->tls_key_file) {
 		if (stat(m->tls_key_file, &st) < 0)
 			cfg_report_line(r, m->line, "mqtt: %s: %s", m->tls_key_file, strerror(errno));
 		else if (keyfile_check(&st, m->tls_key_file, KEYFILE_DAEMON, err, sizeof(err)) < 0)

@@ -458,11 +458,26 @@ END_TEST
  * and the defaults; "mqtt" in a from list. */
 START_TEST(mqtt_only_device)
 {
-	struct config *c = load("listen = [];\n"
-				"mqtt = { broker = \"mqtts://[::1]:8884\"; ca_file = \"/ca.pem\";\n"
-				"  username = \"dev\"; password_file = \"/etc/siot/mqtt.pass\"; };\n"
-				"clients = ( { id = \"alice\"; key_file = \"a.key\"; from = [ \"mqtt\" ]; } );\n"
-				EXEC_T);
+	char text[1024], pass[160], ca[160];
+	struct config *c;
+	FILE *f;
+
+	snprintf(pass, sizeof(pass), "%s/mqtt.pass", dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	ck_assert_ptr_nonnull(f = fopen(pass, "w"));
+	fputs("secret\n", f);
+	fclose(f);
+	chmod(pass, 0600);
+	ck_assert_ptr_nonnull(f = fopen(ca, "w"));
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "listen = [];\n"
+		 "mqtt = { broker = \"mqtts://[::1]:8884\"; ca_file = \"%s\";\n"
+		 "  username = \"dev\"; password_file = \"%s\"; };\n"
+		 "clients = ( { id = \"alice\"; key_file = \"a.key\"; from = [ \"mqtt\" ]; } );\n"
+		 EXEC_T,
+		 ca, pass);
+	c = load(text);
 
 	expect((const char *const[]){ NULL });
 	ck_assert_ptr_null(c->listen[0]);
