@@ -35,6 +35,7 @@ struct item {
 	int rc;                  /* CONNACK reason, disconnect or error code */
 	int err;                 /* errno, for a failed connect */
 	bool oversize;           /* payload longer than any request: not copied */
+	bool retained;           /* a retained message: not for any session */
 	size_t corr_len;         /* as received (only 16 is valid) */
 	uint8_t corr[MQTT_CORR_LEN];
 	char *rtopic;            /* Response Topic, or NULL */
@@ -152,6 +153,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 		return;
 	it->kind = ITEM_MESSAGE;
 	it->oversize = oversize;
+	it->retained = msg->retain;
 	it->len = len;
 	if (len)
 		memcpy(it->payload, msg->payload, len);
@@ -309,6 +311,13 @@ static void take_message(struct mqtt *m, const struct item *it)
 
 	if (m->d->stopping)
 		return;
+	if (it->retained) {
+		/* Kept by the broker from some earlier time: a session's messages
+		 * are never retained (and one would open a session at every
+		 * start). */
+		log_message(m, NULL, "malformed", "a retained message, dropped");
+		return;
+	}
 	if (it->oversize) {
 		log_message(m, NULL, "malformed",
 			    "a message larger than any request, dropped before any MAC");

@@ -219,7 +219,8 @@ class MqttRaw:
         self._send(SUBSCRIBE, 2, struct.pack('>H', pid) + varint(0) + string(topic) + b'\x01')
         return self._wait_ack(pid, timeout)
 
-    def publish(self, topic, payload=b'', corr=None, rtopic=None, wait=True, timeout=5.0):
+    def publish(self, topic, payload=b'', corr=None, rtopic=None, wait=True, timeout=5.0,
+                retain=False):
         """QoS 1; returns the PUBACK's reason code (None when not waited for)."""
         props = b''
         if rtopic is not None:
@@ -227,7 +228,7 @@ class MqttRaw:
         if corr is not None:
             props += bytes([PROP_CORRELATION_DATA]) + string(corr)
         pid = self._id()
-        self._send(PUBLISH, 2, string(topic) + struct.pack('>H', pid) + varint(len(props)) +
+        self._send(PUBLISH, 2 | (1 if retain else 0), string(topic) + struct.pack('>H', pid) + varint(len(props)) +
                    props + payload)
         return self._wait_ack(pid, timeout) if wait else None
 

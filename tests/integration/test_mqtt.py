@@ -368,6 +368,21 @@ class Mqtt(Case):
         self.assertIn('a request for no open session', d.log())
         self.assertEqual(self.ran(), [])
 
+    def test_retained_messages_are_dropped(self):
+        """A retained message on the device's topic (left by anyone, at any
+        time) reaches siotd when it subscribes; no session's message is ever
+        retained, so it is dropped unanswered.  (An empty retained message
+        would only clear the topic, in MQTT: this one has a payload.)"""
+        mq = self.raw_mq()
+        corr = os.urandom(16)
+        out = 'siot/dev1/out/' + corr.hex()
+        mq.subscribe(out)
+        mq.publish('siot/dev1/in', b'\x05alice' + os.urandom(32), corr, out, retain=True)
+        d = self.device()
+        self.assertTrue(wait_until(lambda: 'a retained message, dropped' in d.log(), 5), d.log())
+        self.assertTrue(mq.quiet(1.0))
+        mq.publish('siot/dev1/in', b'', None, None, retain=True)  # clear it again
+
     def test_maximum_packet_size_is_set_in_connect(self):
         """siotd's CONNECT says 8 KiB: the broker keeps a larger message from
         it, and only a smaller oversized one reaches siotd (and is dropped
