@@ -115,7 +115,7 @@ if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
 fi
 in_root() {
 	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" "${extra_env[@]}" "$@"
+		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" SIOT_QEMU_USER=1 "${extra_env[@]}" "$@"
 }
 echo "== .ci/install-deps (armhf)"
 # Run even on the cached root: it is quick when everything is there, and

@@ -461,8 +461,14 @@ class Mqtt(Case):
         inns('ip', 'link', 'set', 'lo', 'up')
         # A route to the broker's address (through lo), and the rule that drops it.
         inns('ip', 'addr', 'add', '10.199.0.2/24', 'dev', 'lo')
-        inns('nft', 'add table ip siot; add chain ip siot out { type filter hook output '
-                    'priority 0; }; add rule ip siot out ip daddr 10.199.0.1 drop')
+        rule = ('add table ip siot; add chain ip siot out { type filter hook output '
+                'priority 0; }; add rule ip siot out ip daddr 10.199.0.1 drop')
+        r = subprocess.run(['ip', 'netns', 'exec', ns, 'nft', rule], capture_output=True, text=True)
+        if r.returncode != 0 and os.environ.get('SIOT_QEMU_USER') == '1':
+            # qemu-user does not translate nftables' netlink messages; the
+            # native run (CI's x86_64 suites) makes this same test.
+            self.skipTest('nft cannot set the DROP rule under qemu-user: ' + r.stderr.strip())
+        self.assertEqual(r.returncode, 0, r.stderr)
         port = free_port()
         conf = self.path('bh.conf')
         with open(conf, 'w') as f:
