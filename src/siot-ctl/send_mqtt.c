@@ -9,8 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <mosquitto.h>
 #include <mqtt_protocol.h>
+
+#include "mosq_dl.h"
 
 #define CORR_LEN 16
 #define MAX_PACKET 8192
@@ -208,6 +209,11 @@ int ctl_mqtt_connect(struct ctl_mqtt **out, const struct send_options *o, int64_
 	*out = m;
 	if (!m)
 		return failure(err, errlen, "out of memory");
+	if (mosq_dl_load(err, errlen) < 0) {
+		free(m);
+		*out = NULL;
+		return EXIT_UNREACHABLE;
+	}
 	m->o = o;
 	m->connack = -1;
 	pthread_mutex_init(&m->lock, NULL);

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <systemd/sd-daemon.h>
 
 #include "conn_internal.h"
+#include "mosq_dl.h"
 #include "usec.h"
 
 #define MQTT_CORR_LEN 16
@@ -607,6 +607,14 @@ int mqtt_start(struct daemon *d)
 		 d->config->device_id);
 	snprintf(m->client_id, sizeof(m->client_id), "siotd-%s", d->config->device_id);
 	snprintf(m->state, sizeof(m->state), "broker %s connecting", mc->broker);
+	{
+		char err[400];
+
+		if (mosq_dl_load(err, sizeof(err)) < 0) {
+			log_error("mqtt: %s", err);
+			return -1;
+		}
+	}
 	mosquitto_lib_init();
 	if (setup_client(m) < 0)
 		return -1;

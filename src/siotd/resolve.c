@@ -18,6 +18,7 @@
 #include "config_parse.h"
 #include "keyfile.h"
 #include "keys.h"
+#include "mosq_dl.h"
 
 static void resolve_keys(struct config *c, struct cfg_reader *r)
 {
@@ -188,6 +189,8 @@ static void resolve_mqtt(struct config *c, struct cfg_reader *r)
 
 	if (!m)
 		return;
+	if (mosq_dl_load(err, sizeof(err)) < 0)
+		cfg_report_line(r, m->line, "mqtt: %s", err);
 	if (m->password_file && m->username) {
 		if (keyfile_load_password(m->password_file, KEYFILE_DAEMON, password, sizeof(password),
 					  err, sizeof(err)) < 0)
