@@ -12,10 +12,17 @@
 MOSQ_DL_FUNCTIONS(MOSQ_DL_DEFINE)
 #undef MOSQ_DL_DEFINE
 
+/* Every function's name and where its address goes. */
+#define MOSQ_DL_ENTRY(f) { #f, (void **)&mosq_dl_##f },
+static const struct {
+	const char *name;
+	void **ptr;
+} symbols[] = { MOSQ_DL_FUNCTIONS(MOSQ_DL_ENTRY) };
+#undef MOSQ_DL_ENTRY
+
 int mosq_dl_load(char *err, size_t errlen)
 {
 	static void *lib;
-	const char *missing = NULL;
 
 	if (lib)
 		return 0;
@@ -25,17 +32,15 @@ int mosq_dl_load(char *err, size_t errlen)
 			 dlerror());
 		return -1;
 	}
-#define MOSQ_DL_RESOLVE(f)                                                                      \
-	if (!missing && !(*(void **)&mosq_dl_##f = dlsym(lib, #f)))                             \
-		missing = #f;
-	MOSQ_DL_FUNCTIONS(MOSQ_DL_RESOLVE)
-#undef MOSQ_DL_RESOLVE
-	if (missing) {
-		snprintf(err, errlen, "%s has no %s: libmosquitto 2.0 or later is needed",
-			 MOSQ_DL_SONAME, missing);
-		dlclose(lib);
-		lib = NULL;
-		return -1;
+	for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
+		*symbols[i].ptr = dlsym(lib, symbols[i].name);
+		if (!*symbols[i].ptr) {
+			snprintf(err, errlen, "%s has no %s: libmosquitto 2.0 or later is needed",
+				 MOSQ_DL_SONAME, symbols[i].name);
+			dlclose(lib);
+			lib = NULL;
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -498,15 +498,18 @@ void mqtt_reloaded(struct daemon *d)
 	const struct mqtt_config *now = d->config->mqtt, *was = d->mqtt ? d->mqtt->mc : NULL;
 	bool same = !now == !was;
 
-	if (same && now)
-		same = same_string(now->broker, was->broker) && same_string(now->prefix, was->prefix) &&
-		       same_string(now->username, was->username) &&
-		       same_string(now->password_file, was->password_file) &&
-		       same_string(now->ca_file, was->ca_file) &&
-		       same_string(now->tls_cert_file, was->tls_cert_file) &&
-		       same_string(now->tls_key_file, was->tls_key_file) &&
-		       now->keepalive == was->keepalive && now->max_sessions == was->max_sessions &&
-		       strcmp(d->config->device_id, d->mqtt->cfg->device_id) == 0;
+	if (same && now) {
+		const char *a[] = { now->broker,	 now->prefix,	now->username,
+				    now->password_file,	 now->ca_file,	now->tls_cert_file,
+				    now->tls_key_file,	 d->config->device_id };
+		const char *b[] = { was->broker,	 was->prefix,	was->username,
+				    was->password_file,	 was->ca_file,	was->tls_cert_file,
+				    was->tls_key_file,	 d->mqtt->cfg->device_id };
+
+		for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+			same &= same_string(a[i], b[i]);
+		same &= now->keepalive == was->keepalive && now->max_sessions == was->max_sessions;
+	}
 	if (!same)
 		log_warnx("mqtt: the broker settings changed; they take effect when siotd restarts "
 			  "(systemctl restart siotd)");

@@ -7,11 +7,13 @@ members are a closed port and a listener that never says HELLO.
 """
 import json
 import os
+import signal
 import socket
+import subprocess
 import time
 import unittest
 
-from harness import Case, Daemon, ctl, write_key, write_script
+from harness import SIOT_CTL, Case, Daemon, ctl, wait_until, write_key, write_script
 
 
 class Groups(Case):
@@ -172,6 +174,13 @@ class Groups(Case):
         p = ctl(['-c', cfg, '-t', 'both', '-H', '127.0.0.1', 'send', 'x'])
         self.assertExit(p, 64)
         self.assertIn('-H is for one device; "both" is a group of 2', p.stderr)
+        for flag, value in (('-p', '7468'), ('-U', '/run/x.sock'), ('-M', 'mqtt://b'),
+                            ('-D', 'dev'), ('-i', 'bob'), ('-k', '/k'), ('--protocol', 'v1'),
+                            ('--hash', 'sha256'), ('--tag-length', '32'),
+                            ('--challenge-length', '32'), ('--wakeup-length', '1')):
+            p = ctl(['-c', cfg, '-t', 'both', flag, value, 'send', 'x'])
+            self.assertExit(p, 64)
+            self.assertIn('%s is for one device' % flag, p.stderr)
         p = ctl(['-c', cfg, '-t', 'both', '--parallel', '0', 'send', 'x'])
         self.assertExit(p, 64)
         self.assertEqual(self.ran('a') + self.ran('b'), [])
@@ -183,6 +192,68 @@ class Groups(Case):
         self.assertExit(p, 0)
         self.assertIn('2 target(s), 1 group(s)', p.stdout)
         self.assertRegex(p.stdout, r'\n  both +group of 2 target\(s\)\n')
+        # A member this side cannot use: no address, a classic one-character
+        # name, a missing key.  Each ends the run before anything is sent.
+        key = os.path.join(self.dir, 'a', 'alice.key')
+        for member, args, code, said in (
+                ('{ name = "c"; id = "alice"; key_file = "%s"; }' % key, ['x'], 78,
+                 'target "c" has no host, socket or mqtt'),
+                ('{ name = "c"; host = "127.0.0.1"; protocol = "classic"; key_file = "%s"; }' % key,
+                 ['y'], 64, 'classic refuses one-character command names'),
+                ('{ name = "c"; host = "127.0.0.1"; id = "alice"; key_file = "%s/none.key"; }'
+                 % self.dir, ['x'], 78, 'none.key'),
+                ('{ name = "c"; mqtt = "mqtts://127.0.0.1"; device = "c"; id = "alice"; '
+                 'key_file = "%s"; }' % key, ['x'], 64, 'mqtts needs the CA certificates')):
+            cfg2 = self.write_conf([a, b, member], [('three', ['a', 'b', 'c'])])
+            p = ctl(['-c', cfg2, '-t', 'three', 'send'] + args)
+            self.assertExit(p, code)
+            self.assertIn(said, p.stderr)
+            self.assertIn('(in target "c" of group "three"; nothing was sent to any device)',
+                          p.stderr)
+        self.assertEqual(self.ran('a') + self.ran('b'), ['x'] * 4)
+
+    def test_a_worker_that_dies_is_reported(self):
+        """A device's worker killed before it reports: its line says so, the
+        status is 70 (worse than any device's), and the others still report."""
+        a = self.device('a', 'echo x >> "%(d)s/ran"')[1]
+        silent = socket.socket()  # accepts (backlog), never says HELLO
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(8)
+        self.addCleanup(silent.close)
+        mute = ('{ name = "mute"; host = "127.0.0.1"; port = %d; id = "alice"; key_file = "%s"; }'
+                % (silent.getsockname()[1], self.alice_key_path))
+        cfg = self.write_conf([a, mute], [('both', ['a', 'mute'])])
+        proc = subprocess.Popen([SIOT_CTL, '-c', cfg, '-t', 'both', '-T', '30', 'send', 'x'],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        kids = []
+
+        def workers():
+            kids[:] = subprocess.run(['pgrep', '-P', str(proc.pid)], capture_output=True,
+                                     text=True).stdout.split()
+            return kids
+        self.assertTrue(wait_until(lambda: self.ran('a') == ['x'] and len(workers()) == 1, 10))
+        os.kill(int(kids[0]), signal.SIGKILL)  # the one waiting for mute's HELLO
+        out, err = proc.communicate(timeout=20)
+        self.assertEqual(proc.returncode, 70, out + err)
+        self.assertIn('a: ok\n', out)
+        self.assertIn("mute: error: siot-ctl's worker for this device was killed by signal 9 "
+                      'before it reported; the command may have run\n', out)
+
+    def test_several_commands_and_their_outputs(self):
+        a = self.device('a', 'echo x >> "%(d)s/ran"\nprintf "one\\ntwo\\n"')[1]
+        b = self.device('b', 'echo x >> "%(d)s/ran"\nexit 3')[1]
+        cfg = self.write_conf([a, b], [('both', ['a', 'b'])])
+        p = ctl(['-c', cfg, '-t', 'both', 'send', 'x', 'x'])
+        self.assertExit(p, 1)
+        self.assertIn('a: ok (2 commands)\n  x:\n    one\n    two\n  x:\n    one\n    two\n',
+                      p.stdout)
+        self.assertIn('b: x: failed (exit 3); 1 more not sent\n', p.stdout)
+        self.assertEqual(self.ran('b'), ['x'])  # the second was not sent
+        p = ctl(['-c', cfg, '-t', 'both', '--json', 'send', 'x', 'x'])
+        objs = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual(sorted((o['target'], o['status']) for o in objs),
+                         [('a', 'ok'), ('a', 'ok'), ('b', 'failed'), ('b', 'not-sent')])
 
 
 if __name__ == '__main__':

@@ -202,6 +202,22 @@ class Mqtt(Case):
         self.assertEqual(proc.returncode, 76, err)
         self.assertIn('is not authentic', err)
 
+    def test_a_session_running_its_action_is_never_evicted(self):
+        """At max_sessions, only a session still waiting for its request
+        makes room; one whose action runs is kept, and the new one is
+        dropped."""
+        d = self.device(mqtt_extra='max_sessions = 1;')
+        s = Session(self.raw_mq(), 'dev1')
+        s.open()
+        s.read_hello()
+        s.send(s.request(self.alice_key, 'alice', 'slow'))  # runs 1.5 s
+        self.assertTrue(wait_until(lambda: self.ran() == ['slow'], 5))
+        t = Session(self.raw_mq(), 'dev1')
+        t.open()
+        self.assertTrue(t.mq.quiet(0.5))  # no HELLO: dropped
+        self.assertIn('mqtt.max_sessions sessions are busy', d.log())
+        self.assertEqual(Session.parse(s.read_response_bytes(5))[0], 0)  # the first one finishes
+
     def test_a_session_has_the_deadline_of_its_hello(self):
         d = self.device(extra='timeout = 0.5;\nhandshake_timeout = 0.5;\n')
         s = Session(self.raw_mq(), 'dev1')
@@ -261,6 +277,24 @@ class Mqtt(Case):
         self.assertLess(time.monotonic() - t, 10)
         self.assertIn('no device is subscribed to siot/nobody/in', p.stderr)
 
+    def test_usage_and_file_errors_before_any_connection(self):
+        base = ['-i', 'alice', '-k', self.alice_key_path, 'send', 'ok']
+        for args, code, said in (
+                (['-M', 'tcp://127.0.0.1', '-D', 'dev1'], 64, 'give mqtt://HOST[:PORT]'),
+                (['-M', 'mqtt://u:p@127.0.0.1', '-D', 'dev1'], 64, 'only a host and a port'),
+                (['-M', 'mqtt://127.0.0.1'], 64, 'the device id is needed'),
+                (['-M', 'mqtts://127.0.0.1', '-D', 'dev1'], 64, '--mqtt-ca-file'),
+                (['-M', 'mqtt://127.0.0.1', '-D', 'dev1', '--mqtt-password-file', '/x'], 64,
+                 'needs a user name'),
+                (['-M', 'mqtt://127.0.0.1', '-D', 'dev1', '--mqtt-user', 'u',
+                  '--mqtt-password-file', self.path('none.pass')], 78, 'none.pass'),
+                (['-M', 'mqtts://127.0.0.1:%d' % self.broker.port, '-D', 'dev1',
+                  '--mqtt-ca-file', self.path('none.pem')], 69, 'TLS files')):
+            p = ctl(args + base)
+            self.assertExit(p, code)
+            self.assertIn(said, p.stderr)
+        self.assertEqual(self.ran(), [])
+
     def test_cannot_connect_and_no_hello(self):
         port = free_port()
         p = ctl(['-M', 'mqtt://127.0.0.1:%d' % port, '-D', 'dev1', '-i', 'alice', '-k',
@@ -315,6 +349,20 @@ class Mqtt(Case):
         self.assertExit(p, 69)
         self.assertIn('the broker does not let this user publish to siot/dev1/in (check its ACL)',
                       p.stderr)
+        # siotd with a wrong password: it says the broker refused it.
+        wrong = self.path('wrong.pass')
+        with open(wrong, 'w') as fh:
+            fh.write('nope\n')
+        os.chmod(wrong, 0o600)
+        w = os.path.join(self.dir, 'w')
+        os.mkdir(w)
+        d2 = Daemon(w, self.conf('username = "dev1"; password_file = "%s";' % wrong,
+                                 broker='mqtt://127.0.0.1:%d' % b.port))
+        self.daemons.append(d2)
+        d2.start()
+        self.assertTrue(wait_until(lambda: 'refused the connection' in d2.log(), 10), d2.log())
+        self.assertRegex(d2.log(), r'mqtt: mqtt://127.0.0.1:\d+ refused the connection: '
+                                   r'(Not authorized|Bad user name or password)')
         f = self.path('alice.pass')
         os.chmod(f, 0o644)
         p = self.via('--mqtt-user', 'alice', '--mqtt-password-file', f, 'send', 'ok', broker=b)
