@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "siot.h"
+#include "crypto.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -36,7 +37,7 @@ size_t siot_digest_length(enum siot_hash hash)
 	case SIOT_HASH_SHA256:
 		return SIOT_SHA256_LEN;
 	case SIOT_HASH_SHA512:
-		return SIOT_SHA512_LEN;
+		return SIOT_CRYPTO_SHA512 ? SIOT_SHA512_LEN : 0;
 	}
 	return 0;
 }
@@ -146,7 +147,7 @@ bool siot_valid_command(const char *s, size_t len)
 
 int siot_init(void)
 {
-	return sodium_init() < 0 ? -EIO : 0;
+	return siot_crypto_init();
 }
 
 int siot_params_init(struct siot_params *p, enum siot_profile profile, enum siot_hash hash,
@@ -178,21 +179,16 @@ int siot_params_init(struct siot_params *p, enum siot_profile profile, enum siot
 
 int siot_key_init(struct siot_key *k, enum siot_hash hash, const uint8_t *key, size_t len)
 {
+	if (siot_digest_length(hash) == 0)
+		return -EINVAL;
 	k->hash = hash;
-	switch (hash) {
-	case SIOT_HASH_SHA256:
-		crypto_auth_hmacsha256_init(&k->st.s256, key, len);
-		return 0;
-	case SIOT_HASH_SHA512:
-		crypto_auth_hmacsha512_init(&k->st.s512, key, len);
-		return 0;
-	}
-	return -EINVAL;
+	siot_crypto_hmac_init(&k->st, hash, key, len);
+	return 0;
 }
 
 void siot_key_wipe(struct siot_key *k)
 {
-	sodium_memzero(k, sizeof(*k));
+	siot_crypto_wipe(k, sizeof(*k));
 }
 
 static bool is_hex(const char *s, size_t len)
@@ -210,7 +206,6 @@ static bool is_hex(const char *s, size_t len)
 int siot_key_decode(const char *text, size_t text_len, uint8_t out[SIOT_MAX_KEY], size_t *len)
 {
 	size_t n = text_len, bin_len = 0;
-	const char *end = NULL;
 	int r;
 
 	if (n > 0 && text[n - 1] == '\n') {
@@ -221,12 +216,11 @@ int siot_key_decode(const char *text, size_t text_len, uint8_t out[SIOT_MAX_KEY]
 	if (memchr(text, '\n', n) || memchr(text, '\0', n))
 		return -EINVAL;
 	if (is_hex(text, n))
-		r = sodium_hex2bin(out, SIOT_MAX_KEY, text, n, NULL, &bin_len, &end);
+		r = siot_crypto_hex2bin(out, SIOT_MAX_KEY, text, n, &bin_len);
 	else
-		r = sodium_base642bin(out, SIOT_MAX_KEY, text, n, NULL, &bin_len, &end,
-				      sodium_base64_VARIANT_ORIGINAL);
-	if (r != 0 || end != text + n || bin_len < SIOT_MIN_KEY || bin_len > SIOT_MAX_KEY) {
-		sodium_memzero(out, SIOT_MAX_KEY);
+		r = siot_crypto_base642bin(out, SIOT_MAX_KEY, text, n, &bin_len);
+	if (r != 0 || bin_len < SIOT_MIN_KEY || bin_len > SIOT_MAX_KEY) {
+		siot_crypto_wipe(out, SIOT_MAX_KEY);
 		return -EINVAL;
 	}
 	*len = bin_len;
@@ -241,27 +235,13 @@ void siot_mac_start(struct siot_mac *m, const struct siot_key *k)
 
 void siot_mac_update(struct siot_mac *m, const void *data, size_t len)
 {
-	switch (m->hash) {
-	case SIOT_HASH_SHA256:
-		crypto_auth_hmacsha256_update(&m->st.s256, data, len);
-		return;
-	case SIOT_HASH_SHA512:
-		crypto_auth_hmacsha512_update(&m->st.s512, data, len);
-		return;
-	}
+	siot_crypto_hmac_update(&m->st, m->hash, data, len);
 }
 
 void siot_mac_final(struct siot_mac *m, uint8_t out[SIOT_MAX_DIGEST])
 {
-	switch (m->hash) {
-	case SIOT_HASH_SHA256:
-		crypto_auth_hmacsha256_final(&m->st.s256, out);
-		break;
-	case SIOT_HASH_SHA512:
-		crypto_auth_hmacsha512_final(&m->st.s512, out);
-		break;
-	}
-	sodium_memzero(m, sizeof(*m));
+	siot_crypto_hmac_final(&m->st, m->hash, out);
+	siot_crypto_wipe(m, sizeof(*m));
 }
 
 int siot_hmac(enum siot_hash hash, const uint8_t *key, size_t key_len, const void *data,
@@ -282,8 +262,9 @@ int siot_hmac(enum siot_hash hash, const uint8_t *key, size_t key_len, const voi
 /* Mask of all ones when a == b (tags of len bytes), else 0; constant time. */
 static unsigned ct_eq_mask(const uint8_t *a, const uint8_t *b, size_t len)
 {
-	/* sodium_memcmp returns 0 or -1 in time independent of the contents. */
-	unsigned eq = (unsigned)(sodium_memcmp(a, b, len) + 1);
+	/* siot_crypto_memcmp returns 0 or -1 in time independent of the
+	 * contents. */
+	unsigned eq = (unsigned)(siot_crypto_memcmp(a, b, len) + 1);
 	return 0u - eq;
 }
 
@@ -297,8 +278,8 @@ static void zero_but_sealed(struct siot_exchange *ex)
 	size_t at = offsetof(struct siot_exchange, sealed);
 	size_t after = at + sizeof(ex->sealed);
 
-	sodium_memzero(ex, at);
-	sodium_memzero((uint8_t *)ex + after, sizeof(*ex) - after);
+	siot_crypto_wipe(ex, at);
+	siot_crypto_wipe((uint8_t *)ex + after, sizeof(*ex) - after);
 }
 
 void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p)
@@ -314,7 +295,7 @@ void siot_exchange_wipe(struct siot_exchange *ex)
 {
 	size_t used = (size_t)ex->output_len + SIOT_SEAL_OVERHEAD;
 
-	sodium_memzero(ex->sealed, used < sizeof(ex->sealed) ? used : sizeof(ex->sealed));
+	siot_crypto_wipe(ex->sealed, used < sizeof(ex->sealed) ? used : sizeof(ex->sealed));
 	zero_but_sealed(ex);
 }
 
@@ -351,8 +332,8 @@ int siot_server_hello(struct siot_exchange *ex, const char *device_id, const uin
 	}
 	if (challenge)
 		memcpy(h, challenge, c);
-	else
-		randombytes_buf(h, c);
+	else if (siot_crypto_random(h, c) < 0)
+		return -EIO;
 	if (!classic(ex)) {
 		h[c] = (uint8_t)d;
 		memcpy(h + c + 1, device_id, d);
@@ -455,8 +436,8 @@ int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
 		index = (index & ~(size_t)eq) | (i & (size_t)eq);
 		found |= eq;
 	}
-	sodium_memzero(&prefix, sizeof(prefix));
-	sodium_memzero(digest, sizeof(digest));
+	siot_crypto_wipe(&prefix, sizeof(prefix));
+	siot_crypto_wipe(digest, sizeof(digest));
 	DECLASSIFY(&found, sizeof(found)); /* the scan is over: which one matched is public */
 	DECLASSIFY(&index, sizeof(index));
 	if (!found)
@@ -489,7 +470,7 @@ int siot_server_scan_classic(struct siot_exchange *ex, const struct siot_candida
 		index = (index & ~(size_t)eq) | (i & (size_t)eq);
 		found |= eq;
 	}
-	sodium_memzero(digest, sizeof(digest));
+	siot_crypto_wipe(digest, sizeof(digest));
 	DECLASSIFY(&found, sizeof(found));
 	DECLASSIFY(&index, sizeof(index));
 	if (!found)
@@ -500,7 +481,7 @@ int siot_server_scan_classic(struct siot_exchange *ex, const struct siot_candida
 
 /* K_out = H(K, "siot-v1 output" 0 HELLO request_tag), first 32 bytes. */
 static void output_key(const struct siot_exchange *ex, const struct siot_key *key,
-		       uint8_t out[crypto_aead_chacha20poly1305_ietf_KEYBYTES])
+		       uint8_t out[SIOT_SEAL_KEY_LEN])
 {
 	struct siot_mac m;
 	uint8_t digest[SIOT_MAX_DIGEST];
@@ -510,8 +491,8 @@ static void output_key(const struct siot_exchange *ex, const struct siot_key *ke
 	siot_mac_update(&m, ex->hello, ex->hello_len);
 	siot_mac_update(&m, ex->tag, ex->tag_len);
 	siot_mac_final(&m, digest);
-	memcpy(out, digest, crypto_aead_chacha20poly1305_ietf_KEYBYTES);
-	sodium_memzero(digest, sizeof(digest));
+	memcpy(out, digest, SIOT_SEAL_KEY_LEN);
+	siot_crypto_wipe(digest, sizeof(digest));
 }
 
 /* Response MAC up to, not including, the result byte; header = status and
@@ -534,7 +515,6 @@ int siot_server_response(struct siot_exchange *ex, const struct siot_key *key, u
 			 uint8_t result, const uint8_t *output, size_t output_len, uint8_t *out,
 			 size_t cap)
 {
-	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 	struct siot_mac m;
 	uint8_t digest[SIOT_MAX_DIGEST];
 	size_t sealed_len = output_len ? output_len + SIOT_SEAL_OVERHEAD : 0;
@@ -549,20 +529,18 @@ int siot_server_response(struct siot_exchange *ex, const struct siot_key *key, u
 	out[1] = (uint8_t)(output_len >> 8);
 	out[2] = (uint8_t)output_len;
 	if (output_len) {
-		uint8_t k_out[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
-		unsigned long long clen = 0;
+		uint8_t k_out[SIOT_SEAL_KEY_LEN];
 
 		output_key(ex, key, k_out);
-		crypto_aead_chacha20poly1305_ietf_encrypt(out + 3, &clen, output, output_len, NULL,
-							  0, NULL, nonce, k_out);
-		sodium_memzero(k_out, sizeof(k_out));
+		siot_crypto_seal(out + 3, output, output_len, k_out);
+		siot_crypto_wipe(k_out, sizeof(k_out));
 	}
 	response_prefix(&m, ex, key, out, out + 3, sealed_len);
 	siot_mac_update(&m, &result, 1);
 	siot_mac_final(&m, digest);
 	ex->macs++;
 	memcpy(out + 3 + sealed_len, digest, ex->params.tag_length);
-	sodium_memzero(digest, sizeof(digest));
+	siot_crypto_wipe(digest, sizeof(digest));
 	return (int)total;
 }
 
@@ -710,7 +688,7 @@ int siot_client_request(struct siot_exchange *ex, const struct siot_key *key,
 	siot_mac_final(&m, digest);
 	ex->macs++;
 	memcpy(ex->tag, digest, ex->tag_len);
-	sodium_memzero(digest, sizeof(digest));
+	siot_crypto_wipe(digest, sizeof(digest));
 
 	if (classic(ex)) {
 		memcpy(out, ex->tag, ex->tag_len);
@@ -801,7 +779,6 @@ enum siot_feed siot_client_feed_response(struct siot_exchange *ex, const uint8_t
 int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uint8_t *result,
 		       uint8_t *output, size_t *output_len)
 {
-	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 	struct siot_mac prefix, m;
 	uint8_t digest[SIOT_MAX_DIGEST], header[3];
 	size_t tlen = response_tag_len(ex);
@@ -831,8 +808,8 @@ int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uin
 		value = (value & ~eq) | (r & eq);
 		found |= eq;
 	}
-	sodium_memzero(&prefix, sizeof(prefix));
-	sodium_memzero(digest, sizeof(digest));
+	siot_crypto_wipe(&prefix, sizeof(prefix));
+	siot_crypto_wipe(digest, sizeof(digest));
 	DECLASSIFY(&found, sizeof(found)); /* all 256 tried: the result is public */
 	DECLASSIFY(&value, sizeof(value));
 	if (!found)
@@ -841,20 +818,18 @@ int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uin
 	if (output_len)
 		*output_len = 0;
 	if (sealed_len && output) {
-		uint8_t k_out[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
-		unsigned long long mlen = 0;
+		uint8_t k_out[SIOT_SEAL_KEY_LEN];
 		int rc;
 
 		output_key(ex, key, k_out);
-		rc = crypto_aead_chacha20poly1305_ietf_decrypt(output, &mlen, NULL, ex->sealed,
-							       sealed_len, NULL, 0, nonce, k_out);
-		sodium_memzero(k_out, sizeof(k_out));
+		rc = siot_crypto_open(output, ex->sealed, sealed_len, k_out);
+		siot_crypto_wipe(k_out, sizeof(k_out));
 		if (rc != 0) {
-			sodium_memzero(output, SIOT_MAX_OUTPUT);
+			siot_crypto_wipe(output, SIOT_MAX_OUTPUT);
 			return -EBADMSG;
 		}
 		if (output_len)
-			*output_len = (size_t)mlen;
+			*output_len = sealed_len - SIOT_SEAL_OVERHEAD;
 	}
 	*result = (uint8_t)value;
 	return 0;

@@ -15,10 +15,15 @@
  * Secrets: a `struct siot_key` holds HMAC states derived from a key; it is as
  * secret as the key itself.  Keep it in locked memory (sodium_malloc) and call
  * siot_key_wipe() when done.  Every function that builds a MAC on the stack
- * wipes it before returning.  Tags are compared with sodium_memcmp() only.
+ * wipes it before returning.  Tags are compared in constant time only.
  *
- * siot_init() must be called once (it calls sodium_init()) before anything
- * that draws random bytes.
+ * Primitives: every one goes through crypto.h, implemented on libsodium (the
+ * default) or on Mbed TLS (built with -DSIOT_CRYPTO_MBEDTLS, for firmware).
+ * SIOT_CRYPTO_NAME says which.
+ *
+ * siot_init() must be called once (libsodium: it calls sodium_init()) before
+ * anything that draws random bytes.  On Mbed TLS, random bytes come from a
+ * DRBG the caller seeds with siot_drbg_seed() (crypto_types.h).
  */
 #ifndef SIOT_H
 #define SIOT_H
@@ -27,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sodium.h>
+#include "crypto_types.h" /* the backend's HMAC state; libsodium's sodium.h by default */
 
 /* ---- limits (PROTOCOL.md) ------------------------------------------------ */
 
@@ -53,7 +58,7 @@
 #define SIOT_MAX_ID 32          /* client id and device id */
 #define SIOT_MAX_COMMAND 64
 #define SIOT_MAX_OUTPUT 4096
-#define SIOT_SEAL_OVERHEAD crypto_aead_chacha20poly1305_ietf_ABYTES /* 16 */
+#define SIOT_SEAL_OVERHEAD 16 /* the ChaCha20-Poly1305 tag */
 
 /* HELLO: magic, version, hash_id, tag_length, challenge_length, challenge,
  * device_id_length, device_id.  classic: the challenge alone. */
@@ -103,7 +108,8 @@ struct siot_params {
 int siot_params_init(struct siot_params *p, enum siot_profile profile, enum siot_hash hash,
 		     unsigned tag_length, unsigned challenge_length, unsigned wakeup_length);
 
-/* 32 or 64; 0 for a value outside the enum. */
+/* 32 or 64; 0 for a value outside the enum, or for sha512 in a build whose
+ * backend leaves it out (SIOT_CRYPTO_SHA512 0). */
 size_t siot_digest_length(enum siot_hash hash);
 
 /* "sha256"/"sha512", "v1"/"classic", "ok"/"failed"/...; names never NULL
@@ -121,7 +127,8 @@ bool siot_valid_id(const char *s, size_t len);
 /* True if s[0..len) is a valid command name: 1..64 of [A-Za-z0-9._-]. */
 bool siot_valid_command(const char *s, size_t len);
 
-/* Calls sodium_init(); returns 0, or -EIO if libsodium cannot start. */
+/* Starts the crypto backend (libsodium: sodium_init()); returns 0, or -EIO
+ * if it cannot start. */
 int siot_init(void);
 
 /* ---- keys and MACs ------------------------------------------------------- */
@@ -131,10 +138,7 @@ int siot_init(void);
  * the key.  Secret: see the file comment. */
 struct siot_key {
 	enum siot_hash hash;
-	union {
-		crypto_auth_hmacsha256_state s256;
-		crypto_auth_hmacsha512_state s512;
-	} st;
+	struct siot_hmac_state st;
 };
 
 /* Absorb key[0..len) (any length; key files are limited to 16..64 bytes by
@@ -152,10 +156,7 @@ int siot_key_decode(const char *text, size_t text_len, uint8_t out[SIOT_MAX_KEY]
 /* An HMAC in progress; lives on the caller's stack, wiped by siot_mac_final. */
 struct siot_mac {
 	enum siot_hash hash;
-	union {
-		crypto_auth_hmacsha256_state s256;
-		crypto_auth_hmacsha512_state s512;
-	} st;
+	struct siot_hmac_state st;
 };
 
 void siot_mac_start(struct siot_mac *m, const struct siot_key *k);
@@ -248,9 +249,10 @@ size_t siot_hello_length(const struct siot_params *p, size_t device_id_len);
 /*
  * Build the HELLO into ex->hello (ex->hello_len bytes, to be sent as they
  * are) and reset the request parser.  challenge: challenge_length bytes, or
- * NULL to draw them from the OS CSPRNG (randombytes_buf) — only tests pass
- * one.  device_id is ignored in classic.  Returns 0 or -EINVAL for an invalid
- * device id.
+ * NULL to draw them from the backend's random source (libsodium: the OS
+ * CSPRNG; Mbed TLS: the seeded DRBG) — only tests pass one.  device_id is
+ * ignored in classic.  Returns 0, -EINVAL for an invalid device id, or -EIO
+ * when there is no random source (an unseeded DRBG).
  */
 int siot_server_hello(struct siot_exchange *ex, const char *device_id, const uint8_t *challenge);
 

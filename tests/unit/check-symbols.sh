@@ -1,36 +1,61 @@
 #!/bin/sh
-# Usage: check-symbols.sh NM LIBRARY.a
-# Fails when the protocol library references anything outside its allowance:
-# libsodium, and libc's memory and string helpers that neither allocate nor
-# do I/O.  This is the structural proof of "no allocation, no I/O, no
-# logging, no memcmp on MACs" in src/proto.
+# Usage: check-symbols.sh NM LIBRARY.a [sodium|mbedtls]
+# Fails when the protocol library references anything outside its allowance.
+# This is the structural proof of "no allocation, no I/O, no logging, no
+# memcmp on MACs" in src/proto, and of its crypto seam:
+#  - the protocol (siot.c) calls only the seam (siot_crypto_*, crypto.h) and
+#    libc's memory and string helpers that neither allocate nor do I/O;
+#  - the backend (crypto_sodium.c or crypto_mbedtls.c) calls its crypto
+#    library and the same helpers.
 set -eu
 nm_bin=$1
 lib=$2
-undefined=$("$nm_bin" -u "$lib" | awk 'NF == 2 && $1 == "U" { print $2 }' | sort -u)
+backend=${3:-sodium}
+case $backend in
+sodium) library='crypto_* | sodium_* | randombytes_buf' ;;
+mbedtls) library='mbedtls_*' ;;
+*) echo "unknown backend $backend" >&2; exit 2 ;;
+esac
+
+# Members and what each leaves undefined: "member symbol" lines.
+undefined=$("$nm_bin" -u -A "$lib" | awk '{ n = split($1, p, ":"); print p[n - 1], $NF }' | sort -u)
 [ -n "$undefined" ] || { echo "no undefined symbols read from $lib" >&2; exit 1; }
 bad=0
-for sym in $undefined; do
-	case $sym in
-	# The crypto library it is built on.
-	crypto_* | sodium_* | randombytes_buf) ;;
-	# libc helpers that neither allocate nor do I/O.
-	memcpy | memset | memmove | memchr | strlen | strcmp) ;;
-	# _FORTIFY_SOURCE's checked forms of the same.
-	__memcpy_chk | __memset_chk | __memmove_chk) ;;
-	# The stack protector: the failure handler everywhere, and on 32-bit ARM
-	# (armhf) its canary too, a global variable there instead of a TLS slot.
-	__stack_chk_fail | __stack_chk_guard) ;;
-	# A linker symbol, present in PIC objects.
-	_GLOBAL_OFFSET_TABLE_) ;;
-	# Instrumentation the compiler adds in sanitizer and coverage builds.
-	__asan_* | __ubsan_* | __sanitizer_* | __sancov_* | __tsan_*) ;;
-	__gcov_*) ;;
-	*)
-		echo "libsiot must not use: $sym" >&2
+count=0
+seen_backend=0
+echo "$undefined" | {
+	while read -r member sym; do
+		count=$((count + 1))
+		case $member in
+		*crypto_"$backend".c.o) role=backend; seen_backend=1 ;;
+		*siot.c.o) role=protocol ;;
+		*) echo "unexpected member $member in $lib" >&2; bad=1; continue ;;
+		esac
+		case $sym in
+		# libc helpers that neither allocate nor do I/O.
+		memcpy | memset | memmove | memchr | strlen | strcmp) continue ;;
+		# _FORTIFY_SOURCE's checked forms of the same.
+		__memcpy_chk | __memset_chk | __memmove_chk) continue ;;
+		# The stack protector: the failure handler everywhere, and on 32-bit
+		# ARM (armhf) its canary too, a global variable there.
+		__stack_chk_fail | __stack_chk_guard) continue ;;
+		# A linker symbol, present in PIC objects.
+		_GLOBAL_OFFSET_TABLE_) continue ;;
+		# Instrumentation the compiler adds in sanitizer and coverage builds.
+		__asan_* | __ubsan_* | __sanitizer_* | __sancov_* | __tsan_* | __gcov_*) continue ;;
+		esac
+		if [ "$role" = protocol ]; then
+			case $sym in siot_crypto_*) continue ;; esac
+			echo "the protocol must call crypto only through crypto.h, not: $sym" >&2
+			bad=1
+			continue
+		fi
+		# shellcheck disable=SC2254 # $library is a pattern list
+		eval "case \$sym in $library) continue ;; esac"
+		echo "the $backend backend must not use: $sym" >&2
 		bad=1
-		;;
-	esac
-done
-echo "$(echo "$undefined" | wc -l) undefined symbols checked"
-exit $bad
+	done
+	[ "$seen_backend" = 1 ] || { echo "no crypto_$backend.c object in $lib" >&2; bad=1; }
+	echo "$count undefined symbols checked ($backend backend)"
+	exit $bad
+}
