@@ -150,6 +150,11 @@ int siot_init(void)
 	return siot_crypto_init();
 }
 
+int siot_random(void *buf, size_t len)
+{
+	return siot_crypto_random(buf, len);
+}
+
 int siot_params_init(struct siot_params *p, enum siot_profile profile, enum siot_hash hash,
 		     unsigned tag_length, unsigned challenge_length, unsigned wakeup_length)
 {

@@ -43,7 +43,13 @@
 
 #define SIOT_SHA256_LEN 32
 #define SIOT_SHA512_LEN 64
+/* The largest digest this build can make: 32 when the backend leaves
+ * SHA-512 out (a firmware build), which shrinks every buffer below. */
+#if SIOT_CRYPTO_SHA512
 #define SIOT_MAX_DIGEST 64
+#else
+#define SIOT_MAX_DIGEST 32
+#endif
 #define SIOT_MIN_TAG 16
 
 #define SIOT_MIN_CHALLENGE 16
@@ -57,7 +63,12 @@
 
 #define SIOT_MAX_ID 32          /* client id and device id */
 #define SIOT_MAX_COMMAND 64
+/* The protocol's output limit.  A device build that never returns output
+ * may define it smaller (0) to drop the 4 KiB response buffer from
+ * struct siot_exchange; an output it cannot hold is refused (-EINVAL). */
+#ifndef SIOT_MAX_OUTPUT
 #define SIOT_MAX_OUTPUT 4096
+#endif
 #define SIOT_SEAL_OVERHEAD 16 /* the ChaCha20-Poly1305 tag */
 
 /* HELLO: magic, version, hash_id, tag_length, challenge_length, challenge,
@@ -130,6 +141,10 @@ bool siot_valid_command(const char *s, size_t len);
 /* Starts the crypto backend (libsodium: sodium_init()); returns 0, or -EIO
  * if it cannot start. */
 int siot_init(void);
+
+/* Random bytes from the backend's source (libsodium: the OS CSPRNG; Mbed
+ * TLS: the seeded DRBG).  0, or -EIO when there is none. */
+int siot_random(void *buf, size_t len);
 
 /* ---- keys and MACs ------------------------------------------------------- */
 

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* The device core: see siot_device.h. */
+#include "siot_device.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum { ST_WAKE = 0, ST_REQUEST };
+
+#define NO_CLIENT 0xff
+#define DEFAULT_TIMEOUT_MS 5000u
+
+/* a >= b on a wrapping millisecond clock. */
+static bool reached(uint32_t now, uint32_t when)
+{
+	return (int32_t)(now - when) >= 0;
+}
+
+static bool classic(const struct siot_device *d)
+{
+	return d->cfg->params.profile == SIOT_PROFILE_CLASSIC;
+}
+
+int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
+		     const struct siot_dev_board *board)
+{
+	const struct siot_params *p = &cfg->params;
+
+	memset(d, 0, sizeof(*d));
+	if (p->wakeup_length < 1 || cfg->n_commands < 1 ||
+	    cfg->n_commands > SIOT_DEVICE_MAX_COMMANDS || cfg->n_clients < 1 ||
+	    (p->profile == SIOT_PROFILE_CLASSIC && cfg->n_clients != 1) || !board->send ||
+	    !board->load_key || !board->pin_write || !board->pin_read)
+		return -EINVAL;
+	if (p->profile == SIOT_PROFILE_V1 &&
+	    (!cfg->device_id || !siot_valid_id(cfg->device_id, strlen(cfg->device_id))))
+		return -EINVAL;
+	for (uint8_t i = 0; i < cfg->n_commands; i++) {
+		const struct siot_dev_command *c = &cfg->commands[i];
+		size_t n = c->name ? strlen(c->name) : 0;
+
+		if (!siot_valid_command(c->name, n) ||
+		    (p->profile == SIOT_PROFILE_CLASSIC && n < 2) || c->op > SIOT_DEV_CALL ||
+		    (c->op == SIOT_DEV_CALL && !c->call) || (c->op == SIOT_DEV_PULSE && !c->pulse_ms))
+			return -EINVAL;
+	}
+	for (uint8_t i = 0; i < cfg->n_clients; i++)
+		if (p->profile == SIOT_PROFILE_V1 &&
+		    (!cfg->clients[i].id ||
+		     !siot_valid_id(cfg->clients[i].id, strlen(cfg->clients[i].id))))
+			return -EINVAL;
+	d->cfg = cfg;
+	d->board = board;
+	d->pulse_cmd = -1;
+	d->state = ST_WAKE;
+	siot_exchange_init(&d->ex, p);
+	/* The dummy key, for unknown client ids: random, never stored. */
+	if (siot_random(d->dummy_key, sizeof(d->dummy_key)) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* The client whose id the request names, or NO_CLIENT. */
+static uint8_t find_client(const struct siot_device *d)
+{
+	if (classic(d))
+		return 0;
+	if (!d->ex.client_id_valid)
+		return NO_CLIENT;
+	for (uint8_t i = 0; i < d->cfg->n_clients; i++)
+		if (strcmp(d->cfg->clients[i].id, d->ex.client_id) == 0)
+			return i;
+	return NO_CLIENT;
+}
+
+/* The key of client i (or the dummy key); false when only the dummy key
+ * could be made. */
+static bool load_key(struct siot_device *d, uint8_t client, struct siot_key *key)
+{
+	if (client != NO_CLIENT && d->board->load_key(d->board->ctx, client, key) == 0)
+		return true;
+	siot_key_init(key, d->cfg->params.hash, d->dummy_key, sizeof(d->dummy_key));
+	return false;
+}
+
+static void answer(struct siot_device *d, const struct siot_key *key, uint8_t status,
+		   uint8_t result)
+{
+	uint8_t out[SIOT_RESPONSE_FIXED + SIOT_MAX_DIGEST];
+	int n;
+
+	if (classic(d)) {
+		/* classic answers only an action that ran to completion. */
+		if (!d->cfg->classic_response ||
+		    (status != SIOT_STATUS_OK && status != SIOT_STATUS_FAILED))
+			return;
+		n = siot_server_response_classic(&d->ex, key, result, out);
+	} else {
+		n = siot_server_response(&d->ex, key, status, result, NULL, 0, out, sizeof(out));
+	}
+	if (n > 0) {
+		d->board->send(d->board->ctx, out, (size_t)n);
+		d->answered++;
+	}
+}
+
+static void write_level(struct siot_device *d, const struct siot_dev_command *c, bool logical)
+{
+	d->board->pin_write(d->board->ctx, c->pin, logical != (c->active_low != 0));
+}
+
+/* Run command i for client `client` (its key in *key); answer unless a
+ * pulse answers later. */
+static void run(struct siot_device *d, uint8_t i, uint8_t client, const struct siot_key *key,
+		uint32_t now)
+{
+	const struct siot_dev_command *c = &d->cfg->commands[i];
+	uint8_t status = SIOT_STATUS_OK, result = 0;
+	bool level;
+
+	if (d->pulse_cmd >= 0 && d->cfg->commands[d->pulse_cmd].pin == c->pin) {
+		answer(d, key, SIOT_STATUS_BUSY, 0);
+		return;
+	}
+	switch (c->op) {
+	case SIOT_DEV_SET:
+		write_level(d, c, c->value);
+		break;
+	case SIOT_DEV_TOGGLE:
+		level = d->board->pin_read(d->board->ctx, c->pin);
+		d->board->pin_write(d->board->ctx, c->pin, !level);
+		break;
+	case SIOT_DEV_GET:
+		level = d->board->pin_read(d->board->ctx, c->pin);
+		result = level != (c->active_low != 0);
+		break;
+	case SIOT_DEV_CALL:
+		status = c->call(d->board->ctx, &result);
+		break;
+	case SIOT_DEV_PULSE:
+		write_level(d, c, c->value);
+		d->pulse_cmd = (int8_t)i;
+		d->pulse_client = client;
+		d->pulse_answer = true;
+		d->pulse_end = now + c->pulse_ms;
+		return;
+	}
+	answer(d, key, status, result);
+}
+
+static void request_done(struct siot_device *d, uint32_t now)
+{
+	const char *names[SIOT_DEVICE_MAX_COMMANDS];
+	struct siot_key key;
+	size_t match = 0;
+	uint8_t client = find_client(d), n = d->cfg->n_commands;
+	bool known;
+	int found;
+
+	for (uint8_t i = 0; i < n; i++)
+		names[i] = d->cfg->commands[i].name;
+	known = load_key(d, client, &key);
+	if (!known)
+		client = NO_CLIENT;
+	d->ex.macs = 0;
+	if (classic(d)) {
+		struct siot_candidate cand[SIOT_DEVICE_MAX_COMMANDS];
+
+		for (uint8_t i = 0; i < n; i++)
+			cand[i] = (struct siot_candidate){ .key = &key, .command = names[i] };
+		found = siot_server_scan_classic(&d->ex, cand, n, &match);
+	} else {
+		found = siot_server_scan(&d->ex, &key, names, n, &match);
+	}
+	d->last_macs = (uint16_t)d->ex.macs;
+	if (found == 1 && known && (d->cfg->clients[client].allowed >> match & 1u)) {
+		run(d, (uint8_t)match, client, &key, now);
+	} else {
+		answer(d, &key, SIOT_STATUS_REJECTED, 0);
+	}
+	siot_key_wipe(&key);
+}
+
+static void start_exchange(struct siot_device *d, uint32_t now)
+{
+	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+
+	/* A wake-up during a pulse means its client has given up waiting. */
+	d->pulse_answer = false;
+	siot_exchange_init(&d->ex, &d->cfg->params);
+	if (siot_server_hello(&d->ex, d->cfg->device_id, NULL) < 0) {
+		d->dropped++;
+		return;
+	}
+	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
+	d->deadline = now + t;
+	d->req_started = false;
+	d->state = ST_REQUEST;
+}
+
+void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, uint32_t now)
+{
+	size_t i = 0;
+
+	siot_device_tick(d, now);
+	while (i < len) {
+		if (d->state == ST_WAKE) {
+			/* Only a run of wakeup_length zeros wakes the device;
+			 * anything else is noise. */
+			if (buf[i++] != 0) {
+				d->wake_have = 0;
+				continue;
+			}
+			if (++d->wake_have < d->cfg->params.wakeup_length)
+				continue;
+			d->wake_have = 0;
+			start_exchange(d, now);
+			continue;
+		}
+		if (!classic(d) && !d->req_started && buf[i] == 0) {
+			i++; /* a resent wake-up */
+			continue;
+		}
+		d->req_started = true;
+		{
+			size_t used = 0;
+			enum siot_feed r = siot_server_feed(&d->ex, buf + i, len - i, &used);
+
+			i += used;
+			if (r == SIOT_FEED_MORE)
+				continue;
+			d->state = ST_WAKE;
+			if (r == SIOT_FEED_DONE)
+				request_done(d, now);
+			else
+				d->dropped++;
+		}
+		/* One request per wake-up: the rest of this chunk is noise
+		 * until the next one, and is read as such. */
+	}
+}
+
+void siot_device_tick(struct siot_device *d, uint32_t now)
+{
+	if (d->state == ST_REQUEST && reached(now, d->deadline)) {
+		d->state = ST_WAKE;
+		d->wake_have = 0;
+		d->dropped++;
+		siot_exchange_wipe(&d->ex);
+	}
+	if (d->pulse_cmd >= 0 && reached(now, d->pulse_end)) {
+		const struct siot_dev_command *c = &d->cfg->commands[d->pulse_cmd];
+
+		write_level(d, c, !c->value);
+		d->pulse_cmd = -1;
+		if (d->pulse_answer) {
+			struct siot_key key;
+
+			d->pulse_answer = false;
+			load_key(d, d->pulse_client, &key);
+			answer(d, &key, SIOT_STATUS_OK, 0);
+			siot_key_wipe(&key);
+		}
+	}
+}

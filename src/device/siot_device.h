@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The siot server for a device without an OS: a microcontroller on a serial
+ * line.  It is transport-agnostic and allocation-free: the board hands it
+ * the bytes it receives and a millisecond clock, and gives it a function to
+ * send bytes, pin functions and its keys.  Everything it keeps is in
+ * struct siot_device, which the board allocates statically.
+ *
+ * Framing is PROTOCOL.md's "Serial lines": every exchange starts with
+ * wakeup_length bytes of 0x00, answered with a HELLO; one request per
+ * wake-up.  In v1, 0x00 bytes while a request is awaited are skipped (a
+ * request cannot start with id_length 0), so a client may resend the wake-up
+ * until a HELLO arrives.  Each HELLO starts a deadline (timeout_ms) for its
+ * request; a late or malformed request is dropped without an answer.
+ *
+ * Results are siotd's: set/toggle/pulse answer OK with result 0 (a pulse
+ * when it is over), get answers OK with the line's logical level, a command
+ * whose pin is held by a running pulse answers BUSY (result 0), and a
+ * request that matches nothing this client may run answers REJECTED
+ * (result 0).  Every v1 request costs one MAC per command whatever its client
+ * id; an unknown id is scanned with a dummy key.  No action runs without a
+ * verified MAC, and a request runs at most one action.
+ */
+#ifndef SIOT_DEVICE_H
+#define SIOT_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siot.h"
+
+#ifndef SIOT_DEVICE_MAX_COMMANDS
+#define SIOT_DEVICE_MAX_COMMANDS 32
+#endif
+
+enum siot_dev_op {
+	SIOT_DEV_SET = 0,  /* the pin to value */
+	SIOT_DEV_TOGGLE,   /* the pin to its opposite */
+	SIOT_DEV_PULSE,    /* the pin to value, then back after pulse_ms */
+	SIOT_DEV_GET,      /* result = the pin's logical level */
+	SIOT_DEV_CALL,     /* call(): its status and result */
+};
+
+struct siot_dev_command {
+	const char *name;      /* [A-Za-z0-9._-]{1,64}; classic: 2 or more */
+	uint8_t op;            /* enum siot_dev_op */
+	uint8_t pin;           /* the board's pin number */
+	uint8_t value;         /* SET and PULSE: the logical level, 0 or 1 */
+	uint8_t active_low;    /* the pin's electrical level is inverted */
+	uint16_t pulse_ms;     /* PULSE: 1 .. 65535 */
+	/* CALL: returns an enum siot_status; *result is the unsent result. */
+	uint8_t (*call)(void *board_ctx, uint8_t *result);
+};
+
+/* A client: its id (v1) and the commands it may run, a bit per command
+ * index.  Its key comes from the board's load_key. */
+struct siot_dev_client {
+	const char *id;
+	uint32_t allowed;
+};
+
+struct siot_dev_board {
+	void *ctx;
+	void (*send)(void *ctx, const uint8_t *buf, size_t len);
+	void (*pin_write)(void *ctx, uint8_t pin, bool level); /* electrical level */
+	bool (*pin_read)(void *ctx, uint8_t pin);
+	/* The key of client i into *key (siot_key_init); 0, or < 0 when it
+	 * cannot be read (the request is then answered as an unknown
+	 * client's). */
+	int (*load_key)(void *ctx, uint8_t client, struct siot_key *key);
+};
+
+struct siot_dev_config {
+	struct siot_params params;   /* wakeup_length >= 1 */
+	const char *device_id;       /* v1 */
+	const struct siot_dev_command *commands;
+	uint8_t n_commands;          /* 1 .. SIOT_DEVICE_MAX_COMMANDS */
+	const struct siot_dev_client *clients;
+	uint8_t n_clients;           /* 1 ..; classic: 1 */
+	uint16_t timeout_ms;         /* per HELLO; 0 means 5000 */
+	bool classic_response;       /* classic: answer OK/FAILED (siotd's
+				      * classic_response) */
+};
+
+struct siot_device {
+	const struct siot_dev_config *cfg;
+	const struct siot_dev_board *board;
+	struct siot_exchange ex;
+	uint8_t state;       /* internal */
+	uint8_t wake_have;   /* wake-up bytes seen */
+	uint32_t deadline;   /* ms, while a request is awaited */
+	/* A running pulse: its command, its end, and whether the exchange that
+	 * started it still waits for its response. */
+	int8_t pulse_cmd;
+	bool pulse_answer;
+	uint8_t pulse_client;
+	uint32_t pulse_end;
+	bool req_started;    /* v1: a request byte other than 0x00 came */
+	uint8_t dummy_key[32];      /* for unknown client ids; from the DRBG */
+	/* Counters, for tests and the harness: exchanges answered, requests
+	 * dropped (deadline, malformed), MACs of the last request. */
+	uint16_t answered, dropped;
+	uint16_t last_macs;
+};
+
+/* Check the configuration and start waiting for a wake-up.  The crypto
+ * backend's random source must be ready (Mbed TLS: siot_drbg_seed).
+ * 0, or -EINVAL for a configuration this core cannot serve, -EIO without
+ * random bytes. */
+int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
+		     const struct siot_dev_board *board);
+
+/* Bytes received, at time now (ms, wrapping). */
+void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, uint32_t now);
+
+/* Time passes: ends pulses and deadlines.  Call it often (every ms or so). */
+void siot_device_tick(struct siot_device *d, uint32_t now);
+
+#endif
