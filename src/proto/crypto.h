@@ -10,7 +10,14 @@
 #ifndef SIOT_CRYPTO_H
 #define SIOT_CRYPTO_H
 
+#include <errno.h>
+
 #include "siot.h"
+
+/* avr-libc has no EBADMSG (and gives most errno names one value). */
+#ifndef EBADMSG
+#define EBADMSG EIO
+#endif
 
 #define SIOT_SEAL_KEY_LEN 32 /* ChaCha20-Poly1305-IETF key */
 

@@ -45,14 +45,22 @@
 #endif
 /* -------------------------------------------------------------------------- */
 
+#if defined(MBEDTLS_SHA512_C)
 #define MAX_BLOCK 128
+#else
+#define MAX_BLOCK 64
+#endif
 
 int siot_crypto_init(void)
 {
 	return 0;
 }
 
-/* The hash of data, into out; for keys longer than a block. */
+/* The hash of data, into out; for keys longer than a block.  Not inlined:
+ * its context would sit in every caller's frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void hash_once(enum siot_hash hash, const uint8_t *data, size_t len, uint8_t *out)
 {
 #if defined(MBEDTLS_SHA512_C)
@@ -81,15 +89,15 @@ void siot_crypto_hmac_init(struct siot_hmac_state *st, enum siot_hash hash, cons
 			   size_t len)
 {
 	size_t block = hash == SIOT_HASH_SHA512 ? 128 : 64;
-	uint8_t k0[MAX_BLOCK], pad[MAX_BLOCK];
+	uint8_t pad[MAX_BLOCK]; /* K0 ^ ipad, then K0 ^ opad, in place */
 
-	memset(k0, 0, sizeof(k0));
+	memset(pad, 0, sizeof(pad));
 	if (len > block)
-		hash_once(hash, key, len, k0);
+		hash_once(hash, key, len, pad);
 	else if (len)
-		memcpy(k0, key, len);
+		memcpy(pad, key, len);
 	for (size_t i = 0; i < block; i++)
-		pad[i] = k0[i] ^ 0x36;
+		pad[i] ^= 0x36;
 #if defined(MBEDTLS_SHA512_C)
 	if (hash == SIOT_HASH_SHA512) {
 		mbedtls_sha512_init(&st->u.s512.inner);
@@ -97,10 +105,11 @@ void siot_crypto_hmac_init(struct siot_hmac_state *st, enum siot_hash hash, cons
 		(void)sha512_starts(&st->u.s512.inner, 0);
 		(void)sha512_update(&st->u.s512.inner, pad, block);
 		for (size_t i = 0; i < block; i++)
-			pad[i] = k0[i] ^ 0x5c;
+			pad[i] ^= 0x36 ^ 0x5c;
 		(void)sha512_starts(&st->u.s512.outer, 0);
 		(void)sha512_update(&st->u.s512.outer, pad, block);
-		goto out;
+		mbedtls_platform_zeroize(pad, sizeof(pad));
+		return;
 	}
 #endif
 	mbedtls_sha256_init(&st->u.s256.inner);
@@ -108,13 +117,9 @@ void siot_crypto_hmac_init(struct siot_hmac_state *st, enum siot_hash hash, cons
 	(void)sha256_starts(&st->u.s256.inner, 0);
 	(void)sha256_update(&st->u.s256.inner, pad, block);
 	for (size_t i = 0; i < block; i++)
-		pad[i] = k0[i] ^ 0x5c;
+		pad[i] ^= 0x36 ^ 0x5c;
 	(void)sha256_starts(&st->u.s256.outer, 0);
 	(void)sha256_update(&st->u.s256.outer, pad, block);
-#if defined(MBEDTLS_SHA512_C)
-out:
-#endif
-	mbedtls_platform_zeroize(k0, sizeof(k0));
 	mbedtls_platform_zeroize(pad, sizeof(pad));
 }
 
@@ -133,7 +138,7 @@ void siot_crypto_hmac_update(struct siot_hmac_state *st, enum siot_hash hash, co
 
 void siot_crypto_hmac_final(struct siot_hmac_state *st, enum siot_hash hash, uint8_t *out)
 {
-	uint8_t ih[64];
+	uint8_t ih[SIOT_MAX_DIGEST];
 
 #if defined(MBEDTLS_SHA512_C)
 	if (hash == SIOT_HASH_SHA512) {

@@ -42,83 +42,6 @@ size_t siot_digest_length(enum siot_hash hash)
 	return 0;
 }
 
-const char *siot_hash_name(enum siot_hash hash)
-{
-	switch (hash) {
-	case SIOT_HASH_SHA256:
-		return "sha256";
-	case SIOT_HASH_SHA512:
-		return "sha512";
-	}
-	return "unknown";
-}
-
-const char *siot_profile_name(enum siot_profile profile)
-{
-	switch (profile) {
-	case SIOT_PROFILE_V1:
-		return "v1";
-	case SIOT_PROFILE_CLASSIC:
-		return "classic";
-	}
-	return "unknown";
-}
-
-const char *siot_status_name(unsigned status)
-{
-	static const char *const names[] = { "ok", "failed", "rejected", "busy", "timeout", "error" };
-	return status < sizeof(names) / sizeof(names[0]) ? names[status] : "unknown";
-}
-
-int siot_hash_from_name(const char *name, enum siot_hash *out)
-{
-	if (strcmp(name, "sha256") == 0)
-		*out = SIOT_HASH_SHA256;
-	else if (strcmp(name, "sha512") == 0)
-		*out = SIOT_HASH_SHA512;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-int siot_profile_from_name(const char *name, enum siot_profile *out)
-{
-	if (strcmp(name, "v1") == 0)
-		*out = SIOT_PROFILE_V1;
-	else if (strcmp(name, "classic") == 0)
-		*out = SIOT_PROFILE_CLASSIC;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-const char *siot_reason_str(enum siot_reason reason)
-{
-	switch (reason) {
-	case SIOT_REASON_NONE:
-		return "no error";
-	case SIOT_REASON_ID_LENGTH:
-		return "client id length out of range (1..32)";
-	case SIOT_REASON_MAGIC:
-		return "wrong magic (not a siot v1 peer)";
-	case SIOT_REASON_VERSION:
-		return "unsupported protocol version";
-	case SIOT_REASON_HASH:
-		return "hash mismatch";
-	case SIOT_REASON_TAG_LENGTH:
-		return "tag length mismatch";
-	case SIOT_REASON_CHALLENGE_LENGTH:
-		return "challenge length mismatch";
-	case SIOT_REASON_DEVICE_ID:
-		return "invalid device id";
-	case SIOT_REASON_OUTPUT_LENGTH:
-		return "output length over the limit";
-	case SIOT_REASON_STATE:
-		return "call out of order";
-	}
-	return "unknown reason";
-}
-
 static bool id_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -280,11 +203,15 @@ static unsigned ct_eq_mask(const uint8_t *a, const uint8_t *b, size_t len)
  * much of it holds anything. */
 static void zero_but_sealed(struct siot_exchange *ex)
 {
+#if SIOT_SERVER_ONLY
+	siot_crypto_wipe(ex, sizeof(*ex));
+#else
 	size_t at = offsetof(struct siot_exchange, sealed);
 	size_t after = at + sizeof(ex->sealed);
 
 	siot_crypto_wipe(ex, at);
 	siot_crypto_wipe((uint8_t *)ex + after, sizeof(*ex) - after);
+#endif
 }
 
 void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p)
@@ -292,15 +219,19 @@ void siot_exchange_init(struct siot_exchange *ex, const struct siot_params *p)
 	zero_but_sealed(ex);
 	ex->params = *p;
 	ex->tag_len = p->tag_length;
+#if !SIOT_SERVER_ONLY
 	ex->response_limit = SIOT_MAX_OUTPUT;
+#endif
 	ex->stage = -1;
 }
 
 void siot_exchange_wipe(struct siot_exchange *ex)
 {
+#if !SIOT_SERVER_ONLY
 	size_t used = (size_t)ex->output_len + SIOT_SEAL_OVERHEAD;
 
 	siot_crypto_wipe(ex->sealed, used < sizeof(ex->sealed) ? used : sizeof(ex->sealed));
+#endif
 	zero_but_sealed(ex);
 }
 
@@ -409,31 +340,39 @@ enum siot_feed siot_server_feed(struct siot_exchange *ex, const uint8_t *buf, si
 }
 
 /* Start the v1 request MAC up to and including lp(client_id). */
+/* The request MAC's input up to the command, absorbed into a state that
+ * holds the key. */
+static void request_prefix_state(enum siot_hash hash, struct siot_hmac_state *st,
+				 const struct siot_exchange *ex)
+{
+	siot_crypto_hmac_update(st, hash, LABEL_REQUEST, sizeof(LABEL_REQUEST)); /* with its NUL */
+	siot_crypto_hmac_update(st, hash, ex->hello, ex->hello_len);
+	siot_crypto_hmac_update(st, hash, &ex->client_id_len, 1);
+	siot_crypto_hmac_update(st, hash, ex->client_id, ex->client_id_len);
+}
+
 static void request_prefix(struct siot_mac *m, const struct siot_exchange *ex,
 			   const struct siot_key *key)
 {
 	siot_mac_start(m, key);
-	siot_mac_update(m, LABEL_REQUEST, sizeof(LABEL_REQUEST)); /* with its NUL */
-	siot_mac_update(m, ex->hello, ex->hello_len);
-	siot_mac_update(m, &ex->client_id_len, 1);
-	siot_mac_update(m, ex->client_id, ex->client_id_len);
+	request_prefix_state(m->hash, &m->st, ex);
 }
 
-int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
-		     const char *const *commands, size_t n, size_t *match)
+/* Every candidate from the prefix state, without an early exit. */
+static int scan_v1(struct siot_exchange *ex, enum siot_hash hash,
+		   const struct siot_hmac_state *prefix, const char *const *commands, size_t n,
+		   size_t *match)
 {
-	struct siot_mac prefix, m;
+	struct siot_mac m;
 	uint8_t digest[SIOT_MAX_DIGEST];
 	unsigned found = 0;
 	size_t index = 0;
 
-	if (classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash)
-		return -EINVAL;
-	request_prefix(&prefix, ex, key);
 	for (size_t i = 0; i < n; i++) {
 		unsigned eq;
 
-		m = prefix;
+		m.hash = hash;
+		m.st = *prefix;
 		siot_mac_update(&m, commands[i], strlen(commands[i]));
 		siot_mac_final(&m, digest);
 		ex->macs++;
@@ -441,10 +380,79 @@ int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
 		index = (index & ~(size_t)eq) | (i & (size_t)eq);
 		found |= eq;
 	}
-	siot_crypto_wipe(&prefix, sizeof(prefix));
 	siot_crypto_wipe(digest, sizeof(digest));
 	DECLASSIFY(&found, sizeof(found)); /* the scan is over: which one matched is public */
 	DECLASSIFY(&index, sizeof(index));
+	if (!found)
+		return 0;
+	*match = index;
+	return 1;
+}
+
+int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
+		     const char *const *commands, size_t n, size_t *match)
+{
+	struct siot_mac prefix;
+	int r;
+
+	if (classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash)
+		return -EINVAL;
+	request_prefix(&prefix, ex, key);
+	r = scan_v1(ex, prefix.hash, &prefix.st, commands, n, match);
+	siot_crypto_wipe(&prefix, sizeof(prefix));
+	return r;
+}
+
+int siot_server_scan_consume(struct siot_exchange *ex, struct siot_key *key,
+			     const char *const *commands, size_t n, size_t *match)
+{
+	int r;
+
+	if (classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
+		siot_key_wipe(key);
+		return -EINVAL;
+	}
+	request_prefix_state(key->hash, &key->st, ex);
+	r = scan_v1(ex, key->hash, &key->st, commands, n, match);
+	siot_key_wipe(key);
+	return r;
+}
+
+void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const char *command,
+			  size_t i, struct siot_scan *scan)
+{
+	uint8_t digest[SIOT_MAX_DIGEST];
+	unsigned eq;
+
+	if (ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
+		scan->misuse = 1;
+		siot_key_wipe(key);
+		return;
+	}
+	if (classic(ex))
+		siot_crypto_hmac_update(&key->st, key->hash, ex->hello, ex->hello_len);
+	else
+		request_prefix_state(key->hash, &key->st, ex);
+	siot_crypto_hmac_update(&key->st, key->hash, command, strlen(command));
+	siot_crypto_hmac_final(&key->st, key->hash, digest);
+	ex->macs++;
+	eq = ct_eq_mask(digest, ex->tag, ex->tag_len);
+	scan->index = (scan->index & ~(size_t)eq) | (i & (size_t)eq);
+	scan->found |= eq;
+	siot_crypto_wipe(digest, sizeof(digest));
+	siot_key_wipe(key);
+}
+
+int siot_server_scan_end(struct siot_scan *scan, size_t *match)
+{
+	unsigned found = scan->found, misuse = scan->misuse;
+	size_t index = scan->index;
+
+	DECLASSIFY(&found, sizeof(found)); /* every candidate is done: public */
+	DECLASSIFY(&index, sizeof(index));
+	*scan = (struct siot_scan){ 0 };
+	if (misuse)
+		return -EINVAL;
 	if (!found)
 		return 0;
 	*match = index;
@@ -502,69 +510,103 @@ static void output_key(const struct siot_exchange *ex, const struct siot_key *ke
 
 /* Response MAC up to, not including, the result byte; header = status and
  * output_length as sent. */
-static void response_prefix(struct siot_mac *m, const struct siot_exchange *ex,
-			    const struct siot_key *key, const uint8_t header[3],
-			    const uint8_t *sealed, size_t sealed_len)
+static void response_prefix_state(enum siot_hash hash, struct siot_hmac_state *st,
+				  const struct siot_exchange *ex, const uint8_t header[3],
+				  const uint8_t *sealed, size_t sealed_len)
 {
-	siot_mac_start(m, key);
-	siot_mac_update(m, LABEL_RESPONSE, sizeof(LABEL_RESPONSE));
-	siot_mac_update(m, ex->hello, ex->hello_len);
-	siot_mac_update(m, &ex->client_id_len, 1);
-	siot_mac_update(m, ex->client_id, ex->client_id_len);
-	siot_mac_update(m, ex->tag, ex->tag_len);
-	siot_mac_update(m, header, 3);
-	siot_mac_update(m, sealed, sealed_len);
+	siot_crypto_hmac_update(st, hash, LABEL_RESPONSE, sizeof(LABEL_RESPONSE));
+	siot_crypto_hmac_update(st, hash, ex->hello, ex->hello_len);
+	siot_crypto_hmac_update(st, hash, &ex->client_id_len, 1);
+	siot_crypto_hmac_update(st, hash, ex->client_id, ex->client_id_len);
+	siot_crypto_hmac_update(st, hash, ex->tag, ex->tag_len);
+	siot_crypto_hmac_update(st, hash, header, 3);
+	siot_crypto_hmac_update(st, hash, sealed, sealed_len);
 }
 
 int siot_server_response(struct siot_exchange *ex, const struct siot_key *key, uint8_t status,
 			 uint8_t result, const uint8_t *output, size_t output_len, uint8_t *out,
 			 size_t cap)
 {
-	struct siot_mac m;
+	struct siot_key k = *key;
+
+	return siot_server_response_consume(ex, &k, status, result, output, output_len, out, cap);
+}
+
+int siot_server_response_consume(struct siot_exchange *ex, struct siot_key *key, uint8_t status,
+				 uint8_t result, const uint8_t *output, size_t output_len,
+				 uint8_t *out, size_t cap)
+{
 	uint8_t digest[SIOT_MAX_DIGEST];
 	size_t sealed_len = output_len ? output_len + SIOT_SEAL_OVERHEAD : 0;
 	size_t total = SIOT_RESPONSE_FIXED + sealed_len + ex->params.tag_length;
+	int r = (int)total;
 
 	if (classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash ||
-	    output_len > SIOT_MAX_OUTPUT || (output_len && !output))
-		return -EINVAL;
-	if (cap < total)
-		return -ENOBUFS;
+	    output_len > SIOT_MAX_OUTPUT || (output_len && !output)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (cap < total) {
+		r = -ENOBUFS;
+		goto out;
+	}
 	out[0] = status;
 	out[1] = (uint8_t)(output_len >> 8);
 	out[2] = (uint8_t)output_len;
-	if (output_len) {
+	if (SIOT_MAX_OUTPUT > 0 && output_len) { /* a build without output has no sealing */
 		uint8_t k_out[SIOT_SEAL_KEY_LEN];
 
 		output_key(ex, key, k_out);
 		siot_crypto_seal(out + 3, output, output_len, k_out);
 		siot_crypto_wipe(k_out, sizeof(k_out));
 	}
-	response_prefix(&m, ex, key, out, out + 3, sealed_len);
-	siot_mac_update(&m, &result, 1);
-	siot_mac_final(&m, digest);
+	response_prefix_state(key->hash, &key->st, ex, out, out + 3, sealed_len);
+	siot_crypto_hmac_update(&key->st, key->hash, &result, 1);
+	siot_crypto_hmac_final(&key->st, key->hash, digest);
 	ex->macs++;
 	memcpy(out + 3 + sealed_len, digest, ex->params.tag_length);
 	siot_crypto_wipe(digest, sizeof(digest));
-	return (int)total;
+out:
+	siot_key_wipe(key);
+	return r;
 }
 
 int siot_server_response_classic(struct siot_exchange *ex, const struct siot_key *key,
 				 uint8_t result, uint8_t out[SIOT_MAX_DIGEST])
 {
-	struct siot_mac m;
+	struct siot_key k = *key;
 
-	if (!classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash)
-		return -EINVAL;
-	siot_mac_start(&m, key);
-	siot_mac_update(&m, ex->hello, ex->hello_len);
-	siot_mac_update(&m, &result, 1);
-	siot_mac_final(&m, out);
-	ex->macs++;
-	return (int)siot_digest_length(ex->params.hash);
+	return siot_server_response_classic_consume(ex, &k, result, out);
 }
 
+int siot_server_response_classic_consume(struct siot_exchange *ex, struct siot_key *key,
+					 uint8_t result, uint8_t out[SIOT_MAX_DIGEST])
+{
+	int r = (int)siot_digest_length(ex->params.hash);
+
+	if (!classic(ex) || ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
+		r = -EINVAL;
+	} else {
+		siot_crypto_hmac_update(&key->st, key->hash, ex->hello, ex->hello_len);
+		siot_crypto_hmac_update(&key->st, key->hash, &result, 1);
+		siot_crypto_hmac_final(&key->st, key->hash, out);
+		ex->macs++;
+	}
+	siot_key_wipe(key);
+	return r;
+}
+
+#if !SIOT_SERVER_ONLY
 /* ---- client -------------------------------------------------------------- */
+
+static void response_prefix(struct siot_mac *m, const struct siot_exchange *ex,
+			    const struct siot_key *key, const uint8_t header[3],
+			    const uint8_t *sealed, size_t sealed_len)
+{
+	siot_mac_start(m, key);
+	response_prefix_state(m->hash, &m->st, ex, header, sealed, sealed_len);
+}
+
 
 /* Check HELLO byte number `at` (already stored) against our parameters. */
 static enum siot_reason hello_byte_check(struct siot_exchange *ex, size_t at)
@@ -711,7 +753,7 @@ int siot_client_request(struct siot_exchange *ex, const struct siot_key *key,
 
 void siot_client_set_output_limit(struct siot_exchange *ex, size_t limit)
 {
-	ex->response_limit = limit < SIOT_MAX_OUTPUT ? limit : SIOT_MAX_OUTPUT;
+	ex->response_limit = limit > SIOT_MAX_OUTPUT ? SIOT_MAX_OUTPUT : limit;
 }
 
 static size_t response_tag_len(const struct siot_exchange *ex)
@@ -839,3 +881,4 @@ int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uin
 	*result = (uint8_t)value;
 	return 0;
 }
+#endif /* !SIOT_SERVER_ONLY */

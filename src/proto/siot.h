@@ -53,7 +53,10 @@
 #define SIOT_MIN_TAG 16
 
 #define SIOT_MIN_CHALLENGE 16
+/* A device build may hold less (its configured length) to save RAM. */
+#ifndef SIOT_MAX_CHALLENGE
 #define SIOT_MAX_CHALLENGE 64
+#endif
 #define SIOT_DEFAULT_CHALLENGE 32
 #define SIOT_MAX_WAKEUP 255
 
@@ -81,6 +84,13 @@
 #define SIOT_RESPONSE_FIXED 3
 #define SIOT_MAX_SEALED (SIOT_MAX_OUTPUT + SIOT_SEAL_OVERHEAD)
 #define SIOT_MAX_RESPONSE (SIOT_RESPONSE_FIXED + SIOT_MAX_SEALED + SIOT_MAX_DIGEST)
+
+/* A device build that only serves may define SIOT_SERVER_ONLY 1: the client
+ * half (siot_client_*) and its fields in struct siot_exchange (91 bytes)
+ * are left out. */
+#ifndef SIOT_SERVER_ONLY
+#define SIOT_SERVER_ONLY 0
+#endif
 
 /* ---- parameters ---------------------------------------------------------- */
 
@@ -226,6 +236,7 @@ struct siot_exchange {
 	uint8_t tag[SIOT_MAX_DIGEST];    /* the request tag (classic: digest) */
 	size_t tag_len;
 
+#if !SIOT_SERVER_ONLY
 	/* What a HELLO said, filled as a client reads it, for error messages. */
 	uint8_t peer_version, peer_hash_id, peer_tag_length, peer_challenge_length;
 	uint8_t device_id_len;
@@ -237,6 +248,7 @@ struct siot_exchange {
 	uint8_t sealed[SIOT_MAX_SEALED];
 	uint8_t response_tag[SIOT_MAX_DIGEST];
 	size_t response_limit;           /* largest output_length accepted */
+#endif
 
 	/* Stream parser state. */
 	size_t have;
@@ -294,6 +306,32 @@ enum siot_feed siot_server_feed(struct siot_exchange *ex, const uint8_t *buf, si
 int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
 		     const char *const *commands, size_t n, size_t *match);
 
+/* The same scan, with *key's state as its scratch space: *key is consumed
+ * (wiped) whatever the outcome.  For a device whose RAM holds two HMAC
+ * states but not three; the caller loads the key again to answer. */
+int siot_server_scan_consume(struct siot_exchange *ex, struct siot_key *key,
+			     const char *const *commands, size_t n, size_t *match);
+
+/*
+ * The scan one candidate at a time, for a device whose RAM holds one HMAC
+ * state and no more (an ATmega328P): the caller makes a fresh key state for
+ * each candidate (from EEPROM, say), and siot_server_scan_one consumes it
+ * (wipes it), computes that candidate's MAC (v1 or classic, by the
+ * exchange's profile), compares it in constant time and folds the outcome
+ * into *scan without a branch.  After all n candidates, siot_server_scan_end
+ * returns 1 and *match, 0, or -EINVAL if a call was out of order; it clears
+ * *scan.  Start with a zeroed struct siot_scan.  Each candidate costs the
+ * key and the prefix again: RAM for time.
+ */
+struct siot_scan {
+	unsigned found;
+	size_t index;
+	unsigned misuse;
+};
+void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const char *command,
+			  size_t i, struct siot_scan *scan);
+int siot_server_scan_end(struct siot_scan *scan, size_t *match);
+
 /* A classic candidate: one client's key and one command it may run. */
 struct siot_candidate {
 	const struct siot_key *key;
@@ -315,14 +353,21 @@ int siot_server_scan_classic(struct siot_exchange *ex, const struct siot_candida
 int siot_server_response(struct siot_exchange *ex, const struct siot_key *key, uint8_t status,
 			 uint8_t result, const uint8_t *output, size_t output_len, uint8_t *out,
 			 size_t cap);
+/* The same, with *key's state as scratch: *key is consumed (wiped). */
+int siot_server_response_consume(struct siot_exchange *ex, struct siot_key *key, uint8_t status,
+				 uint8_t result, const uint8_t *output, size_t output_len,
+				 uint8_t *out, size_t cap);
 
 /* classic response H(key, challenge || u8(result)), the full digest, into
  * out (SIOT_MAX_DIGEST of room).  Returns its length or -EINVAL. */
 int siot_server_response_classic(struct siot_exchange *ex, const struct siot_key *key,
 				 uint8_t result, uint8_t out[SIOT_MAX_DIGEST]);
+int siot_server_response_classic_consume(struct siot_exchange *ex, struct siot_key *key,
+					 uint8_t result, uint8_t out[SIOT_MAX_DIGEST]);
 
 /* ---- client side --------------------------------------------------------- */
 
+#if !SIOT_SERVER_ONLY
 /*
  * Feed HELLO bytes.  v1: each header field is checked against ex->params as
  * soon as it arrives and a mismatch is SIOT_FEED_MALFORMED with the reason
@@ -364,5 +409,6 @@ enum siot_feed siot_client_feed_response(struct siot_exchange *ex, const uint8_t
  */
 int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uint8_t *result,
 		       uint8_t *output, size_t *output_len);
+#endif /* !SIOT_SERVER_ONLY */
 
 #endif

@@ -7,7 +7,8 @@
  * result after all 256 tries).  Any conditional jump or memory index on
  * secret data before those points is a memcheck error, and the run fails.
  *
- * Covered: the v1 and classic candidate scans, the v1 response build
+ * Covered: the v1 and classic candidate scans (also one candidate at a
+ * time, as a RAM-tight device runs them), the v1 response build
  * (MAC and output sealing) and the client's 256-value search, for sha256
  * and sha512, matching and not.  With --leaky it also branches on a key
  * byte on purpose, so that run.sh can show the check catches one.
@@ -93,6 +94,52 @@ static void v1_round(enum siot_hash hash, const char *command, bool leaky)
 	siot_key_wipe(&secret_key);
 }
 
+/* The one-state forms (scan_one, response_consume): a fresh secret key state
+ * per candidate, as a device loads it from EEPROM. */
+static void one_state_round(enum siot_profile profile, enum siot_hash hash, const char *command)
+{
+	struct siot_params p;
+	struct siot_exchange srv, cli;
+	struct siot_key key, secret_key;
+	struct siot_scan scan = { 0 };
+	uint8_t raw[32], req[SIOT_MAX_REQUEST], resp[SIOT_MAX_RESPONSE], result = 0;
+	size_t used, match = 99;
+	int n, r;
+
+	fill_random(raw, sizeof(raw));
+	if (siot_params_init(&p, profile, hash, 0, 32, 0) < 0)
+		abort();
+	make_key(&key, hash, raw);
+	SECRET(raw, sizeof(raw));
+	siot_exchange_init(&srv, &p);
+	siot_exchange_init(&cli, &p);
+	if (siot_server_hello(&srv, "dev", NULL) < 0 ||
+	    siot_client_feed_hello(&cli, srv.hello, srv.hello_len, &used) != SIOT_FEED_DONE)
+		abort();
+	n = siot_client_request(&cli, &key, "alice", command, req, sizeof(req));
+	if (n < 0 || siot_server_feed(&srv, req, (size_t)n, &used) != SIOT_FEED_DONE)
+		abort();
+	SECRET(srv.tag, srv.tag_len);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		make_key(&secret_key, hash, raw);
+		siot_server_scan_one(&srv, &secret_key, commands[i], i, &scan);
+	}
+	r = siot_server_scan_end(&scan, &match);
+	if (r == 1 && strcmp(commands[match], command) != 0)
+		abort();
+	make_key(&secret_key, hash, raw);
+	SECRET(&result, 1);
+	if (profile == SIOT_PROFILE_CLASSIC)
+		n = siot_server_response_classic_consume(&srv, &secret_key, result, resp);
+	else
+		n = siot_server_response_consume(&srv, &secret_key, SIOT_STATUS_OK, result, NULL, 0,
+						 resp, sizeof(resp));
+	PUBLIC(&n, sizeof(n));
+	if (n < 0)
+		abort();
+	siot_key_wipe(&key);
+}
+
 static void classic_round(enum siot_hash hash, const char *command)
 {
 	struct siot_params p;
@@ -153,6 +200,9 @@ int main(int argc, char **argv)
 		v1_round(hash, "not-a-command", false);
 		classic_round(hash, "door");
 		classic_round(hash, "nothing");
+		one_state_round(SIOT_PROFILE_V1, hash, "door");
+		one_state_round(SIOT_PROFILE_V1, hash, "nothing");
+		one_state_round(SIOT_PROFILE_CLASSIC, hash, "door");
 	}
 	printf("ct-check (%s): %s done\n", SIOT_CRYPTO_NAME, leaky ? "leaky run" : "scans, response build and search");
 	return 0;

@@ -3,7 +3,7 @@
 # Fails when the protocol library references anything outside its allowance.
 # This is the structural proof of "no allocation, no I/O, no logging, no
 # memcmp on MACs" in src/proto, and of its crypto seam:
-#  - the protocol (siot.c) calls only the seam (siot_crypto_*, crypto.h) and
+#  - the protocol (siot.c, siot_names.c) calls only the seam (siot_crypto_*, crypto.h) and
 #    libc's memory and string helpers that neither allocate nor do I/O;
 #  - the backend (crypto_sodium.c or crypto_mbedtls.c) calls its crypto
 #    library and the same helpers.
@@ -28,7 +28,7 @@ echo "$undefined" | {
 		count=$((count + 1))
 		case $member in
 		*crypto_"$backend".c.o) role=backend; seen_backend=1 ;;
-		*siot.c.o) role=protocol ;;
+		*siot.c.o | *siot_names.c.o) role=protocol ;;
 		*) echo "unexpected member $member in $lib" >&2; bad=1; continue ;;
 		esac
 		case $sym in

@@ -137,6 +137,98 @@ START_TEST(vectors_v1_server)
 }
 END_TEST
 
+/* The one-state forms a RAM-tight device uses (scan_one, *_consume) give
+ * the vectors' bytes too, cost the same MACs, and wipe the key state. */
+START_TEST(vectors_v1_server_one_state)
+{
+	const struct v1_vector *v = &v1_vectors[_i];
+	static const uint8_t zero[sizeof(struct siot_key)];
+	struct siot_params p;
+	struct siot_exchange ex;
+	struct siot_key key;
+	struct siot_scan scan = { 0 };
+	uint8_t hello[SIOT_MAX_HELLO], req[SIOT_MAX_REQUEST], resp[SIOT_MAX_RESPONSE],
+		out[SIOT_MAX_RESPONSE], output[SIOT_MAX_OUTPUT];
+	size_t req_len, resp_len, out_len, used, match = 99;
+	const char *commands[] = { "decoy-a", v->command, "decoy-b" };
+
+	v1_params(v, &p);
+	unhex(v->hello, hello, sizeof(hello));
+	req_len = unhex(v->request, req, sizeof(req));
+	resp_len = unhex(v->response, resp, sizeof(resp));
+	out_len = unhex(v->output, output, sizeof(output));
+	siot_exchange_init(&ex, &p);
+	ck_assert_int_eq(siot_server_hello(&ex, v->device_id, hello + 8), 0);
+	ck_assert_int_eq(feed_chunks(siot_server_feed, &ex, req, req_len, 0, &used), SIOT_FEED_DONE);
+	for (size_t i = 0; i < 3; i++) {
+		key_from_hex(&key, p.hash, v->key);
+		siot_server_scan_one(&ex, &key, commands[i], i, &scan);
+		ck_assert_mem_eq(&key, zero, sizeof(key));
+	}
+	ck_assert_int_eq(siot_server_scan_end(&scan, &match), 1);
+	ck_assert_uint_eq(match, 1);
+	ck_assert_uint_eq(ex.macs, 3);
+	key_from_hex(&key, p.hash, v->key);
+	ck_assert_int_eq(siot_server_response_consume(&ex, &key, (uint8_t)v->status,
+						      (uint8_t)v->result, out_len ? output : NULL,
+						      out_len, out, sizeof(out)),
+			 (int)resp_len);
+	ck_assert_mem_eq(out, resp, resp_len);
+	ck_assert_mem_eq(&key, zero, sizeof(key));
+
+	/* A wrong key matches nothing; a call out of order is refused. */
+	for (size_t i = 0; i < 3; i++) {
+		key_from_hex(&key, p.hash, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+		siot_server_scan_one(&ex, &key, commands[i], i, &scan);
+	}
+	ck_assert_int_eq(siot_server_scan_end(&scan, &match), 0);
+	siot_exchange_init(&ex, &p);
+	key_from_hex(&key, p.hash, v->key);
+	siot_server_scan_one(&ex, &key, commands[0], 0, &scan);
+	ck_assert_mem_eq(&key, zero, sizeof(key));
+	ck_assert_int_eq(siot_server_scan_end(&scan, &match), -EINVAL);
+	key_from_hex(&key, p.hash, v->key);
+	ck_assert_int_eq(siot_server_response_consume(&ex, &key, 0, 0, NULL, 0, out, sizeof(out)),
+			 -EINVAL);
+	ck_assert_mem_eq(&key, zero, sizeof(key));
+}
+END_TEST
+
+START_TEST(vectors_classic_one_state)
+{
+	const struct classic_vector *v = &classic_vectors[_i];
+	struct siot_params p;
+	struct siot_exchange ex;
+	struct siot_key key;
+	struct siot_scan scan = { 0 };
+	uint8_t challenge[SIOT_MAX_CHALLENGE], req[SIOT_MAX_DIGEST], resp[SIOT_MAX_DIGEST],
+		out[SIOT_MAX_DIGEST];
+	size_t clen, req_len, resp_len, used, match = 99;
+	char command[SIOT_MAX_COMMAND + 1] = { 0 };
+	const char *commands[] = { "decoy-a", "decoy-b", command };
+
+	unhex(v->command, (uint8_t *)command, SIOT_MAX_COMMAND); /* hex in the vectors */
+	clen = unhex(v->challenge, challenge, sizeof(challenge));
+	ck_assert_int_eq(siot_params_init(&p, SIOT_PROFILE_CLASSIC, hash_of(v->hash), 0, clen, 0), 0);
+	req_len = unhex(v->request, req, sizeof(req));
+	resp_len = unhex(v->response, resp, sizeof(resp));
+	siot_exchange_init(&ex, &p);
+	ck_assert_int_eq(siot_server_hello(&ex, NULL, challenge), 0);
+	ck_assert_int_eq(feed_chunks(siot_server_feed, &ex, req, req_len, 0, &used), SIOT_FEED_DONE);
+	for (size_t i = 0; i < 3; i++) {
+		key_from_hex(&key, p.hash, v->key);
+		siot_server_scan_one(&ex, &key, commands[i], i, &scan);
+	}
+	ck_assert_int_eq(siot_server_scan_end(&scan, &match), 1);
+	ck_assert_uint_eq(match, 2);
+	ck_assert_uint_eq(ex.macs, 3);
+	key_from_hex(&key, p.hash, v->key);
+	ck_assert_int_eq(siot_server_response_classic_consume(&ex, &key, (uint8_t)v->result, out),
+			 (int)resp_len);
+	ck_assert_mem_eq(out, resp, resp_len);
+}
+END_TEST
+
 /* ---- vectors: v1, client side ------------------------------------------- */
 
 START_TEST(vectors_v1_client)
@@ -1067,6 +1159,8 @@ static Suite *proto_suite(void)
 	tcase_add_loop_test(tc, vectors_v1_server, 0, N_ELEM(v1_vectors));
 	tcase_add_loop_test(tc, vectors_v1_client, 0, N_ELEM(v1_vectors));
 	tcase_add_loop_test(tc, vectors_classic, 0, N_ELEM(classic_vectors));
+	tcase_add_loop_test(tc, vectors_v1_server_one_state, 0, N_ELEM(v1_vectors));
+	tcase_add_loop_test(tc, vectors_classic_one_state, 0, N_ELEM(classic_vectors));
 	tcase_add_loop_test(tc, vectors_negative, 0, N_ELEM(negative_vectors));
 	tcase_add_loop_test(tc, hmac_rfc4231, 0, N_ELEM(rfc4231));
 	suite_add_tcase(s, tc);
