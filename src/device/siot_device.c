@@ -18,6 +18,10 @@ static bool reached(uint32_t now, uint32_t when)
 
 static bool classic(const struct siot_device *d)
 {
+	if (!SIOT_DEVICE_CLASSIC)
+		return false;
+	if (!SIOT_DEVICE_V1)
+		return true;
 	return d->cfg->params.profile == SIOT_PROFILE_CLASSIC;
 }
 
@@ -27,6 +31,9 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	const struct siot_params *p = &cfg->params;
 
 	memset(d, 0, sizeof(*d));
+	if ((p->profile == SIOT_PROFILE_V1 && !SIOT_DEVICE_V1) ||
+	    (p->profile == SIOT_PROFILE_CLASSIC && !SIOT_DEVICE_CLASSIC))
+		return -EINVAL; /* a profile this build left out */
 	if (p->wakeup_length < 1 || cfg->n_commands < 1 ||
 	    cfg->n_commands > SIOT_DEVICE_MAX_COMMANDS || cfg->n_clients < 1 ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && cfg->n_clients != 1) || !board->send ||
@@ -54,9 +61,21 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	d->pulse_cmd = -1;
 	d->state = ST_WAKE;
 	siot_exchange_init(&d->ex, p);
-	/* The dummy key, for unknown client ids: random, never stored. */
-	if (siot_random(d->dummy_key, sizeof(d->dummy_key)) < 0)
-		return -EIO;
+	/* The dummy key, for unknown client ids: the board's, or random. */
+	{
+		struct siot_key probe;
+		int have = board->load_key(board->ctx, SIOT_DEV_DUMMY_KEY, &probe);
+
+		siot_key_wipe(&probe);
+#if SIOT_DEVICE_LOW_RAM
+		if (have < 0)
+			return -EINVAL;
+#else
+		d->own_dummy = have < 0;
+		if (d->own_dummy && siot_random(d->dummy_key, sizeof(d->dummy_key)) < 0)
+			return -EIO;
+#endif
+	}
 	return 0;
 }
 
@@ -79,13 +98,33 @@ static bool load_key(struct siot_device *d, uint8_t client, struct siot_key *key
 {
 	if (client != NO_CLIENT && d->board->load_key(d->board->ctx, client, key) == 0)
 		return true;
-	siot_key_init(key, d->cfg->params.hash, d->dummy_key, sizeof(d->dummy_key));
+#if !SIOT_DEVICE_LOW_RAM
+	if (d->own_dummy) {
+		siot_key_init(key, d->cfg->params.hash, d->dummy_key, sizeof(d->dummy_key));
+		return false;
+	}
+#endif
+	if (d->board->load_key(d->board->ctx, SIOT_DEV_DUMMY_KEY, key) < 0)
+		/* Unreadable now though it was at start-up: any key keeps the
+		 * MAC count, and nothing runs for NO_CLIENT whatever matches. */
+		siot_key_init(key, d->cfg->params.hash, d->ex.hello, 16);
 	return false;
 }
 
-static void answer(struct siot_device *d, const struct siot_key *key, uint8_t status,
-		   uint8_t result)
+/* Functions that hold a key state each run one after the other, never
+ * nested, so a part's RAM needs room for one key at a time (plus the scan's
+ * working state): keep the compiler from merging their frames. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* Answer under client's key (the dummy key for NO_CLIENT). */
+static NOINLINE void answer(struct siot_device *d, uint8_t client, uint8_t status,
+			    uint8_t result)
 {
+	struct siot_key key;
 	uint8_t out[SIOT_RESPONSE_FIXED + SIOT_MAX_DIGEST];
 	int n;
 
@@ -94,9 +133,12 @@ static void answer(struct siot_device *d, const struct siot_key *key, uint8_t st
 		if (!d->cfg->classic_response ||
 		    (status != SIOT_STATUS_OK && status != SIOT_STATUS_FAILED))
 			return;
-		n = siot_server_response_classic(&d->ex, key, result, out);
+		load_key(d, client, &key);
+		n = siot_server_response_classic_consume(&d->ex, &key, result, out);
 	} else {
-		n = siot_server_response(&d->ex, key, status, result, NULL, 0, out, sizeof(out));
+		load_key(d, client, &key);
+		n = siot_server_response_consume(&d->ex, &key, status, result, NULL, 0, out,
+						 sizeof(out));
 	}
 	if (n > 0) {
 		d->board->send(d->board->ctx, out, (size_t)n);
@@ -109,17 +151,15 @@ static void write_level(struct siot_device *d, const struct siot_dev_command *c,
 	d->board->pin_write(d->board->ctx, c->pin, logical != (c->active_low != 0));
 }
 
-/* Run command i for client `client` (its key in *key); answer unless a
- * pulse answers later. */
-static void run(struct siot_device *d, uint8_t i, uint8_t client, const struct siot_key *key,
-		uint32_t now)
+/* Run command i for client `client`; answer unless a pulse answers later. */
+static void run(struct siot_device *d, uint8_t i, uint8_t client, uint32_t now)
 {
 	const struct siot_dev_command *c = &d->cfg->commands[i];
 	uint8_t status = SIOT_STATUS_OK, result = 0;
 	bool level;
 
 	if (d->pulse_cmd >= 0 && d->cfg->commands[d->pulse_cmd].pin == c->pin) {
-		answer(d, key, SIOT_STATUS_BUSY, 0);
+		answer(d, client, SIOT_STATUS_BUSY, 0);
 		return;
 	}
 	switch (c->op) {
@@ -145,40 +185,68 @@ static void run(struct siot_device *d, uint8_t i, uint8_t client, const struct s
 		d->pulse_end = now + c->pulse_ms;
 		return;
 	}
-	answer(d, key, status, result);
+	answer(d, client, status, result);
 }
 
-static void request_done(struct siot_device *d, uint32_t now)
+/* Every command's MAC under the client's key (or the dummy key): 1 and
+ * *match when one matched, else 0.  *client becomes NO_CLIENT when its key
+ * could not be loaded. */
+static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 {
+	uint8_t n = d->cfg->n_commands;
+	int found;
+
+	d->ex.macs = 0;
+#if SIOT_DEVICE_LOW_RAM
+	/* One key state at a time, made afresh for each candidate. */
+	struct siot_scan acc = { 0 };
+	bool known = true;
+
+	for (uint8_t i = 0; i < n; i++) {
+		struct siot_key key;
+
+		known &= load_key(d, *client, &key);
+		siot_server_scan_one(&d->ex, &key, d->cfg->commands[i].name, i, &acc);
+	}
+	if (!known)
+		*client = NO_CLIENT;
+	found = siot_server_scan_end(&acc, match);
+#else
 	const char *names[SIOT_DEVICE_MAX_COMMANDS];
 	struct siot_key key;
-	size_t match = 0;
-	uint8_t client = find_client(d), n = d->cfg->n_commands;
-	bool known;
-	int found;
 
 	for (uint8_t i = 0; i < n; i++)
 		names[i] = d->cfg->commands[i].name;
-	known = load_key(d, client, &key);
-	if (!known)
-		client = NO_CLIENT;
-	d->ex.macs = 0;
+	if (!load_key(d, *client, &key))
+		*client = NO_CLIENT;
+#if SIOT_DEVICE_CLASSIC
 	if (classic(d)) {
 		struct siot_candidate cand[SIOT_DEVICE_MAX_COMMANDS];
 
 		for (uint8_t i = 0; i < n; i++)
 			cand[i] = (struct siot_candidate){ .key = &key, .command = names[i] };
-		found = siot_server_scan_classic(&d->ex, cand, n, &match);
-	} else {
-		found = siot_server_scan(&d->ex, &key, names, n, &match);
+		found = siot_server_scan_classic(&d->ex, cand, n, match);
+		siot_key_wipe(&key);
+	} else
+#endif
+	{
+		found = siot_server_scan_consume(&d->ex, &key, names, n, match);
 	}
+#endif
 	d->last_macs = (uint16_t)d->ex.macs;
-	if (found == 1 && known && (d->cfg->clients[client].allowed >> match & 1u)) {
-		run(d, (uint8_t)match, client, &key, now);
-	} else {
-		answer(d, &key, SIOT_STATUS_REJECTED, 0);
-	}
-	siot_key_wipe(&key);
+	return found;
+}
+
+static void request_done(struct siot_device *d, uint32_t now)
+{
+	uint8_t client = find_client(d);
+	size_t match = 0;
+	int found = scan(d, &client, &match);
+
+	if (found == 1 && client != NO_CLIENT && (d->cfg->clients[client].allowed >> match & 1u))
+		run(d, (uint8_t)match, client, now);
+	else
+		answer(d, client, SIOT_STATUS_REJECTED, 0);
 }
 
 static void start_exchange(struct siot_device *d, uint32_t now)
@@ -254,12 +322,8 @@ void siot_device_tick(struct siot_device *d, uint32_t now)
 		write_level(d, c, !c->value);
 		d->pulse_cmd = -1;
 		if (d->pulse_answer) {
-			struct siot_key key;
-
 			d->pulse_answer = false;
-			load_key(d, d->pulse_client, &key);
-			answer(d, &key, SIOT_STATUS_OK, 0);
-			siot_key_wipe(&key);
+			answer(d, d->pulse_client, SIOT_STATUS_OK, 0);
 		}
 	}
 }

@@ -30,6 +30,21 @@
 
 #include "siot.h"
 
+/* A firmware may serve one profile only, to save flash: define one of
+ * these to 0. */
+#ifndef SIOT_DEVICE_V1
+#define SIOT_DEVICE_V1 1
+#endif
+#ifndef SIOT_DEVICE_CLASSIC
+#define SIOT_DEVICE_CLASSIC 1
+#endif
+
+/* 1: hold one HMAC state at a time (an ATmega328P's 2 KB): each candidate
+ * of a scan loads the key and hashes the prefix again (RAM for time). */
+#ifndef SIOT_DEVICE_LOW_RAM
+#define SIOT_DEVICE_LOW_RAM 0
+#endif
+
 #ifndef SIOT_DEVICE_MAX_COMMANDS
 #define SIOT_DEVICE_MAX_COMMANDS 32
 #endif
@@ -60,6 +75,8 @@ struct siot_dev_client {
 	uint32_t allowed;
 };
 
+#define SIOT_DEV_DUMMY_KEY 0xff
+
 struct siot_dev_board {
 	void *ctx;
 	void (*send)(void *ctx, const uint8_t *buf, size_t len);
@@ -67,7 +84,11 @@ struct siot_dev_board {
 	bool (*pin_read)(void *ctx, uint8_t pin);
 	/* The key of client i into *key (siot_key_init); 0, or < 0 when it
 	 * cannot be read (the request is then answered as an unknown
-	 * client's). */
+	 * client's).  client SIOT_DEV_DUMMY_KEY asks for the dummy key that
+	 * unknown client ids are scanned with: a random key provisioned with
+	 * the others.  A board without one returns < 0 and the core makes one
+	 * from the DRBG at start-up and keeps it in RAM (not in a
+	 * SIOT_DEVICE_LOW_RAM build, which needs the board's). */
 	int (*load_key)(void *ctx, uint8_t client, struct siot_key *key);
 };
 
@@ -97,7 +118,10 @@ struct siot_device {
 	uint8_t pulse_client;
 	uint32_t pulse_end;
 	bool req_started;    /* v1: a request byte other than 0x00 came */
+#if !SIOT_DEVICE_LOW_RAM
+	bool own_dummy;             /* the board has none: dummy_key is it */
 	uint8_t dummy_key[32];      /* for unknown client ids; from the DRBG */
+#endif
 	/* Counters, for tests and the harness: exchanges answered, requests
 	 * dropped (deadline, malformed), MACs of the last request. */
 	uint16_t answered, dropped;
