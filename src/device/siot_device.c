@@ -37,6 +37,7 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	if (p->wakeup_length < 1 || cfg->n_commands < 1 ||
 	    cfg->n_commands > SIOT_DEVICE_MAX_COMMANDS || cfg->n_clients < 1 ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && cfg->n_clients != 1) || !board->send ||
+	    !board->now ||
 	    !board->load_key || !board->pin_write || !board->pin_read)
 		return -EINVAL;
 	if (p->profile == SIOT_PROFILE_V1 &&
@@ -152,7 +153,7 @@ static void write_level(struct siot_device *d, const struct siot_dev_command *c,
 }
 
 /* Run command i for client `client`; answer unless a pulse answers later. */
-static void run(struct siot_device *d, uint8_t i, uint8_t client, uint32_t now)
+static void run(struct siot_device *d, uint8_t i, uint8_t client)
 {
 	const struct siot_dev_command *c = &d->cfg->commands[i];
 	uint8_t status = SIOT_STATUS_OK, result = 0;
@@ -182,7 +183,7 @@ static void run(struct siot_device *d, uint8_t i, uint8_t client, uint32_t now)
 		d->pulse_cmd = (int8_t)i;
 		d->pulse_client = client;
 		d->pulse_answer = true;
-		d->pulse_end = now + c->pulse_ms;
+		d->pulse_end = d->board->now(d->board->ctx) + c->pulse_ms;
 		return;
 	}
 	answer(d, client, status, result);
@@ -237,19 +238,19 @@ static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 	return found;
 }
 
-static void request_done(struct siot_device *d, uint32_t now)
+static void request_done(struct siot_device *d)
 {
 	uint8_t client = find_client(d);
 	size_t match = 0;
 	int found = scan(d, &client, &match);
 
 	if (found == 1 && client != NO_CLIENT && (d->cfg->clients[client].allowed >> match & 1u))
-		run(d, (uint8_t)match, client, now);
+		run(d, (uint8_t)match, client);
 	else
 		answer(d, client, SIOT_STATUS_REJECTED, 0);
 }
 
-static void start_exchange(struct siot_device *d, uint32_t now)
+static void start_exchange(struct siot_device *d)
 {
 	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 
@@ -261,7 +262,7 @@ static void start_exchange(struct siot_device *d, uint32_t now)
 		return;
 	}
 	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
-	d->deadline = now + t;
+	d->deadline = d->board->now(d->board->ctx) + t; /* from the HELLO, once it is out */
 	d->req_started = false;
 	d->state = ST_REQUEST;
 }
@@ -282,7 +283,7 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 			if (++d->wake_have < d->cfg->params.wakeup_length)
 				continue;
 			d->wake_have = 0;
-			start_exchange(d, now);
+			start_exchange(d);
 			continue;
 		}
 		if (!classic(d) && !d->req_started && buf[i] == 0) {
@@ -299,7 +300,7 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 				continue;
 			d->state = ST_WAKE;
 			if (r == SIOT_FEED_DONE)
-				request_done(d, now);
+				request_done(d);
 			else
 				d->dropped++;
 		}

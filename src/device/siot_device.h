@@ -79,6 +79,10 @@ struct siot_dev_client {
 
 struct siot_dev_board {
 	void *ctx;
+	/* The millisecond clock (wrapping): a scan takes a while on a small
+	 * part, and pulses and deadlines start when their action or HELLO
+	 * does, not when the bytes that led to it came. */
+	uint32_t (*now)(void *ctx);
 	void (*send)(void *ctx, const uint8_t *buf, size_t len);
 	void (*pin_write)(void *ctx, uint8_t pin, bool level); /* electrical level */
 	bool (*pin_read)(void *ctx, uint8_t pin);

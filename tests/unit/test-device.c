@@ -47,10 +47,21 @@ static bool b_read(void *ctx, uint8_t pin)
 }
 
 static enum siot_hash test_hash = SIOT_HASH_SHA256;
+static uint32_t clock_ms; /* the board's clock: each call into the core sets it */
+
+static uint32_t b_now(void *ctx)
+{
+	(void)ctx;
+	return clock_ms;
+}
+
+/* Time a key load takes, to model a slow part (0: none). */
+static uint32_t load_key_ms;
 
 static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 {
 	(void)ctx;
+	clock_ms += load_key_ms;
 	if (client == 0)
 		return siot_key_init(key, test_hash, key_alice, sizeof(key_alice));
 #if SIOT_DEVICE_LOW_RAM
@@ -88,15 +99,29 @@ static const struct siot_dev_client clients[] = {
 
 static struct board board;
 static const struct siot_dev_board board_ops = {
-	.ctx = &board, .send = b_send, .pin_write = b_write, .pin_read = b_read,
+	.ctx = &board, .now = b_now, .send = b_send, .pin_write = b_write, .pin_read = b_read,
 	.load_key = b_load_key,
 };
 static struct siot_dev_config cfg;
 static struct siot_device dev;
 
+/* Into the core at time now. */
+static void input(const uint8_t *buf, size_t len, uint32_t now)
+{
+	clock_ms = now;
+	siot_device_input(&dev, buf, len, now);
+}
+
+static void tick(uint32_t now)
+{
+	clock_ms = now;
+	siot_device_tick(&dev, now);
+}
+
 static void setup_profile(enum siot_profile profile, enum siot_hash hash)
 {
 	memset(&board, 0, sizeof(board));
+	load_key_ms = 0;
 	test_hash = hash;
 	cfg = (struct siot_dev_config){
 		.device_id = "promini",
@@ -124,7 +149,7 @@ static void wake(struct siot_exchange *cli, uint32_t now)
 	size_t used = 0;
 
 	board.sent_len = 0;
-	siot_device_input(&dev, wakeup, sizeof(wakeup), now);
+	input(wakeup, sizeof(wakeup), now);
 	ck_assert_uint_gt(board.sent_len, 0);
 	siot_exchange_init(cli, &cfg.params);
 	ck_assert_int_eq(siot_client_feed_hello(cli, board.sent, board.sent_len, &used),
@@ -177,7 +202,7 @@ static uint8_t send_cmd(const char *command, uint32_t now, uint8_t *result)
 
 	wake(&cli, now);
 	n = request(&cli, key_alice, "alice", command, req);
-	siot_device_input(&dev, req, n, now + 1);
+	input(req, n, now + 1);
 	ck_assert_int_eq(verify(&cli, key_alice, &status, result), 0);
 	return status;
 }
@@ -214,13 +239,13 @@ START_TEST(pulse_answers_at_its_end_and_busy_meanwhile)
 
 	wake(&cli, 1000);
 	n = request(&cli, key_alice, "alice", "led-pulse", req);
-	siot_device_input(&dev, req, n, 1000);
+	input(req, n, 1000);
 	ck_assert(board.pins[13]);
 	ck_assert_uint_eq(board.sent_len, 0); /* no answer before the end */
-	siot_device_tick(&dev, 1099);
+	tick(1099);
 	ck_assert(board.pins[13]);
 	ck_assert_uint_eq(board.sent_len, 0);
-	siot_device_tick(&dev, 1100);
+	tick(1100);
 	ck_assert(!board.pins[13]);
 	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
 	ck_assert_uint_eq(status, SIOT_STATUS_OK);
@@ -230,18 +255,43 @@ START_TEST(pulse_answers_at_its_end_and_busy_meanwhile)
 	 * pin while it runs: BUSY, and the pulse still ends on time. */
 	wake(&cli, 2000);
 	n = request(&cli, key_alice, "alice", "led-pulse", req);
-	siot_device_input(&dev, req, n, 2000);
+	input(req, n, 2000);
 	wake(&cli2, 2010);
 	n = request(&cli2, key_alice, "alice", "led-off", req);
-	siot_device_input(&dev, req, n, 2010);
+	input(req, n, 2010);
 	ck_assert_int_eq(verify(&cli2, key_alice, &status, &result), 0);
 	ck_assert_uint_eq(status, SIOT_STATUS_BUSY);
 	ck_assert(board.pins[13]);
 	/* Another pin is not busy. */
 	ck_assert_uint_eq(send_cmd("relay-on", 2020, &result), SIOT_STATUS_OK);
-	siot_device_tick(&dev, 2100);
+	tick(2100);
 	ck_assert(!board.pins[13]);
 	ck_assert_uint_eq(board.sent_len, 0); /* the first client has gone */
+}
+END_TEST
+
+/* On a slow part the scan takes a while: the pulse lasts its time from when
+ * it starts, and the HELLO's deadline runs from when the HELLO is out. */
+START_TEST(times_run_from_the_action)
+{
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status, result;
+	size_t n;
+	uint32_t started;
+
+	load_key_ms = 300;
+	wake(&cli, 1000);
+	n = request(&cli, key_alice, "alice", "led-pulse", req);
+	input(req, n, 1500); /* within 1000 ms of the HELLO */
+	ck_assert(board.pins[13]);
+	started = clock_ms;
+	ck_assert_uint_ge(started, 1800);
+	tick(started + 99);
+	ck_assert(board.pins[13]);
+	tick(started + 100);
+	ck_assert(!board.pins[13]);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
 }
 END_TEST
 
@@ -256,7 +306,7 @@ START_TEST(wrong_key_unknown_and_disallowed_are_rejected)
 	 * the sender cannot verify (siot-ctl: 76). */
 	wake(&cli, 10);
 	n = request(&cli, key_other, "alice", "led-on", req);
-	siot_device_input(&dev, req, n, 11);
+	input(req, n, 11);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
 	ck_assert_int_eq(verify(&cli, key_other, &status, &result), -EBADMSG);
 	ck_assert_uint_eq(board.writes, writes);
@@ -264,7 +314,7 @@ START_TEST(wrong_key_unknown_and_disallowed_are_rejected)
 	/* An unknown id: scanned with the dummy key, the same MAC count. */
 	wake(&cli, 20);
 	n = request(&cli, key_alice, "mallory", "led-on", req);
-	siot_device_input(&dev, req, n, 21);
+	input(req, n, 21);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
 	ck_assert_uint_gt(board.sent_len, 0);
 	board.sent_len = 0;
@@ -272,14 +322,14 @@ START_TEST(wrong_key_unknown_and_disallowed_are_rejected)
 	/* bob's key cannot be read: the same, and nothing runs. */
 	wake(&cli, 30);
 	n = request(&cli, key_alice, "bob", "led-on", req);
-	siot_device_input(&dev, req, n, 31);
+	input(req, n, 31);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
 	board.sent_len = 0;
 
 	/* A command alice may not run: REJECTED she can verify. */
 	wake(&cli, 40);
 	n = request(&cli, key_alice, "alice", "report", req);
-	siot_device_input(&dev, req, n, 41);
+	input(req, n, 41);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
 	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
 	ck_assert_uint_eq(status, SIOT_STATUS_REJECTED);
@@ -297,20 +347,20 @@ START_TEST(replay_does_not_run)
 
 	wake(&cli, 10);
 	n = request(&cli, key_alice, "alice", "led-toggle", req);
-	siot_device_input(&dev, req, n, 11);
+	input(req, n, 11);
 	ck_assert(board.pins[13]);
 	board.sent_len = 0;
 	/* The captured request, after a new wake-up: a new challenge. */
 	wake(&cli2, 20);
 	ck_assert_int_ne(memcmp(cli.hello + 8, cli2.hello + 8, 32), 0);
-	siot_device_input(&dev, req, n, 21);
+	input(req, n, 21);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
 	ck_assert_uint_gt(board.sent_len, 0);
 	ck_assert_uint_eq(board.sent[0], SIOT_STATUS_REJECTED); /* its status byte */
 	ck_assert(board.pins[13]);
 	board.sent_len = 0;
 	/* The same request without a wake-up: nobody listens. */
-	siot_device_input(&dev, req, n, 30);
+	input(req, n, 30);
 	ck_assert_uint_eq(board.sent_len, 0);
 	ck_assert(board.pins[13]);
 }
@@ -326,22 +376,22 @@ START_TEST(deadline_noise_and_resent_wakeups)
 	/* Too late: the HELLO's deadline passed, the request is dropped. */
 	wake(&cli, 100);
 	n = request(&cli, key_alice, "alice", "led-on", req);
-	siot_device_input(&dev, req, n, 1100);
+	input(req, n, 1100);
 	ck_assert(!board.pins[13]);
 	ck_assert_uint_eq(board.sent_len, 0);
 	ck_assert_uint_eq(dev.dropped, 1);
 
 	/* Noise with runs of zeros shorter than the wake-up wakes nothing. */
-	siot_device_input(&dev, noise, sizeof(noise), 2000);
+	input(noise, sizeof(noise), 2000);
 	ck_assert_uint_eq(board.sent_len, 0);
 
 	/* Wake-ups resent after the HELLO are skipped. */
 	wake(&cli, 3000);
-	siot_device_input(&dev, wakeup, sizeof(wakeup), 3001);
-	siot_device_input(&dev, wakeup, 2, 3002);
+	input(wakeup, sizeof(wakeup), 3001);
+	input(wakeup, 2, 3002);
 	ck_assert_uint_eq(board.sent_len, 0);
 	n = request(&cli, key_alice, "alice", "led-on", req);
-	siot_device_input(&dev, req, n, 3003);
+	input(req, n, 3003);
 	ck_assert_int_eq(verify(&cli, key_alice, &(uint8_t){ 0 }, &result), 0);
 	ck_assert(board.pins[13]);
 
@@ -351,7 +401,7 @@ START_TEST(deadline_noise_and_resent_wakeups)
 		static const uint8_t bad[] = { 40, 'x' };
 
 		wake(&c2, 4000);
-		siot_device_input(&dev, bad, sizeof(bad), 4001);
+		input(bad, sizeof(bad), 4001);
 		ck_assert_uint_eq(board.sent_len, 0);
 		ck_assert_uint_eq(dev.dropped, 2);
 	}
@@ -370,7 +420,7 @@ START_TEST(call_and_classic)
 	ck_assert_uint_eq(cli.hello_len, 32); /* the challenge alone */
 	n = request(&cli, key_alice, NULL, "led-on", req);
 	ck_assert_uint_eq(n, 32);
-	siot_device_input(&dev, req, n, 11);
+	input(req, n, 11);
 	ck_assert(board.pins[13]);
 	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
 	ck_assert_uint_eq(result, 0);
@@ -379,7 +429,7 @@ START_TEST(call_and_classic)
 	/* Not allowed (report): no answer in classic, nothing runs. */
 	wake(&cli, 20);
 	n = request(&cli, key_alice, NULL, "report", req);
-	siot_device_input(&dev, req, n, 21);
+	input(req, n, 21);
 	ck_assert_uint_eq(board.sent_len, 0);
 }
 END_TEST
@@ -434,6 +484,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, results_are_siotds);
 	tcase_add_test(tc, pulse_answers_at_its_end_and_busy_meanwhile);
+	tcase_add_test(tc, times_run_from_the_action);
 	tcase_add_test(tc, wrong_key_unknown_and_disallowed_are_rejected);
 	tcase_add_test(tc, replay_does_not_run);
 	tcase_add_test(tc, deadline_noise_and_resent_wakeups);
