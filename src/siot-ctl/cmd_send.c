@@ -9,6 +9,7 @@
 #include "keyfile.h"
 #include "output.h"
 #include "send.h"
+#include "serial.h"
 
 /* A problem in a config file that is being ignored, as a warning. */
 static void print_warning(void *userdata, const char *file, int line, const char *msg)
@@ -23,7 +24,8 @@ static void print_warning(void *userdata, const char *file, int line, const char
 /* Whether the flags alone name everything a send needs. */
 static bool flags_complete(const struct target *f)
 {
-	return (f->host[0] || f->socket[0] || (f->mqtt[0] && f->device[0])) && f->key_file[0] &&
+	return (f->host[0] || f->socket[0] || f->serial[0] || (f->mqtt[0] && f->device[0])) &&
+	       f->key_file[0] &&
 	       (f->id[0] || strcmp(f->protocol, "classic") == 0);
 }
 
@@ -35,6 +37,9 @@ static const char *single_device_flag(const struct target *f)
 	     : f->port[0]     ? "-p"
 	     : f->socket[0]   ? "-U"
 	     : f->mqtt[0]     ? "-M"
+	     : f->serial[0]   ? "-S"
+	     : f->baud >= 0   ? "--baud"
+	     : f->framing[0]  ? "--framing"
 	     : f->device[0]   ? "-D"
 	     : f->id[0]       ? "-i"
 	     : f->key_file[0] ? "-k"
@@ -104,9 +109,10 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 	if (r < 0 && r != -ENOENT)
 		return EXIT_CONFIG;
 	target_merge(t, &o->flags);
-	if (!t->host[0] && !t->socket[0] && !t->mqtt[0]) {
+	if (!t->host[0] && !t->socket[0] && !t->mqtt[0] && !t->serial[0]) {
 		fprintf(stderr,
-			"siot-ctl: no device to talk to: give -t TARGET (from %s), -H HOST, -U SOCKET "
+			"siot-ctl: no device to talk to: give -t TARGET (from %s), -H HOST, -U SOCKET, "
+			"-S SERIAL "
 			"or -M URL\n",
 			path);
 		return EXIT_USAGE;
@@ -145,11 +151,28 @@ int send_target_options(const struct target *t, struct send_options *so)
 		fprintf(stderr, "siot-ctl: classic always uses the full digest; drop the tag length\n");
 		return EXIT_USAGE;
 	}
+	so->serial_framing = t->serial[0] || strcmp(t->framing, "serial") == 0;
+	if (so->serial_framing && t->mqtt[0]) {
+		fprintf(stderr, "siot-ctl: --framing serial is for a TCP stream bridged to a serial "
+				"line, not a broker\n");
+		return EXIT_USAGE;
+	}
+	if (so->serial_framing && t->wakeup_length == 0) {
+		fprintf(stderr, "siot-ctl: a serial line needs a wake-up: --wakeup-length 1 or more "
+				"(default 4)\n");
+		return EXIT_USAGE;
+	}
+	if (t->baud >= 0 && !t->serial[0]) {
+		fprintf(stderr, "siot-ctl: --baud is for a serial port (-S DEVICE)\n");
+		return EXIT_USAGE;
+	}
 	if (siot_params_init(&so->params, profile, hash,
 			     t->tag_length < 0 ? 0 : (unsigned)t->tag_length,
 			     t->challenge_length < 0 ? SIOT_DEFAULT_CHALLENGE
 						     : (unsigned)t->challenge_length,
-			     t->wakeup_length < 0 ? 0 : (unsigned)t->wakeup_length) < 0) {
+			     t->wakeup_length >= 0 ? (unsigned)t->wakeup_length
+			     : so->serial_framing  ? SERIAL_DEFAULT_WAKEUP
+						   : 0) < 0) {
 		fprintf(stderr, "siot-ctl: tag length %d does not fit hash %s (16 .. %zu)\n",
 			t->tag_length, siot_hash_name(hash), siot_digest_length(hash));
 		return EXIT_USAGE;
@@ -190,6 +213,8 @@ int send_target_options(const struct target *t, struct send_options *so)
 	so->host = t->host[0] ? t->host : NULL;
 	so->port = t->port[0] ? t->port : "7468";
 	so->socket_path = t->socket[0] ? t->socket : NULL;
+	so->serial_path = t->serial[0] ? t->serial : NULL;
+	so->baud = t->baud > 0 ? (unsigned)t->baud : SERIAL_DEFAULT_BAUD;
 	so->device = t->device[0] ? t->device : NULL;
 	so->timeout = t->timeout > 0 ? t->timeout : TARGET_DEFAULT_TIMEOUT;
 	so->classic_response = t->classic_response != 0;

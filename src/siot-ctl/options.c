@@ -9,6 +9,7 @@
 
 #include "hostport.h"
 #include "send.h"
+#include "serial.h"
 
 #ifndef SIOT_VERSION_STRING
 #define SIOT_VERSION_STRING "unknown"
@@ -28,6 +29,8 @@ enum {
 	OPT_MQTT_PASSWORD_FILE,
 	OPT_MQTT_CA_FILE,
 	OPT_MQTT_PREFIX,
+	OPT_BAUD,
+	OPT_FRAMING,
 };
 
 static void usage(FILE *f)
@@ -50,6 +53,9 @@ static void usage(FILE *f)
 	      "      --mqtt-password-file FILE  the broker password (0600)\n"
 	      "      --mqtt-ca-file FILE   mqtts: the CA certificates to trust\n"
 	      "      --mqtt-prefix PREFIX  the topics' prefix (default siot)\n"
+	      "  -S, --serial DEVICE       a serial port (a board's UART), e.g. /dev/ttyUSB0\n"
+	      "      --baud N              its speed (default 115200)\n"
+	      "      --framing serial      TCP bridged to a serial line: a wake-up per exchange\n"
 	      "  -D, --device ID           refuse a device whose id is not ID\n"
 	      "  -i, --id ID               this client's id on the device\n"
 	      "  -k, --key FILE            this client's key file (0600)\n"
@@ -57,7 +63,8 @@ static void usage(FILE *f)
 	      "      --hash sha256|sha512  the device's hash (default sha256)\n"
 	      "      --tag-length N        the device's tag length (default: the digest's)\n"
 	      "      --challenge-length N  the device's challenge length (default 32)\n"
-	      "      --wakeup-length N     bytes sent first to wake the device (default 0)\n"
+	      "      --wakeup-length N     bytes sent first to wake the device (default 0;\n"
+	      "                            4 with -S or --framing serial)\n"
 	      "  -T, --timeout SECONDS     bound on the whole exchange (default 30)\n"
 	      "      --json                one JSON object per command on stdout\n"
 	      "      --parallel N          a group: send to at most N devices at once (default 8)\n"
@@ -172,6 +179,23 @@ static int take(struct options *o, int opt, const char *arg)
 		return copy_arg(t->mqtt_ca_file, sizeof(t->mqtt_ca_file), arg, "MQTT CA file");
 	case OPT_MQTT_PREFIX:
 		return copy_arg(t->mqtt_prefix, sizeof(t->mqtt_prefix), arg, "MQTT prefix");
+	case 'S':
+		return copy_arg(t->serial, sizeof(t->serial), arg, "serial port");
+	case OPT_BAUD:
+		if (parse_int(arg, "--baud", 300, 4000000, &t->baud) < 0)
+			return -1;
+		if (!serial_speed_known((unsigned)t->baud)) {
+			fprintf(stderr, "siot-ctl: --baud %s: not a speed a serial port takes (%s)\n",
+				arg, SERIAL_SPEEDS_TEXT);
+			return -1;
+		}
+		return 0;
+	case OPT_FRAMING:
+		if (strcmp(arg, "serial") != 0 && strcmp(arg, "stream") != 0) {
+			fprintf(stderr, "siot-ctl: --framing takes serial or stream, not '%s'\n", arg);
+			return -1;
+		}
+		return copy_arg(t->framing, sizeof(t->framing), arg, "framing");
 	case 'D':
 		return copy_arg(t->device, sizeof(t->device), arg, "device id");
 	case 'i':
@@ -290,6 +314,9 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "mqtt-password-file", required_argument, NULL, OPT_MQTT_PASSWORD_FILE },
 		{ "mqtt-ca-file", required_argument, NULL, OPT_MQTT_CA_FILE },
 		{ "mqtt-prefix", required_argument, NULL, OPT_MQTT_PREFIX },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "baud", required_argument, NULL, OPT_BAUD },
+		{ "framing", required_argument, NULL, OPT_FRAMING },
 		{ "device", required_argument, NULL, 'D' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "key", required_argument, NULL, 'k' },
@@ -313,7 +340,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	*o = (struct options){ 0 };
 	o->parallel = OPTIONS_DEFAULT_PARALLEL;
 	target_clear(&o->flags);
-	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:M:D:i:k:o:T:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:M:S:D:i:k:o:T:vh", opts, NULL)) != -1) {
 		if (opt == OPT_VERSION) {
 			printf("siot-ctl %s\n", SIOT_VERSION_STRING);
 			return 0;

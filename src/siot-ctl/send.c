@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "send_mqtt.h"
+#include "serial.h"
 
 #define CONNECT_TIMEOUT_MS 10000 /* per address, within the overall timeout */
+#define WAKEUP_RESEND_MS 250     /* serial framing: a wake-up again until a HELLO */
 
 struct session {
 	const struct send_options *o;
 	int fd;
+	bool tty;                 /* fd is a serial port: read/write, not recv/send */
 	struct ctl_mqtt *mq;      /* with -M: the broker, connected once */
 	bool mq_open;             /* a session is open on it */
 	int64_t deadline_ms;
@@ -125,6 +128,20 @@ static int session_connect(struct session *s, struct send_outcome *out)
 	int r = -ECONNREFUSED;
 
 	s->rx_len = s->rx_off = 0;
+	if (o->serial_path) {
+		snprintf(s->where, sizeof(s->where), "%s", o->serial_path);
+		r = serial_open(o->serial_path, o->baud, out->error, sizeof(out->error));
+		if (r == -EINVAL)
+			return fail(out, EXIT_USAGE, "%s", out->error);
+		if (r < 0) {
+			out->exit_code = EXIT_UNREACHABLE;
+			out->outcome = OUTCOME_ERROR;
+			return EXIT_UNREACHABLE;
+		}
+		s->fd = r;
+		s->tty = true;
+		return 0;
+	}
 	if (o->mqtt_url) {
 		int code = 0;
 
@@ -181,6 +198,7 @@ static void session_close(struct session *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	s->tty = false;
 }
 
 /* Make unread bytes available: >0 bytes in rx, 0 at EOF, -ETIMEDOUT, -errno. */
@@ -205,9 +223,11 @@ static int session_fill(struct session *s)
 			return -ETIMEDOUT;
 		if (r < 0)
 			return r;
-		n = recv(s->fd, s->rx, sizeof(s->rx), 0);
+		n = s->tty ? read(s->fd, s->rx, sizeof(s->rx)) : recv(s->fd, s->rx, sizeof(s->rx), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		if (n == 0 && s->tty)
+			continue; /* no carrier to lose: a serial port has no EOF */
 		if (n < 0)
 			return errno == ECONNRESET ? 0 : -errno;
 		s->rx_len = (size_t)n;
@@ -222,7 +242,8 @@ static int session_write(struct session *s, const uint8_t *buf, size_t len)
 	if (s->mq)
 		return ctl_mqtt_send(s->mq, buf, len);
 	while (off < len) {
-		ssize_t n = send(s->fd, buf + off, len - off, MSG_NOSIGNAL);
+		ssize_t n = s->tty ? write(s->fd, buf + off, len - off)
+				   : send(s->fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EINTR))
 			continue;
 		if (n < 0 && errno == EAGAIN) {
@@ -360,6 +381,60 @@ static int read_outcome(struct session *s, struct send_outcome *out)
 	return out->exit_code;
 }
 
+/* Serial framing: the wake-up, again every WAKEUP_RESEND_MS until the
+ * device answers (through a board's reset and bootloader, noise, or an
+ * exchange the device was still finishing), bounded by the deadline. */
+static int wake(struct session *s, struct send_outcome *out)
+{
+	static const uint8_t zeros[SIOT_MAX_WAKEUP];
+	const struct send_options *o = s->o;
+	int r;
+
+	if (s->rx_off < s->rx_len)
+		return 0;
+	for (;;) {
+		r = session_write(s, zeros, o->params.wakeup_length);
+		if (r == -ETIMEDOUT)
+			break;
+		if (r < 0)
+			return fail(out, EXIT_UNREACHABLE, "sending the wake-up to %s: %s", s->where,
+				    strerror(-r));
+		r = wait_fd(s, POLLIN, now_ms() + WAKEUP_RESEND_MS);
+		if (r > 0)
+			return 0;
+		if (r < 0)
+			return fail(out, EXIT_UNREACHABLE, "%s: %s", s->where, strerror(-r));
+		if (now_ms() >= s->deadline_ms)
+			break;
+	}
+	return fail(out, EXIT_NETTIMEOUT,
+		    "no HELLO from %s within %g s of wake-ups (is a siot device there, at this "
+		    "speed, with this wake-up length?)",
+		    s->where, o->timeout);
+}
+
+/* Serial framing, v1: bytes before a HELLO's first ('S') are line noise or
+ * the tail of an older answer; drop them.  0, or an exit code in out. */
+static int skip_noise(struct session *s, struct send_outcome *out)
+{
+	for (;;) {
+		int r = session_fill(s);
+
+		if (r == -ETIMEDOUT)
+			return fail(out, EXIT_NETTIMEOUT, "timed out waiting for the HELLO of %s",
+				    s->where);
+		if (r == 0)
+			return fail(out, EXIT_UNREACHABLE, "%s closed the connection before its HELLO",
+				    s->where);
+		if (r < 0)
+			return fail(out, EXIT_UNREACHABLE, "%s: %s", s->where, strerror(-r));
+		while (s->rx_off < s->rx_len && s->rx[s->rx_off] != SIOT_MAGIC[0])
+			s->rx_off++;
+		if (s->rx_off < s->rx_len)
+			return 0;
+	}
+}
+
 /* One command over the session; the connection is open and no HELLO of it
  * has been read.  Returns the command's exit code; *reconnect asks the
  * caller to open a new connection and call again (the device closed a kept
@@ -434,7 +509,7 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 				if (code)
 					goto done;
 				reused = false;
-				if (o->params.wakeup_length && !o->mqtt_url) {
+				if (o->params.wakeup_length && !o->mqtt_url && !o->serial_framing) {
 					static const uint8_t zeros[SIOT_MAX_WAKEUP];
 					if (session_write(&s, zeros, o->params.wakeup_length) < 0) {
 						code = fail(&out[i], EXIT_UNREACHABLE,
@@ -443,6 +518,16 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 					}
 				}
 				siot_exchange_init(&s.ex, &o->params);
+			}
+			if (o->serial_framing) {
+				/* One request per wake-up, on the same line. */
+				siot_exchange_init(&s.ex, &o->params);
+				reused = false;
+				code = wake(&s, &out[i]);
+				if (!code && o->params.profile == SIOT_PROFILE_V1)
+					code = skip_noise(&s, &out[i]);
+				if (code)
+					goto done;
 			}
 			code = send_one(&s, commands[i], reused, &reconnect, &out[i]);
 			if (!reconnect)
@@ -453,7 +538,7 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 			goto done;
 		/* Over MQTT, a session per command: the device's next HELLO
 		 * may never come (max_requests), and a broker has no EOF. */
-		if (o->params.profile == SIOT_PROFILE_CLASSIC || o->mqtt_url)
+		if ((o->params.profile == SIOT_PROFILE_CLASSIC && !o->serial_framing) || o->mqtt_url)
 			session_close(&s);
 		reused = true;
 	}

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sending commands to a device: connect (TCP through getaddrinfo, every
- * address tried, or a Unix socket), read the HELLO, check it, send the
- * request, read and verify the response.  Never resends a request.
+ * address tried, a Unix socket, or a serial port), read the HELLO, check
+ * it, send the request, read and verify the response.  Never resends a
+ * request.  With serial framing (PROTOCOL.md, "Serial lines") every
+ * exchange starts with a wake-up, resent every 250 ms until the HELLO
+ * begins.
  */
 #ifndef SIOT_CTL_SEND_H
 #define SIOT_CTL_SEND_H
@@ -29,6 +32,10 @@ struct send_options {
 	const char *client_id;
 	const char *host, *port;  /* TCP */
 	const char *socket_path;  /* or Unix */
+	const char *serial_path;  /* or a serial port, at baud */
+	unsigned baud;
+	bool serial_framing;      /* a wake-up per exchange, resent until a HELLO
+				   * comes (serial ports, and TCP bridged to one) */
 	/* or an MQTT broker (device is then required): */
 	const char *mqtt_url, *mqtt_host;
 	int mqtt_port;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "target.h"
+#include "serial.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 void target_clear(struct target *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->tag_length = t->challenge_length = t->wakeup_length = -1;
+	t->tag_length = t->challenge_length = t->wakeup_length = t->baud = -1;
 	t->timeout = -1.0;
 	t->classic_response = -1;
 }
@@ -38,6 +39,9 @@ void target_merge(struct target *base, const struct target *over)
 	MERGE_STR(port);
 	MERGE_STR(socket);
 	MERGE_STR(mqtt);
+	MERGE_STR(serial);
+	MERGE_NUM(baud);
+	MERGE_STR(framing);
 	MERGE_STR(mqtt_prefix);
 	MERGE_STR(mqtt_username);
 	MERGE_STR(mqtt_password_file);
@@ -54,17 +58,20 @@ void target_merge(struct target *base, const struct target *over)
 	MERGE_NUM(wakeup_length);
 	MERGE_NUM(timeout);
 	MERGE_NUM(classic_response);
-	/* A socket, host or broker given on top of another wins alone. */
+	/* A socket, host, broker or serial port given on top of another wins
+	 * alone. */
 	if (over->socket[0]) {
 		base->host[0] = '\0';
-		base->mqtt[0] = '\0';
+		base->mqtt[0] = base->serial[0] = '\0';
 	}
 	if (over->host[0] && !over->socket[0]) {
 		base->socket[0] = '\0';
-		base->mqtt[0] = '\0';
+		base->mqtt[0] = base->serial[0] = '\0';
 	}
 	if (over->mqtt[0] && !over->host[0] && !over->socket[0])
-		base->host[0] = base->socket[0] = '\0';
+		base->host[0] = base->socket[0] = base->serial[0] = '\0';
+	if (over->serial[0] && !over->host[0] && !over->socket[0] && !over->mqtt[0])
+		base->host[0] = base->socket[0] = base->mqtt[0] = '\0';
 }
 
 int target_expand_home(const char *in, char *out, size_t n)
@@ -176,6 +183,7 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 	for (int i = 0; i < n && names->n < TARGET_MAX_NAMES; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		const char *name = NULL, *host = NULL, *sock = NULL, *mqtt = NULL, *dev = NULL;
+		const char *serial = NULL;
 		int port = 0;
 
 		if (!config_setting_is_group(g) || !config_setting_lookup_string(g, "name", &name))
@@ -183,6 +191,7 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 		config_setting_lookup_string(g, "host", &host);
 		config_setting_lookup_string(g, "socket", &sock);
 		config_setting_lookup_string(g, "mqtt", &mqtt);
+		config_setting_lookup_string(g, "serial", &serial);
 		config_setting_lookup_string(g, "device", &dev);
 		config_setting_lookup_int(g, "port", &port);
 		snprintf(names->name[names->n], sizeof(names->name[0]), "%s", name);
@@ -191,6 +200,8 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 				 dev ? dev : "?");
 		else if (sock)
 			snprintf(names->where[names->n], sizeof(names->where[0]), "%s", sock);
+		else if (serial)
+			snprintf(names->where[names->n], sizeof(names->where[0]), "%s", serial);
 		else if (host && port)
 			snprintf(names->where[names->n], sizeof(names->where[0]), "%s:%d", host, port);
 		else
@@ -223,9 +234,13 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 					    "mqtt_ca_file",
 					    "mqtt_tls_cert_file",
 					    "mqtt_tls_key_file",
+					    "serial",
+					    "baud",
+					    "framing",
 					    NULL };
 	static const char *const protocols[] = { "v1", "classic" };
 	static const char *const hashes[] = { "sha256", "sha512" };
+	static const char *const framings[] = { "stream", "serial" };
 	unsigned port = 0, n;
 	uint64_t usec;
 	bool b;
@@ -240,6 +255,17 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 	cfg_get_string_buf(r, g, "id", t->id, sizeof(t->id));
 	cfg_get_string_buf(r, g, "key_file", t->key_file, sizeof(t->key_file));
 	cfg_get_string_buf(r, g, "mqtt", t->mqtt, sizeof(t->mqtt));
+	cfg_get_string_buf(r, g, "serial", t->serial, sizeof(t->serial));
+	if (cfg_get_uint(r, g, "baud", &n, 300, 4000000)) {
+		if (!serial_speed_known(n))
+			cfg_report(r, config_setting_get_member(g, "baud"),
+				   "baud %u: not a speed a serial port takes (%s)", n,
+				   SERIAL_SPEEDS_TEXT);
+		else
+			t->baud = (int)n;
+	}
+	if (cfg_get_enum(r, g, "framing", framings, 2, "\"stream\" or \"serial\"", &k))
+		snprintf(t->framing, sizeof(t->framing), "%s", framings[k]);
 	cfg_get_string_buf(r, g, "mqtt_prefix", t->mqtt_prefix, sizeof(t->mqtt_prefix));
 	cfg_get_string_buf(r, g, "mqtt_username", t->mqtt_username, sizeof(t->mqtt_username));
 	cfg_get_string_buf(r, g, "mqtt_password_file", t->mqtt_password_file,
@@ -282,8 +308,18 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		t->classic_response = b;
 	if (!t->name[0])
 		cfg_report(r, g, "a target needs a name");
-	if (!!t->host[0] + !!t->socket[0] + !!t->mqtt[0] > 1)
-		cfg_report(r, g, "target \"%s\": give one of host, socket and mqtt", t->name);
+	if (!!t->host[0] + !!t->socket[0] + !!t->mqtt[0] + !!t->serial[0] > 1)
+		cfg_report(r, g, "target \"%s\": give one of host, socket, mqtt and serial",
+			   t->name);
+	if (t->baud >= 0 && !t->serial[0])
+		cfg_report(r, config_setting_get_member(g, "baud"),
+			   "target \"%s\": baud is for a serial port (serial = \"/dev/ttyUSB0\")",
+			   t->name);
+	if (t->mqtt[0] && strcmp(t->framing, "serial") == 0)
+		cfg_report(r, config_setting_get_member(g, "framing"),
+			   "target \"%s\": framing = \"serial\" is for a TCP stream bridged to a "
+			   "serial line, not a broker",
+			   t->name);
 	if (t->mqtt[0]) {
 		char h[256], err[400];
 		int p;

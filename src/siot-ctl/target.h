@@ -19,6 +19,9 @@ struct target {
 	char port[16];
 	char socket[108];       /* Unix socket path, instead of host/port */
 	char mqtt[300];         /* an MQTT broker's URL, instead of both (device required) */
+	char serial[4096];      /* a serial port (a board's UART), instead of all three */
+	int baud;               /* its speed; -1: not set (115200) */
+	char framing[16];       /* "stream" or "serial" (implied by serial) */
 	char mqtt_prefix[129];
 	char mqtt_username[128];
 	char mqtt_password_file[4096];
@@ -43,7 +46,7 @@ void target_merge(struct target *base, const struct target *over);
 #define TARGET_MAX_NAMES 64
 struct target_names {
 	char name[TARGET_MAX_NAMES][64];
-	char where[TARGET_MAX_NAMES][320]; /* "host", "host:port" or the socket */
+	char where[TARGET_MAX_NAMES][320]; /* "host", "host:port", the socket or port */
 	unsigned n;                         /* names kept (at most TARGET_MAX_NAMES) */
 	char def[64];                       /* the default, or "" */
 	char group[TARGET_MAX_NAMES][64];   /* the groups' names */

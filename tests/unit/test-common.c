@@ -401,10 +401,58 @@ START_TEST(target_settings_and_problems)
 	ck_assert_uint_eq(n_problems, 6);
 	ck_assert_str_eq(problems[0], "1: default must be a string (a target's name)");
 	ck_assert_str_eq(problems[1], "3: a target needs a name");
-	ck_assert_str_eq(problems[2], "4: target \"b\": give one of host, socket and mqtt");
+	ck_assert_str_eq(problems[2], "4: target \"b\": give one of host, socket, mqtt and serial");
 	ck_assert_str_eq(problems[3], "5: id \"bad id\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[4], "5: device \"bad dev\": use 1 to 32 of A-Z a-z 0-9 . _ -");
 	ck_assert_str_eq(problems[5], "6: target \"c\" is declared twice");
+}
+END_TEST
+
+/* Serial targets: serial, baud and framing are read; a speed termios has
+ * no constant for, baud without a port, and serial framing through a
+ * broker are each reported at their line. */
+START_TEST(target_serial)
+{
+	struct target t;
+	const char *path = write_file("serial.conf",
+				      "targets = (\n"
+				      "  { name = \"board\"; serial = \"/dev/ttyUSB0\"; baud = 57600;\n"
+				      "    id = \"me\"; key_file = \"/k\"; },\n"
+				      "  { name = \"bridge\"; host = \"h:5000\"; framing = \"serial\"; }\n"
+				      ");\n",
+				      0600);
+
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, "board", &t, quiet, false, NULL, NULL), 0);
+	ck_assert_str_eq(t.serial, "/dev/ttyUSB0");
+	ck_assert_int_eq(t.baud, 57600);
+	ck_assert_str_eq(t.framing, "");
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, "bridge", &t, quiet, false, NULL, NULL), 0);
+	ck_assert_str_eq(t.framing, "serial");
+	ck_assert_str_eq(t.port, "5000");
+
+	path = write_file("bad-serial.conf",
+			  "targets = (\n"
+			  "  { name = \"a\"; serial = \"/dev/ttyS0\"; baud = 12345; },\n"          /* 2 */
+			  "  { name = \"b\"; host = \"h\"; baud = 9600; },\n"                      /* 3 */
+			  "  { name = \"c\"; mqtt = \"mqtt://b\"; device = \"d\"; framing = \"serial\"; },\n" /* 4 */
+			  "  { name = \"d\"; serial = \"/dev/ttyS0\"; host = \"h\"; framing = \"x\"; }\n" /* 5 */
+			  ");\n",
+			  0600);
+	n_problems = 0;
+	target_clear(&t);
+	ck_assert_int_eq(target_load(path, "a", &t, quiet, true, NULL, NULL), -EINVAL);
+	ck_assert_uint_eq(n_problems, 5);
+	ck_assert_str_eq(problems[0], "2: baud 12345: not a speed a serial port takes (1200, 2400, "
+				      "4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, "
+				      "500000, 921600 or 1000000)");
+	ck_assert_str_eq(problems[1],
+			 "3: target \"b\": baud is for a serial port (serial = \"/dev/ttyUSB0\")");
+	ck_assert_str_eq(problems[2], "4: target \"c\": framing = \"serial\" is for a TCP stream "
+				      "bridged to a serial line, not a broker");
+	ck_assert_str_eq(problems[3], "5: framing \"x\": must be \"stream\" or \"serial\"");
+	ck_assert_str_eq(problems[4], "5: target \"d\": give one of host, socket, mqtt and serial");
 }
 END_TEST
 
@@ -524,6 +572,7 @@ int main(void)
 	tcase_add_test(tc, syntax_error_hints);
 	tcase_add_test(tc, target_merge_and_home);
 	tcase_add_test(tc, target_settings_and_problems);
+	tcase_add_test(tc, target_serial);
 	tcase_add_test(tc, target_groups);
 	suite_add_tcase(s, tc);
 	return check_run(s);
