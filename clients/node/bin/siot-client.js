@@ -16,7 +16,8 @@ const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-
                    [-M URL [--mqtt-user NAME] [--mqtt-password-file FILE]
                     [--mqtt-ca-file FILE] [--mqtt-prefix PREFIX]]
                    [--protocol v1|classic] [--hash sha256|sha512] [--tag-length N]
-                   [--challenge-length N] [--wakeup-length N] [-T SECONDS] [--json] [-v]
+                   [--challenge-length N] [--wakeup-length N] [--framing serial]
+                   [-T SECONDS] [--json] [-v]
                    send COMMAND [COMMAND...]
        siot-client keygen [-o FILE]
        siot-client --version
@@ -175,6 +176,7 @@ async function main() {
         'tag-length': { type: 'string' },
         'challenge-length': { type: 'string' },
         'wakeup-length': { type: 'string' },
+        framing: { type: 'string' },
         timeout: { type: 'string', short: 'T' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean', short: 'v' },
@@ -233,6 +235,7 @@ async function main() {
       tagLength: int(v['tag-length'], '--tag-length'),
       challengeLength: int(v['challenge-length'], '--challenge-length'),
       wakeupLength: int(v['wakeup-length'], '--wakeup-length'),
+      framing: /** @type {'stream' | 'serial' | undefined} */ (v.framing),
       timeout: seconds * 1000,
     });
   } catch (e) {

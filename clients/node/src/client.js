@@ -31,6 +31,9 @@ import {
  * @property {number} [tagLength]
  * @property {number} [challengeLength]
  * @property {number} [wakeupLength]
+ * @property {'stream' | 'serial'} [framing] "serial": a TCP stream bridged to a serial
+ *   line (PROTOCOL.md "Serial lines"): every exchange starts with a wake-up, resent every
+ *   250 ms until the HELLO comes; wakeupLength defaults to 4 then
  * @property {number} [timeout] milliseconds for each send(), from its start; default 30000
  * @property {boolean} [classicResponse] classic: wait for the confirmation (default true)
  * @property {string} [mqtt] an MQTT v5 broker instead: mqtt://HOST[:PORT] or mqtts://HOST[:PORT]
@@ -120,6 +123,10 @@ function keyFromFile(target, file) {
   return key;
 }
 
+/** Serial framing: the default wake-up, and how long to wait before resending it. */
+const SERIAL_WAKEUP = 4;
+const WAKEUP_RESEND_MS = 250;
+
 /** A signal that never aborts: a Connection's until its first send(). */
 const NEVER = new AbortController().signal;
 
@@ -167,8 +174,13 @@ export class Connection {
     if (target.mqtt && (target.host || target.path || target.socket)) throw new UsageError('give mqtt or host or path, not several');
     if (target.mqtt) checkMqttTarget(target);
     if (target.path && target.socket && target.path !== target.socket) throw new UsageError('give path or socket, not both');
+    if (target.framing !== undefined && target.framing !== 'stream' && target.framing !== 'serial') throw new UsageError(`framing must be "stream" or "serial", not "${target.framing}"`);
+    /** A wake-up per exchange, resent until the HELLO comes. */
+    this.serial = target.framing === 'serial';
+    if (this.serial && target.mqtt) throw new UsageError('framing "serial" is for a TCP stream bridged to a serial line, not a broker');
+    if (this.serial && target.wakeupLength === 0) throw new UsageError('a serial line needs a wake-up: wakeupLength 1 or more (default 4)');
     this.target = target;
-    this.params = makeParams(target);
+    this.params = makeParams(this.serial && target.wakeupLength === undefined ? { ...target, wakeupLength: SERIAL_WAKEUP } : target);
     if (this.params.protocol === 'v1' && !validId(target.id ?? '')) throw new UsageError('a v1 target needs a valid id');
     if (target.device !== undefined && !validId(target.device)) throw new UsageError(`device "${target.device}" is not a valid device id`);
     /** @type {Buffer | null} this connection's copy of the key (null once destroyed) */
@@ -227,7 +239,26 @@ export class Connection {
     });
     this.stream = new SocketStream(socket, this.signal);
     this.reused = false;
-    if (this.params.wakeupLength) await this.stream.write(Buffer.alloc(this.params.wakeupLength));
+    if (this.params.wakeupLength && !this.serial) await this.stream.write(Buffer.alloc(this.params.wakeupLength));
+  }
+
+  /**
+   * Serial framing: the wake-up, again every 250 ms until the device
+   * answers (a board's reset, noise, an exchange it was finishing); in v1,
+   * bytes before the HELLO's first are noise and dropped.
+   */
+  async wakeUp() {
+    const s = /** @type {Stream} */ (this.stream);
+    const zeros = Buffer.alloc(this.params.wakeupLength);
+    for (;;) {
+      await s.write(zeros);
+      const got = await s.waitAny(WAKEUP_RESEND_MS);
+      if (got === null) throw new UnreachableError(`${this.where} closed the connection before its HELLO`);
+      if (got) break;
+    }
+    if (this.params.protocol === 'v1' && !(await s.skipTo(MAGIC[0]))) {
+      throw new UnreachableError(`${this.where} closed the connection before its HELLO`);
+    }
   }
 
   /** @returns {Promise<Buffer | null>} the HELLO, or null at EOF */
@@ -289,6 +320,10 @@ export class Connection {
     let hello = null;
     for (let attempt = 0; attempt < 2 && !hello; attempt++) {
       if (!this.stream) await this.open();
+      if (this.serial) {
+        this.reused = false; // one request per wake-up: a HELLO must come
+        await this.wakeUp();
+      }
       hello = await this.readHello();
       if (!hello) {
         const wasReused = this.reused;
@@ -305,11 +340,11 @@ export class Connection {
 
     if (p.protocol === 'classic') {
       if (this.target.classicResponse === false) {
-        this.close();
+        if (!this.serial) this.close();
         return { command, status: /** @type {Status} */ ('ok'), authentic: false };
       }
       const tag = await s.read(HASHES[p.hash].length);
-      this.close();
+      if (!this.serial || !tag) this.close();
       if (!tag) {
         return { command, status: /** @type {Status} */ ('rejected'), authentic: false };
       }

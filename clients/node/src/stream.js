@@ -52,6 +52,43 @@ export class Stream {
     return out;
   }
 
+  /**
+   * Whether any byte comes within ms (false: none yet; null: the peer
+   * closed).  For serial framing's wake-up loop.
+   * @param {number} ms
+   */
+  async waitAny(ms) {
+    const until = Date.now() + ms;
+    while (this.buf.length === 0) {
+      if (this.signal.aborted) throw this.signal.reason;
+      if (this.error) throw this.error;
+      if (this.ended) return null;
+      const left = until - Date.now();
+      if (left <= 0) return false;
+      await new Promise((resolve) => {
+        const t = setTimeout(() => { this.wake = null; resolve(undefined); }, left);
+        this.wake = () => { clearTimeout(t); resolve(undefined); };
+      });
+    }
+    return true;
+  }
+
+  /**
+   * Drop bytes until one equal to b is next (false: the peer closed first).
+   * @param {number} b
+   */
+  async skipTo(b) {
+    for (;;) {
+      const at = this.buf.indexOf(b);
+      if (at >= 0) {
+        this.buf = this.buf.subarray(at);
+        return true;
+      }
+      this.buf = Buffer.alloc(0);
+      if ((await this.waitAny(60000)) === null) return false;
+    }
+  }
+
   /** @param {Buffer} data @returns {Promise<void>} */
   async write(data) { void data; throw new Error('not a writable stream'); }
 
