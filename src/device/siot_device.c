@@ -262,6 +262,8 @@ static void start_exchange(struct siot_device *d)
 		return;
 	}
 	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
+	if (d->board->discard_input)
+		d->board->discard_input(d->board->ctx);
 	d->deadline = d->board->now(d->board->ctx) + t; /* from the HELLO, once it is out */
 	d->req_started = false;
 	d->state = ST_REQUEST;
@@ -284,7 +286,7 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 				continue;
 			d->wake_have = 0;
 			start_exchange(d);
-			continue;
+			return; /* the rest of this chunk came before the HELLO */
 		}
 		if (!classic(d) && !d->req_started && buf[i] == 0) {
 			i++; /* a resent wake-up */

@@ -18,6 +18,7 @@ static const uint8_t key_alice[32] = "alice's 32-byte key for the test";
 static const uint8_t key_other[32] = "somebody else's key, not alice's";
 
 struct board {
+	unsigned discards;
 	bool pins[32];
 	unsigned writes;
 	uint8_t sent[256];
@@ -39,6 +40,11 @@ static void b_write(void *ctx, uint8_t pin, bool level)
 
 	b->pins[pin] = level;
 	b->writes++;
+}
+
+static void b_discard(void *ctx)
+{
+	((struct board *)ctx)->discards++;
 }
 
 static bool b_read(void *ctx, uint8_t pin)
@@ -99,7 +105,8 @@ static const struct siot_dev_client clients[] = {
 
 static struct board board;
 static const struct siot_dev_board board_ops = {
-	.ctx = &board, .now = b_now, .send = b_send, .pin_write = b_write, .pin_read = b_read,
+	.ctx = &board, .now = b_now, .send = b_send, .discard_input = b_discard,
+	.pin_write = b_write, .pin_read = b_read,
 	.load_key = b_load_key,
 };
 static struct siot_dev_config cfg;
@@ -425,7 +432,27 @@ START_TEST(call_and_classic)
 	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
 	ck_assert_uint_eq(result, 0);
 	ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
-	/* A classic request may start with 0x00: nothing is skipped. */
+	/* A classic request may start with 0x00, so nothing is skipped: the
+	 * rest of a wake-up (a resent one, zeros beyond its length) must not
+	 * become the request's start.  What came with the wake-up is dropped
+	 * and the board is told to drop what it holds. */
+	{
+		static const uint8_t long_wakeup[7] = { 0 };
+		unsigned discards = board.discards;
+		size_t used = 0;
+
+		board.sent_len = 0;
+		input(long_wakeup, sizeof(long_wakeup), 15);
+		ck_assert_uint_eq(board.discards, discards + 1);
+		siot_exchange_init(&cli, &cfg.params);
+		ck_assert_int_eq(siot_client_feed_hello(&cli, board.sent, board.sent_len, &used),
+				 SIOT_FEED_DONE);
+		board.sent_len = 0;
+		n = request(&cli, key_alice, NULL, "led-off", req);
+		input(req, n, 16);
+		ck_assert(!board.pins[13]);
+		ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	}
 	/* Not allowed (report): no answer in classic, nothing runs. */
 	wake(&cli, 20);
 	n = request(&cli, key_alice, NULL, "report", req);

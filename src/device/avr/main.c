@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * siot on an ATmega328P at 16 MHz (Arduino Pro Mini or Uno): the device core
+ * on USART0 (115200 8N1), pins by their Arduino numbers (D2..D7 on PORTD,
+ * D8..D13 on PORTB; D13 is the LED), keys and the DRBG seed from EEPROM
+ * (src/device/provision.h), a millisecond clock from Timer0.
+ *
+ * Free RAM is measured from outside: before main, everything between the
+ * end of the heap's start and the stack is painted with 0xC5, and the
+ * harness (tests/firmware/avr-bridge) reads back how much was never
+ * touched.
+ */
+#include <avr/eeprom.h>
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <string.h>
+
+#include "commands.h"
+#include "provision.h"
+#include "siot_device.h"
+
+#define BAUD 115200UL
+#define PAINT 0xC5
+
+/* ---- the stack paint ------------------------------------------------------ */
+
+extern uint8_t __heap_start;
+void paint_ram(void) __attribute__((naked, used, section(".init3")));
+void paint_ram(void)
+{
+	uint8_t *p = &__heap_start;
+
+	while (p < (uint8_t *)SP - 2)
+		*p++ = PAINT;
+}
+
+/* ---- USART0 and the clock ------------------------------------------------- */
+
+static volatile uint8_t rx_buf[16];
+static volatile uint8_t rx_head, rx_tail;
+static volatile uint32_t ms;
+
+ISR(USART_RX_vect)
+{
+	uint8_t b = UDR0, next = (uint8_t)((rx_head + 1) % sizeof(rx_buf));
+
+	if (next != rx_tail) { /* full: the byte is lost, as on a real line */
+		rx_buf[rx_head] = b;
+		rx_head = next;
+	}
+}
+
+ISR(TIMER0_COMPA_vect)
+{
+	ms++;
+}
+
+static uint32_t now_ms(void)
+{
+	uint32_t t;
+
+	cli();
+	t = ms;
+	sei();
+	return t;
+}
+
+static void uart_init(void)
+{
+	UCSR0A = _BV(U2X0);
+	UBRR0 = (uint16_t)(F_CPU / 8 / BAUD - 1);
+	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
+	UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
+}
+
+static void clock_init(void)
+{
+	TCCR0A = _BV(WGM01);              /* CTC */
+	TCCR0B = _BV(CS01) | _BV(CS00);   /* /64: 250 kHz */
+	OCR0A = 249;                      /* 1 ms */
+	TIMSK0 = _BV(OCIE0A);
+}
+
+/* ---- the board for the core ----------------------------------------------- */
+
+static uint32_t b_now(void *ctx)
+{
+	(void)ctx;
+	return now_ms();
+}
+
+static void b_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	while (len--) {
+		loop_until_bit_is_set(UCSR0A, UDRE0);
+		UDR0 = *buf++;
+	}
+}
+
+static void b_discard_input(void *ctx)
+{
+	(void)ctx;
+	cli();
+	rx_tail = rx_head;
+	sei();
+}
+
+static volatile uint8_t *port_of(uint8_t pin, uint8_t *bit)
+{
+	if (pin >= 8) {
+		*bit = _BV(pin - 8);
+		return &PORTB;
+	}
+	*bit = _BV(pin);
+	return &PORTD;
+}
+
+static void b_write(void *ctx, uint8_t pin, bool level)
+{
+	uint8_t bit;
+	volatile uint8_t *port = port_of(pin, &bit);
+
+	(void)ctx;
+	if (level)
+		*port |= bit;
+	else
+		*port &= (uint8_t)~bit;
+}
+
+/* An output reads back what it drives (PORTx), an input its pin (PINx). */
+static bool b_read(void *ctx, uint8_t pin)
+{
+	uint8_t bit;
+	volatile uint8_t *port = port_of(pin, &bit);
+	volatile uint8_t *ddr = port == &PORTB ? &DDRB : &DDRD;
+	volatile uint8_t *in = port == &PORTB ? &PINB : &PIND;
+
+	(void)ctx;
+	return ((*ddr & bit) ? *port : *in) & bit;
+}
+
+static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
+{
+	uint8_t raw[SIOT_MAX_KEY];
+	uint8_t len = eeprom_read_byte((const uint8_t *)PROV_OFF_KEY_LEN);
+	int rc;
+
+	(void)ctx;
+	if (client == SIOT_DEV_DUMMY_KEY) {
+		len = PROV_DUMMY_LEN;
+		eeprom_read_block(raw, (const void *)PROV_OFF_DUMMY, len);
+	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
+		return -1;
+	} else {
+		eeprom_read_block(raw, (const void *)PROV_OFF_KEY, len);
+	}
+	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
+	memset(raw, 0, sizeof(raw));
+	__asm__ volatile("" : : "r"(raw) : "memory"); /* keep the wipe */
+	return rc;
+}
+
+static const struct siot_dev_board board = {
+	.now = b_now, .send = b_send, .discard_input = b_discard_input,
+	.pin_write = b_write, .pin_read = b_read,
+	.load_key = b_load_key,
+};
+
+/* ---- start-up ------------------------------------------------------------- */
+
+static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
+static struct siot_dev_client client = { .id = client_id, .allowed = 0xffffffffUL };
+static struct siot_dev_config config = {
+	.device_id = device_id,
+	.commands = fw_commands,
+	.n_commands = FW_N_COMMANDS,
+	.clients = &client,
+	.n_clients = 1,
+	.classic_response = true,
+};
+static struct siot_device dev;
+
+/* Bytes left from before the reset: some entropy on real parts (none in an
+ * emulator; the boot counter alone keeps challenges apart there). */
+static uint8_t leftover[8] __attribute__((section(".noinit")));
+
+/* Seed the DRBG: the provisioned seed, personalised with the boot counter,
+ * which is incremented in EEPROM first, so no two boots share a stream. */
+static int seed_drbg(void)
+{
+	uint8_t seed[PROV_SEED_LEN], pers[12] = "siot boot ";
+	uint32_t boot = eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) + 1;
+	int rc;
+
+	eeprom_update_dword((uint32_t *)PROV_OFF_BOOT, boot);
+	if (eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) != boot)
+		return -1;
+	memcpy(pers + 8, &boot, 4);
+	eeprom_read_block(seed, (const void *)PROV_OFF_SEED, sizeof(seed));
+	rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
+	memset(seed, 0, sizeof(seed));
+	__asm__ volatile("" : : "r"(seed) : "memory");
+	if (rc == 0)
+		rc = siot_drbg_mix(leftover, sizeof(leftover));
+	return rc;
+}
+
+static int provisioned(void)
+{
+	char magic[4];
+	uint8_t profile = eeprom_read_byte((const uint8_t *)PROV_OFF_PROFILE);
+
+	eeprom_read_block(magic, 0, 4);
+	if (memcmp(magic, PROV_MAGIC, 4) != 0 ||
+	    eeprom_read_byte((const uint8_t *)PROV_OFF_VERSION) != PROV_VERSION)
+		return -1;
+	eeprom_read_block(client_id, (const void *)PROV_OFF_CLIENT_ID, PROV_ID_SIZE);
+	eeprom_read_block(device_id, (const void *)PROV_OFF_DEVICE_ID, PROV_ID_SIZE);
+	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	config.timeout_ms = eeprom_read_word((const uint16_t *)PROV_OFF_TIMEOUT);
+	return siot_params_init(&config.params,
+				profile ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1, SIOT_HASH_SHA256,
+				0, 32, eeprom_read_byte((const uint8_t *)PROV_OFF_WAKEUP));
+}
+
+int main(void)
+{
+	for (uint8_t i = 0; i < FW_N_COMMANDS; i++) {
+		const struct siot_dev_command *c = &fw_commands[i];
+		uint8_t bit;
+		volatile uint8_t *port = port_of(c->pin, &bit);
+		volatile uint8_t *ddr = port == &PORTB ? &DDRB : &DDRD;
+
+		if (c->op == SIOT_DEV_GET && c->pin != FW_LED && c->pin != FW_RELAY)
+			*port |= bit; /* an input with its pull-up */
+		else if (c->op != SIOT_DEV_GET)
+			*ddr |= bit;
+	}
+	uart_init();
+	clock_init();
+	sei();
+	/* Unprovisioned, or the wrong profile for this build: serve nothing
+	 * (the LED stays off, the line silent). */
+	if (provisioned() < 0 || seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0)
+		for (;;)
+			;
+	for (;;) {
+		uint8_t chunk[16];
+		uint8_t n = 0;
+
+		cli();
+		while (rx_tail != rx_head && n < sizeof(chunk)) {
+			chunk[n++] = rx_buf[rx_tail];
+			rx_tail = (uint8_t)((rx_tail + 1) % sizeof(rx_buf));
+		}
+		sei();
+		if (n)
+			siot_device_input(&dev, chunk, n, now_ms());
+		else
+			siot_device_tick(&dev, now_ms());
+	}
+}

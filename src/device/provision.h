@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The provisioned secrets' layout in a device's EEPROM (AVR) or flash page
+ * (Cortex-M): what src/device/provision.py writes and the firmware reads.
+ * All multi-byte numbers are little-endian.
+ *
+ *   offset size
+ *        0    4  magic "SIOT"
+ *        4    1  layout version, 1
+ *        5    1  key length, 16 .. 64
+ *        6    4  boot counter: incremented before the first challenge
+ *                after every reset (PROTOCOL.md, "Serial lines")
+ *       10   32  the DRBG's seed: secret, random, one per device
+ *       42   64  client 0's key (key length bytes used)
+ *      106   33  client 0's id, NUL-terminated
+ *      139   33  the device id, NUL-terminated
+ *      172    1  profile: 0 v1, 1 classic
+ *      173    1  wake-up length, 1 .. 255
+ *      174    2  the per-HELLO timeout in ms (0: 5000)
+ *      176   32  the dummy key unknown client ids are scanned with: random
+ *      208       end
+ */
+#ifndef SIOT_PROVISION_H
+#define SIOT_PROVISION_H
+
+#define PROV_MAGIC "SIOT"
+#define PROV_VERSION 1
+#define PROV_OFF_VERSION 4
+#define PROV_OFF_KEY_LEN 5
+#define PROV_OFF_BOOT 6
+#define PROV_OFF_SEED 10
+#define PROV_SEED_LEN 32
+#define PROV_OFF_KEY 42
+#define PROV_OFF_CLIENT_ID 106
+#define PROV_OFF_DEVICE_ID 139
+#define PROV_ID_SIZE 33
+#define PROV_OFF_PROFILE 172
+#define PROV_OFF_WAKEUP 173
+#define PROV_OFF_TIMEOUT 174
+#define PROV_OFF_DUMMY 176
+#define PROV_DUMMY_LEN 32
+#define PROV_SIZE 208
+
+#endif

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * avr-bridge: run an AVR firmware image in simavr (libsimavr) and bridge its
+ * USART0 to a TCP port, so that any client (siot-ctl, siot-client) can talk
+ * to it as to a board on a USB serial adapter.
+ *
+ *   avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty)
+ *              [--mcu atmega328p] [--freq 16000000] [--eeprom-out FILE]
+ *              [--reset-on-connect] [--boot-delay MS]
+ *
+ * --pty offers the UART as a pseudo-terminal instead (siot-ctl -S PATH),
+ * printed as "pty PATH".  --reset-on-connect resets the part when a client
+ * connects, as opening an Uno's USB serial port does (DTR); --boot-delay
+ * then stands for its bootloader: for MS after a reset, bytes sent to the
+ * part are lost.
+ *
+ * It prints, one line each, on standard output:
+ *   listening HOST PORT         (or: pty PATH)
+ *   pin D13 1 cycle=N ms=X      a change of an output pin (PORTB/PORTD, by
+ *                               Arduino number), read from the simulated
+ *                               port, with its cycle and time at FREQ
+ *   latency cycles=N ms=X       from the last byte in to the first byte out
+ *                               (the wake-up -> HELLO, the request ->
+ *                               response: the firmware's work)
+ *   ram untouched=N stack=M pc=A after every answer: the longest run of SRAM
+ *                               still holding the firmware's 0xC5 paint (free
+ *                               RAM never reached by the stack or heap), and
+ *                               the deepest the stack has been, in bytes
+ *                               below RAMEND (the stack pointer, sampled
+ *                               after every instruction that leaves
+ *                               interrupts enabled), and the program
+ *                               address where it was (avr-addr2line -f)
+ *   reset cycle=N               after SIGHUP (or a connection with
+ *                               --reset-on-connect): the part is reset, its
+ *                               EEPROM kept, like a board whose DTR fired
+ * The simulation is held to real time, so the firmware's millisecond clock
+ * and a client's timeouts agree.  SIGTERM ends it, writing the EEPROM to
+ * --eeprom-out if given.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <termios.h>
+
+#include <avr_eeprom.h>
+#include <avr_ioport.h>
+#include <avr_uart.h>
+#include <sim_avr.h>
+#include <sim_elf.h>
+#include <sim_irq.h>
+
+#define PAINT 0xC5
+#define EEPROM_MAX 4096
+
+static volatile sig_atomic_t want_reset, want_stop;
+static uint64_t boot_until_cycle; /* bytes to the part are lost until then */
+static avr_t *avr;
+static int client_fd = -1;
+static bool uart_xon = true;
+static uint8_t in_buf[4096];
+static size_t in_len;
+static uint64_t last_in_cycle;
+static bool answered_since_input = true;
+static uint32_t freq = 16000000;
+static uint16_t sp_min = 0xffff;
+static uint32_t sp_min_pc; /* where the stack was deepest (byte address) */
+
+static uint16_t sp_now(void)
+{
+	return (uint16_t)(avr->data[0x5d] | avr->data[0x5e] << 8); /* SPL, SPH */
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		want_reset = 1;
+	else
+		want_stop = 1;
+}
+
+static double ms_of(uint64_t cycle)
+{
+	return (double)cycle * 1000.0 / freq;
+}
+
+static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	uint8_t b = (uint8_t)value;
+
+	(void)irq;
+	(void)param;
+	if (!answered_since_input) {
+		uint64_t d = avr->cycle - last_in_cycle;
+
+		printf("latency cycles=%llu ms=%.3f\n", (unsigned long long)d, ms_of(d));
+		answered_since_input = true;
+	}
+	if (client_fd >= 0 && write(client_fd, &b, 1) != 1) {
+		close(client_fd);
+		client_fd = -1;
+	}
+}
+
+static void on_xon(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq, (void)value, (void)param;
+	uart_xon = true;
+}
+
+static void on_xoff(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	(void)irq, (void)value, (void)param;
+	uart_xon = false;
+}
+
+static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param)
+{
+	int arduino = (int)(intptr_t)param;
+
+	(void)irq;
+	printf("pin D%d %u cycle=%llu ms=%.3f\n", arduino, value & 1,
+	       (unsigned long long)avr->cycle, ms_of(avr->cycle));
+}
+
+/* The longest run of painted bytes in SRAM. */
+static unsigned untouched(void)
+{
+	unsigned best = 0, run = 0;
+
+	for (unsigned a = avr->ioend + 1; a <= avr->ramend; a++) {
+		run = avr->data[a] == PAINT ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* The simulated EEPROM's own bytes.  (simavr's EEPROM ioctls answer -1
+ * whether or not they worked, in some versions, and refuse the last byte;
+ * asking for the buffer itself works in all.) */
+static uint8_t *eeprom_bytes(void)
+{
+	avr_eeprom_desc_t d = { .ee = NULL, .offset = 0, .size = 1 };
+
+	avr_ioctl(avr, AVR_IOCTL_EEPROM_GET, &d);
+	if (!d.ee) {
+		fprintf(stderr, "avr-bridge: this part has no EEPROM simavr can reach\n");
+		exit(1);
+	}
+	return d.ee;
+}
+
+static void eeprom_io(bool set, uint8_t *ee, uint32_t size)
+{
+	if (set)
+		memcpy(eeprom_bytes(), ee, size);
+	else
+		memcpy(ee, eeprom_bytes(), size);
+}
+
+static void reset_keeping_eeprom(uint32_t ee_size, uint32_t boot_delay_ms)
+{
+	static uint8_t ee[EEPROM_MAX];
+
+	eeprom_io(false, ee, ee_size);
+	avr_reset(avr);
+	eeprom_io(true, ee, ee_size);
+	boot_until_cycle = avr->cycle + (uint64_t)boot_delay_ms * freq / 1000;
+	printf("reset cycle=%llu\n", (unsigned long long)avr->cycle);
+}
+
+/* A pseudo-terminal for the UART: the master is ours; the slave is kept
+ * open (raw, so nothing echoes) so that a client may come and go. */
+static int open_pty(void)
+{
+	struct termios t;
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), sl;
+	const char *name;
+
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || !(name = ptsname(m))) {
+		fprintf(stderr, "avr-bridge: no pseudo-terminal: %s\n", strerror(errno));
+		exit(1);
+	}
+	sl = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (sl < 0 || tcgetattr(sl, &t) < 0) {
+		fprintf(stderr, "avr-bridge: %s: %s\n", name, strerror(errno));
+		exit(1);
+	}
+	cfmakeraw(&t);
+	tcsetattr(sl, TCSANOW, &t);
+	printf("pty %s\n", name);
+	return m;
+}
+
+static int listen_on(const char *spec)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE }, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1, rc;
+
+	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
+		fprintf(stderr, "avr-bridge: --listen HOST:PORT, not %s\n", spec);
+		exit(2);
+	}
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
+		fprintf(stderr, "avr-bridge: %s: %s\n", spec, gai_strerror(rc));
+		exit(2);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		fprintf(stderr, "avr-bridge: listen on %s: %s\n", spec, strerror(errno));
+		exit(1);
+	}
+	freeaddrinfo(ai);
+	printf("listening %s %u\n", host,
+	       ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port));
+	return fd;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty) "
+			"[--mcu NAME] [--freq HZ] [--eeprom-out FILE] [--reset-on-connect] "
+			"[--boot-delay MS]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *elf = NULL, *eeprom = NULL, *eeprom_out = NULL, *listen_spec = NULL;
+	const char *mcu = "atmega328p";
+	bool reset_on_connect = false, pty = false;
+	uint32_t boot_delay_ms = 0;
+	static uint8_t ee[EEPROM_MAX];
+	uint32_t ee_size = 1024;
+	elf_firmware_t fw;
+	avr_irq_t *uart_in;
+	int lfd;
+	uint64_t start_us, start_cycle;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--eeprom") == 0 && i + 1 < argc)
+			eeprom = argv[++i];
+		else if (strcmp(a, "--eeprom-out") == 0 && i + 1 < argc)
+			eeprom_out = argv[++i];
+		else if (strcmp(a, "--listen") == 0 && i + 1 < argc)
+			listen_spec = argv[++i];
+		else if (strcmp(a, "--mcu") == 0 && i + 1 < argc)
+			mcu = argv[++i];
+		else if (strcmp(a, "--freq") == 0 && i + 1 < argc)
+			freq = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(a, "--reset-on-connect") == 0)
+			reset_on_connect = true;
+		else if (strcmp(a, "--pty") == 0)
+			pty = true;
+		else if (strcmp(a, "--boot-delay") == 0 && i + 1 < argc)
+			boot_delay_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (a[0] != '-' && !elf)
+			elf = a;
+		else
+			usage();
+	}
+	if (!elf || !!listen_spec == pty || freq == 0)
+		usage();
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(&fw, 0, sizeof(fw));
+	if (elf_read_firmware(elf, &fw) != 0) {
+		fprintf(stderr, "avr-bridge: cannot read %s\n", elf);
+		return 1;
+	}
+	avr = avr_make_mcu_by_name(mcu);
+	if (!avr) {
+		fprintf(stderr, "avr-bridge: simavr does not know %s\n", mcu);
+		return 1;
+	}
+	avr_init(avr);
+	avr->frequency = freq;
+	avr_load_firmware(avr, &fw);
+	ee_size = avr->e2end + 1;
+	if (ee_size > EEPROM_MAX)
+		ee_size = EEPROM_MAX;
+	memset(ee, 0xff, sizeof(ee)); /* an erased EEPROM */
+	if (eeprom) {
+		FILE *f = fopen(eeprom, "rb");
+		size_t n;
+
+		if (!f) {
+			fprintf(stderr, "avr-bridge: %s: %s\n", eeprom, strerror(errno));
+			return 1;
+		}
+		n = fread(ee, 1, ee_size, f);
+		fclose(f);
+		if (n == 0) {
+			fprintf(stderr, "avr-bridge: %s is empty\n", eeprom);
+			return 1;
+		}
+	}
+	eeprom_io(true, ee, ee_size);
+
+	{
+		uint32_t flags = 0;
+
+		avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+		/* No console copy, and no real-time sleeping when the firmware polls
+		 * the status register: the bridge keeps time itself. */
+		flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
+		avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+	}
+	uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
+				on_uart_out, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON),
+				on_xon, NULL);
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
+				on_xoff, NULL);
+	for (int p = 0; p < 8; p++) {
+		if (p < 6)
+			avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), p),
+						on_pin, (void *)(intptr_t)(8 + p));
+		if (p >= 2)
+			avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), p),
+						on_pin, (void *)(intptr_t)p);
+	}
+
+	signal(SIGHUP, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (pty) {
+		lfd = -1;
+		client_fd = open_pty();
+	} else {
+		lfd = listen_on(listen_spec);
+	}
+	start_us = now_us();
+	start_cycle = avr->cycle;
+
+	while (!want_stop) {
+		struct pollfd pfd[2];
+		int nfds = 0, timeout = 0, state = cpu_Running;
+		uint64_t sim_us, real_us;
+
+		for (int i = 0; i < 2000 && state != cpu_Done && state != cpu_Crashed; i++) {
+			uint16_t sp;
+
+			state = avr_run(avr);
+			sp = sp_now();
+			/* Only with interrupts enabled: a frame's SP update writes
+			 * SPH and SPL apart under cli, and in between SP can read
+			 * up to 255 bytes too low. */
+			if (avr->sreg[S_I] && sp < sp_min && sp > avr->ioend) {
+				sp_min = sp;
+				sp_min_pc = avr->pc;
+			}
+		}
+		if (state == cpu_Done || state == cpu_Crashed) {
+			fprintf(stderr, "avr-bridge: the firmware stopped (%s)\n",
+				state == cpu_Crashed ? "crashed" : "done");
+			return 1;
+		}
+		/* Real time: sleep in poll while the simulation is ahead. */
+		sim_us = (avr->cycle - start_cycle) * 1000000u / freq;
+		real_us = now_us() - start_us;
+		if (sim_us > real_us + 2000)
+			timeout = (int)((sim_us - real_us) / 1000);
+		pfd[nfds++] = (struct pollfd){ .fd = client_fd >= 0 ? client_fd : lfd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)nfds, timeout) > 0 && (pfd[0].revents & (POLLIN | POLLHUP))) {
+			if (client_fd < 0) {
+				int one = 1;
+
+				client_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+				if (client_fd >= 0) {
+					setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					printf("connected\n");
+					if (reset_on_connect)
+						want_reset = 1;
+				}
+			} else if (in_len < sizeof(in_buf)) {
+				ssize_t n = read(client_fd, in_buf + in_len, sizeof(in_buf) - in_len);
+
+				if (n <= 0 && pty) {
+					; /* nobody on the other side for now */
+				} else if (n <= 0) {
+					close(client_fd);
+					client_fd = -1;
+					printf("disconnected\n");
+				} else if (avr->cycle < boot_until_cycle) {
+					; /* the bootloader's: lost */
+				} else {
+					in_len += (size_t)n;
+				}
+			}
+		}
+		if (want_reset) {
+			want_reset = 0;
+			in_len = 0;
+			reset_keeping_eeprom(ee_size, boot_delay_ms);
+		}
+		/* Into the UART while it takes them. */
+		while (in_len && uart_xon) {
+			avr_raise_irq(uart_in, in_buf[0]);
+			memmove(in_buf, in_buf + 1, --in_len);
+			last_in_cycle = avr->cycle;
+			answered_since_input = false;
+		}
+		if (answered_since_input && last_in_cycle) {
+			static unsigned last_report = ~0u;
+			unsigned u = untouched();
+
+			if (u != last_report) {
+				printf("ram untouched=%u stack=%u pc=0x%x\n", u, avr->ramend - sp_min,
+				       sp_min_pc);
+				last_report = u;
+			}
+		}
+	}
+	if (eeprom_out) {
+		FILE *f = fopen(eeprom_out, "wb");
+
+		eeprom_io(false, ee, ee_size);
+		if (!f || fwrite(ee, 1, ee_size, f) != ee_size || fclose(f) != 0) {
+			fprintf(stderr, "avr-bridge: %s: %s\n", eeprom_out, strerror(errno));
+			return 1;
+		}
+	}
+	printf("ram untouched=%u stack=%u\n", untouched(), avr->ramend - sp_min);
+	avr_terminate(avr);
+	return 0;
+}
