@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The firmware's command table, shared by its boards.  The reference set
+ * The firmware's command table, shared by its boards (commands.c holds it;
+ * it is C so that a C++ sketch can use it too).  The reference set
  * (8 commands) drives the LED on pin 13 and a relay on pin 12 and reads a
  * door contact on pin 2; SIOT_FW_COMMANDS = 1 keeps only led-toggle and 32
  * adds 24 gets of pin 3 (cmd-08 .. cmd-31), for the per-exchange cost.
@@ -9,6 +10,24 @@
 #define SIOT_FW_COMMANDS_H
 
 #include "siot_device.h"
+
+/* On an AVR the table lives in flash (PROGMEM) and the board copies one
+ * command at a time out of it (siot_dev_board.command): in RAM, 32
+ * commands and their names would take 500 of its 2,048 bytes. */
+#if defined(__AVR__)
+#include <avr/pgmspace.h>
+#define FW_FLASH PROGMEM
+#else
+#define FW_FLASH
+#endif
+
+#define FW_NAME_MAX 15 /* the longest name below; SIOT_DEVICE_MAX_NAME */
+
+struct fw_command {
+	char name[FW_NAME_MAX + 1];
+	uint8_t op, pin, value, active_low;
+	uint16_t pulse_ms;
+};
 
 #ifndef SIOT_FW_COMMANDS
 #define SIOT_FW_COMMANDS 8
@@ -19,27 +38,15 @@
 #define FW_DOOR 2
 #define FW_AUX 3
 
-#define FW_GET_AUX(n) { .name = "cmd-" #n, .op = SIOT_DEV_GET, .pin = FW_AUX }
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-static const struct siot_dev_command fw_commands[] = {
-	{ .name = "led-toggle", .op = SIOT_DEV_TOGGLE, .pin = FW_LED },
-#if SIOT_FW_COMMANDS >= 8
-	{ .name = "led-on", .op = SIOT_DEV_SET, .pin = FW_LED, .value = 1 },
-	{ .name = "led-off", .op = SIOT_DEV_SET, .pin = FW_LED, .value = 0 },
-	{ .name = "led-pulse", .op = SIOT_DEV_PULSE, .pin = FW_LED, .value = 1, .pulse_ms = 200 },
-	{ .name = "led", .op = SIOT_DEV_GET, .pin = FW_LED },
-	{ .name = "relay-on", .op = SIOT_DEV_SET, .pin = FW_RELAY, .value = 1 },
-	{ .name = "relay-off", .op = SIOT_DEV_SET, .pin = FW_RELAY, .value = 0 },
-	{ .name = "door", .op = SIOT_DEV_GET, .pin = FW_DOOR, .active_low = 1 },
+extern const struct fw_command fw_commands[] FW_FLASH;
+extern const uint8_t fw_n_commands;
+
+#ifdef __cplusplus
+}
 #endif
-#if SIOT_FW_COMMANDS >= 32
-	FW_GET_AUX(08), FW_GET_AUX(09), FW_GET_AUX(10), FW_GET_AUX(11), FW_GET_AUX(12),
-	FW_GET_AUX(13), FW_GET_AUX(14), FW_GET_AUX(15), FW_GET_AUX(16), FW_GET_AUX(17),
-	FW_GET_AUX(18), FW_GET_AUX(19), FW_GET_AUX(20), FW_GET_AUX(21), FW_GET_AUX(22),
-	FW_GET_AUX(23), FW_GET_AUX(24), FW_GET_AUX(25), FW_GET_AUX(26), FW_GET_AUX(27),
-	FW_GET_AUX(28), FW_GET_AUX(29), FW_GET_AUX(30), FW_GET_AUX(31),
-#endif
-};
-#define FW_N_COMMANDS (sizeof(fw_commands) / sizeof(fw_commands[0]))
 
 #endif

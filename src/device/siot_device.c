@@ -16,6 +16,26 @@ static bool reached(uint32_t now, uint32_t when)
 	return (int32_t)(now - when) >= 0;
 }
 
+/* A copy of a command and its name, when the board keeps the table. */
+struct cmd_copy {
+	struct siot_dev_command c;
+	char name[SIOT_DEVICE_MAX_NAME + 1];
+};
+
+/* Command i: the board's copy (into *tmp) or the table's own. */
+static const struct siot_dev_command *command_at(const struct siot_dev_config *cfg,
+						 const struct siot_dev_board *board, uint8_t i,
+						 struct cmd_copy *tmp)
+{
+	if (!board->command)
+		return &cfg->commands[i];
+	memset(tmp, 0, sizeof(*tmp));
+	board->command(board->ctx, i, &tmp->c, tmp->name);
+	tmp->name[SIOT_DEVICE_MAX_NAME] = '\0';
+	tmp->c.name = tmp->name;
+	return &tmp->c;
+}
+
 static bool classic(const struct siot_device *d)
 {
 	if (!SIOT_DEVICE_CLASSIC)
@@ -43,8 +63,13 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	if (p->profile == SIOT_PROFILE_V1 &&
 	    (!cfg->device_id || !siot_valid_id(cfg->device_id, strlen(cfg->device_id))))
 		return -EINVAL;
+	if (board->command && !SIOT_DEVICE_LOW_RAM)
+		return -EINVAL; /* the two-state scan needs every name at once */
+	if (!board->command && !cfg->commands)
+		return -EINVAL;
 	for (uint8_t i = 0; i < cfg->n_commands; i++) {
-		const struct siot_dev_command *c = &cfg->commands[i];
+		struct cmd_copy tmp;
+		const struct siot_dev_command *c = command_at(cfg, board, i, &tmp);
 		size_t n = c->name ? strlen(c->name) : 0;
 
 		if (!siot_valid_command(c->name, n) ||
@@ -155,11 +180,12 @@ static void write_level(struct siot_device *d, const struct siot_dev_command *c,
 /* Run command i for client `client`; answer unless a pulse answers later. */
 static void run(struct siot_device *d, uint8_t i, uint8_t client)
 {
-	const struct siot_dev_command *c = &d->cfg->commands[i];
+	struct cmd_copy tmp;
+	const struct siot_dev_command *c = command_at(d->cfg, d->board, i, &tmp);
 	uint8_t status = SIOT_STATUS_OK, result = 0;
 	bool level;
 
-	if (d->pulse_cmd >= 0 && d->cfg->commands[d->pulse_cmd].pin == c->pin) {
+	if (d->pulse_cmd >= 0 && d->pulse_pin == c->pin) {
 		answer(d, client, SIOT_STATUS_BUSY, 0);
 		return;
 	}
@@ -181,6 +207,7 @@ static void run(struct siot_device *d, uint8_t i, uint8_t client)
 	case SIOT_DEV_PULSE:
 		write_level(d, c, c->value);
 		d->pulse_cmd = (int8_t)i;
+		d->pulse_pin = c->pin;
 		d->pulse_client = client;
 		d->pulse_answer = true;
 		d->pulse_end = d->board->now(d->board->ctx) + c->pulse_ms;
@@ -205,9 +232,11 @@ static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 
 	for (uint8_t i = 0; i < n; i++) {
 		struct siot_key key;
+		struct cmd_copy tmp;
+		const struct siot_dev_command *c = command_at(d->cfg, d->board, i, &tmp);
 
 		known &= load_key(d, *client, &key);
-		siot_server_scan_one(&d->ex, &key, d->cfg->commands[i].name, i, &acc);
+		siot_server_scan_one(&d->ex, &key, c->name, i, &acc);
 	}
 	if (!known)
 		*client = NO_CLIENT;
@@ -320,7 +349,9 @@ void siot_device_tick(struct siot_device *d, uint32_t now)
 		siot_exchange_wipe(&d->ex);
 	}
 	if (d->pulse_cmd >= 0 && reached(now, d->pulse_end)) {
-		const struct siot_dev_command *c = &d->cfg->commands[d->pulse_cmd];
+		struct cmd_copy tmp;
+		const struct siot_dev_command *c =
+			command_at(d->cfg, d->board, (uint8_t)d->pulse_cmd, &tmp);
 
 		write_level(d, c, !c->value);
 		d->pulse_cmd = -1;

@@ -30,6 +30,10 @@
 
 #include "siot.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A firmware may serve one profile only, to save flash: define one of
  * these to 0. */
 #ifndef SIOT_DEVICE_V1
@@ -43,6 +47,11 @@
  * of a scan loads the key and hashes the prefix again (RAM for time). */
 #ifndef SIOT_DEVICE_LOW_RAM
 #define SIOT_DEVICE_LOW_RAM 0
+#endif
+
+/* The longest command name a board's command() hands back. */
+#ifndef SIOT_DEVICE_MAX_NAME
+#define SIOT_DEVICE_MAX_NAME SIOT_MAX_COMMAND
 #endif
 
 #ifndef SIOT_DEVICE_MAX_COMMANDS
@@ -100,6 +109,13 @@ struct siot_dev_board {
 	 * from the DRBG at start-up and keeps it in RAM (not in a
 	 * SIOT_DEVICE_LOW_RAM build, which needs the board's). */
 	int (*load_key)(void *ctx, uint8_t client, struct siot_key *key);
+	/* Optional: the command table kept elsewhere than RAM (an AVR's
+	 * flash).  Copies command i into *out and its name into
+	 * name[0 .. SIOT_DEVICE_MAX_NAME], NUL-terminated; the core then reads
+	 * commands only through it, one at a time (cfg->commands is not
+	 * read).  Needs SIOT_DEVICE_LOW_RAM, whose scan takes one name at a
+	 * time. */
+	void (*command)(void *ctx, uint8_t i, struct siot_dev_command *out, char *name);
 };
 
 struct siot_dev_config {
@@ -124,6 +140,7 @@ struct siot_device {
 	/* A running pulse: its command, its end, and whether the exchange that
 	 * started it still waits for its response. */
 	int8_t pulse_cmd;
+	uint8_t pulse_pin;
 	bool pulse_answer;
 	uint8_t pulse_client;
 	uint32_t pulse_end;
@@ -150,5 +167,9 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 
 /* Time passes: ends pulses and deadlines.  Call it often (every ms or so). */
 void siot_device_tick(struct siot_device *d, uint32_t now);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -32,9 +32,15 @@
 #define SIOT_DRBG_MAX_PERS 64
 #include <stddef.h>
 #include <stdint.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 int siot_drbg_seed(const uint8_t *seed, size_t seed_len, const uint8_t *pers, size_t pers_len);
 /* Mix more input (board entropy, if any) into the seeded DRBG. */
 int siot_drbg_mix(const uint8_t *data, size_t len);
+#ifdef __cplusplus
+}
+#endif
 
 /* HMAC per RFC 2104 composed over Mbed TLS's hash contexts: the inner and
  * outer contexts after absorbing the padded key.  (mbedtls_md's HMAC cannot

@@ -34,6 +34,10 @@
 
 #include "crypto_types.h" /* the backend's HMAC state; libsodium's sodium.h by default */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- limits (PROTOCOL.md) ------------------------------------------------ */
 
 #define SIOT_MAGIC "SIOT"
@@ -410,5 +414,9 @@ enum siot_feed siot_client_feed_response(struct siot_exchange *ex, const uint8_t
 int siot_client_verify(struct siot_exchange *ex, const struct siot_key *key, uint8_t *result,
 		       uint8_t *output, size_t *output_len);
 #endif /* !SIOT_SERVER_ONLY */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

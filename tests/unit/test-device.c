@@ -103,11 +103,30 @@ static const struct siot_dev_client clients[] = {
 	{ .id = "bob", .allowed = 0xff },   /* its key cannot be read */
 };
 
+/* A low-RAM build keeps its table with the board (as an AVR keeps it in
+ * flash) and the core reads it one command at a time: the test's board
+ * copies from the table above, and the config holds no table. */
+static unsigned command_reads;
+static const struct siot_dev_command *board_table = commands;
+
+static void b_command(void *ctx, uint8_t i, struct siot_dev_command *out, char *name)
+{
+	(void)ctx;
+	ck_assert_uint_lt(i, N_COMMANDS);
+	command_reads++;
+	*out = board_table[i];
+	out->name = NULL;
+	strcpy(name, board_table[i].name);
+}
+
 static struct board board;
 static const struct siot_dev_board board_ops = {
 	.ctx = &board, .now = b_now, .send = b_send, .discard_input = b_discard,
 	.pin_write = b_write, .pin_read = b_read,
 	.load_key = b_load_key,
+#if SIOT_DEVICE_LOW_RAM
+	.command = b_command,
+#endif
 };
 static struct siot_dev_config cfg;
 static struct siot_device dev;
@@ -132,7 +151,7 @@ static void setup_profile(enum siot_profile profile, enum siot_hash hash)
 	test_hash = hash;
 	cfg = (struct siot_dev_config){
 		.device_id = "promini",
-		.commands = commands,
+		.commands = SIOT_DEVICE_LOW_RAM ? NULL : commands,
 		.n_commands = N_COMMANDS,
 		.clients = clients,
 		.n_clients = profile == SIOT_PROFILE_CLASSIC ? 1 : 2,
@@ -479,16 +498,33 @@ START_TEST(bad_configs_are_refused)
 	/* classic refuses one-character names and more than one client. */
 	ck_assert_int_eq(siot_params_init(&c.params, SIOT_PROFILE_CLASSIC, SIOT_HASH_SHA256, 0, 32,
 					  1), 0);
-	c.commands = bad_cmd;
+	c.commands = SIOT_DEVICE_LOW_RAM ? NULL : bad_cmd;
+	board_table = bad_cmd;
 	c.n_commands = 1;
 	c.n_clients = 1;
 	ck_assert_int_eq(siot_device_init(&dev, &c, &board_ops), -EINVAL);
-	c.commands = commands;
+	board_table = commands;
+	c.commands = SIOT_DEVICE_LOW_RAM ? NULL : commands;
 	c.n_commands = N_COMMANDS;
 	c.n_clients = 2;
 	ck_assert_int_eq(siot_device_init(&dev, &c, &board_ops), -EINVAL);
 	c.n_clients = 1;
 	ck_assert_int_eq(siot_device_init(&dev, &c, &board_ops), 0);
+#if SIOT_DEVICE_LOW_RAM
+	/* Every command came through the board: init checks each. */
+	ck_assert_uint_ge(command_reads, N_COMMANDS);
+#else
+	/* A board-kept table needs the one-name-at-a-time scan. */
+	{
+		struct siot_dev_board b = board_ops;
+
+		b.command = b_command;
+		ck_assert_int_eq(siot_device_init(&dev, &cfg, &b), -EINVAL);
+	}
+	/* Neither a table nor a board's: refused. */
+	c.commands = NULL;
+	ck_assert_int_eq(siot_device_init(&dev, &c, &board_ops), -EINVAL);
+#endif
 }
 END_TEST
 

@@ -161,10 +161,22 @@ static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 	return rc;
 }
 
+/* Command i, out of flash. */
+static void b_command(void *ctx, uint8_t i, struct siot_dev_command *out, char *name)
+{
+	struct fw_command f;
+
+	(void)ctx;
+	memcpy_P(&f, &fw_commands[i], sizeof(f));
+	memcpy(name, f.name, sizeof(f.name));
+	*out = (struct siot_dev_command){ .op = f.op, .pin = f.pin, .value = f.value,
+					  .active_low = f.active_low, .pulse_ms = f.pulse_ms };
+}
+
 static const struct siot_dev_board board = {
 	.now = b_now, .send = b_send, .discard_input = b_discard_input,
 	.pin_write = b_write, .pin_read = b_read,
-	.load_key = b_load_key,
+	.load_key = b_load_key, .command = b_command,
 };
 
 /* ---- start-up ------------------------------------------------------------- */
@@ -173,8 +185,7 @@ static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
 static struct siot_dev_client client = { .id = client_id, .allowed = 0xffffffffUL };
 static struct siot_dev_config config = {
 	.device_id = device_id,
-	.commands = fw_commands,
-	.n_commands = FW_N_COMMANDS,
+	/* n_commands: set in main; the table is in flash (b_command) */
 	.clients = &client,
 	.n_clients = 1,
 	.classic_response = true,
@@ -226,17 +237,22 @@ static int provisioned(void)
 
 int main(void)
 {
-	for (uint8_t i = 0; i < FW_N_COMMANDS; i++) {
-		const struct siot_dev_command *c = &fw_commands[i];
+	for (uint8_t i = 0; i < fw_n_commands; i++) {
+		struct fw_command cmd;
+		const struct fw_command *c = &cmd;
 		uint8_t bit;
-		volatile uint8_t *port = port_of(c->pin, &bit);
-		volatile uint8_t *ddr = port == &PORTB ? &DDRB : &DDRD;
+		volatile uint8_t *port;
+		volatile uint8_t *ddr;
 
+		memcpy_P(&cmd, &fw_commands[i], sizeof(cmd));
+		port = port_of(c->pin, &bit);
+		ddr = port == &PORTB ? &DDRB : &DDRD;
 		if (c->op == SIOT_DEV_GET && c->pin != FW_LED && c->pin != FW_RELAY)
 			*port |= bit; /* an input with its pull-up */
 		else if (c->op != SIOT_DEV_GET)
 			*ddr |= bit;
 	}
+	config.n_commands = fw_n_commands;
 	uart_init();
 	clock_init();
 	sei();

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+//
+// siot on an Arduino Pro Mini or Uno (ATmega328P, 16 MHz), serving over its
+// USB serial port at 115200 baud.  The same device core and EEPROM layout as
+// src/device/avr (provision.py writes the EEPROM), with the Arduino core's
+// Serial, millis(), digitalWrite() and EEPROM instead of registers:
+//   D13  the LED: led-toggle, led-on, led-off, led-pulse (200 ms), led
+//   D12  a relay: relay-on, relay-off
+//   D2   a door contact to ground (pull-up): door
+//
+// Build: meson setup build-avr --cross-file src/device/cross/atmega328p.txt
+// (with Debian's arduino-core-avr) builds siot-arduino.elf beside the other
+// images; or open this folder in the Arduino IDE with src/device and
+// src/proto's files and Mbed TLS's on the include path.  Serial's buffers
+// must be small for the 2 KB of RAM: -DSERIAL_RX_BUFFER_SIZE=16
+// -DSERIAL_TX_BUFFER_SIZE=16.
+//
+// Debian ships no Arduino Ethernet library, so this serves the serial port
+// only; the build prints how much flash is left for one.
+#include <Arduino.h>
+#include <EEPROM.h>
+#include <avr/pgmspace.h>
+#include <string.h>
+
+#include "commands.h"
+#include "provision.h"
+#include "siot_device.h"
+
+static uint32_t board_now(void *) { return millis(); }
+
+static void board_send(void *, const uint8_t *buf, size_t len)
+{
+	Serial.write(buf, len);
+	Serial.flush();
+}
+
+static void board_discard_input(void *)
+{
+	while (Serial.available())
+		Serial.read();
+}
+
+static void board_write(void *, uint8_t pin, bool level)
+{
+	digitalWrite(pin, level ? HIGH : LOW);
+}
+
+static bool board_read(void *, uint8_t pin)
+{
+	return digitalRead(pin) == HIGH;
+}
+
+static int board_load_key(void *, uint8_t client, struct siot_key *key)
+{
+	uint8_t raw[SIOT_MAX_KEY];
+	uint8_t len = EEPROM.read(PROV_OFF_KEY_LEN);
+	int base = PROV_OFF_KEY, rc;
+
+	if (client == SIOT_DEV_DUMMY_KEY) {
+		len = PROV_DUMMY_LEN;
+		base = PROV_OFF_DUMMY;
+	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
+		return -1;
+	}
+	for (uint8_t i = 0; i < len; i++)
+		raw[i] = EEPROM.read(base + i);
+	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
+	memset(raw, 0, sizeof(raw));
+	__asm__ volatile("" : : "r"(raw) : "memory"); // keep the wipe
+	return rc;
+}
+
+static void board_command(void *, uint8_t i, struct siot_dev_command *out, char *name)
+{
+	struct fw_command f;
+
+	memcpy_P(&f, &fw_commands[i], sizeof(f));
+	memcpy(name, f.name, sizeof(f.name));
+	memset(out, 0, sizeof(*out));
+	out->op = f.op;
+	out->pin = f.pin;
+	out->value = f.value;
+	out->active_low = f.active_low;
+	out->pulse_ms = f.pulse_ms;
+}
+
+static struct siot_dev_board board;
+static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
+static struct siot_dev_client client;
+static struct siot_dev_config config;
+static struct siot_device dev;
+static bool serving;
+
+// The DRBG: the provisioned seed, personalised with the boot counter, which
+// is incremented in EEPROM (and read back) first: no two boots share a
+// stream of challenges.
+static bool seed_drbg()
+{
+	uint8_t seed[PROV_SEED_LEN], pers[12] = { 's', 'i', 'o', 't', ' ', 'b', 'o', 'o', 't', ' ' };
+	uint32_t boot, check;
+
+	EEPROM.get(PROV_OFF_BOOT, boot);
+	boot++;
+	EEPROM.put(PROV_OFF_BOOT, boot);
+	EEPROM.get(PROV_OFF_BOOT, check);
+	if (check != boot)
+		return false;
+	memcpy(pers + 8, &boot, 4);
+	for (uint8_t i = 0; i < PROV_SEED_LEN; i++)
+		seed[i] = EEPROM.read(PROV_OFF_SEED + i);
+	int rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
+	memset(seed, 0, sizeof(seed));
+	__asm__ volatile("" : : "r"(seed) : "memory");
+	if (rc == 0) {
+		uint16_t noise = analogRead(A0); // a floating pin's noise, if any
+		rc = siot_drbg_mix((const uint8_t *)&noise, sizeof(noise));
+	}
+	return rc == 0;
+}
+
+static bool provisioned()
+{
+	if (EEPROM.read(0) != 'S' || EEPROM.read(1) != 'I' || EEPROM.read(2) != 'O' ||
+	    EEPROM.read(3) != 'T' || EEPROM.read(PROV_OFF_VERSION) != PROV_VERSION)
+		return false;
+	for (uint8_t i = 0; i < PROV_ID_SIZE; i++) {
+		client_id[i] = EEPROM.read(PROV_OFF_CLIENT_ID + i);
+		device_id[i] = EEPROM.read(PROV_OFF_DEVICE_ID + i);
+	}
+	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	uint16_t timeout;
+	EEPROM.get(PROV_OFF_TIMEOUT, timeout);
+	config.timeout_ms = timeout;
+	return siot_params_init(&config.params,
+				EEPROM.read(PROV_OFF_PROFILE) ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1,
+				SIOT_HASH_SHA256, 0, 32, EEPROM.read(PROV_OFF_WAKEUP)) == 0;
+}
+
+void setup()
+{
+	for (uint8_t i = 0; i < fw_n_commands; i++) {
+		struct fw_command c;
+
+		memcpy_P(&c, &fw_commands[i], sizeof(c));
+		if (c.op != SIOT_DEV_GET)
+			pinMode(c.pin, OUTPUT);
+		else if (c.pin != FW_LED && c.pin != FW_RELAY)
+			pinMode(c.pin, INPUT_PULLUP);
+	}
+	Serial.begin(115200);
+	board.now = board_now;
+	board.send = board_send;
+	board.discard_input = board_discard_input;
+	board.pin_write = board_write;
+	board.pin_read = board_read;
+	board.load_key = board_load_key;
+	board.command = board_command;
+	client.id = client_id;
+	client.allowed = 0xffffffffUL;
+	config.device_id = device_id;
+	config.n_commands = fw_n_commands;
+	config.clients = &client;
+	config.n_clients = 1;
+	config.classic_response = true;
+	// Unprovisioned, or a profile this build leaves out: serve nothing.
+	serving = provisioned() && seed_drbg() && siot_device_init(&dev, &config, &board) == 0;
+}
+
+void loop()
+{
+	uint8_t chunk[16];
+	uint8_t n = 0;
+
+	if (!serving)
+		return;
+	while (n < sizeof(chunk) && Serial.available())
+		chunk[n++] = (uint8_t)Serial.read();
+	if (n)
+		siot_device_input(&dev, chunk, n, millis());
+	else
+		siot_device_tick(&dev, millis());
+}
