@@ -43,12 +43,32 @@ static void make_key(struct siot_key *k, enum siot_hash h, uint8_t raw[32])
 		abort();
 }
 
+/* A HELLO from srv read by cli, cli's request for command (under the
+ * public key copy) read by srv, and srv's copy of the tag made secret. */
+static void to_request(const struct siot_params *p, struct siot_exchange *srv,
+		       struct siot_exchange *cli, const struct siot_key *key, const char *command)
+{
+	uint8_t req[SIOT_MAX_REQUEST];
+	size_t used;
+	int n;
+
+	siot_exchange_init(srv, p);
+	siot_exchange_init(cli, p);
+	if (siot_server_hello(srv, "dev", NULL) < 0 ||
+	    siot_client_feed_hello(cli, srv->hello, srv->hello_len, &used) != SIOT_FEED_DONE)
+		abort();
+	n = siot_client_request(cli, key, "alice", command, req, sizeof(req));
+	if (n < 0 || siot_server_feed(srv, req, (size_t)n, &used) != SIOT_FEED_DONE)
+		abort();
+	SECRET(srv->tag, srv->tag_len);
+}
+
 static void v1_round(enum siot_hash hash, const char *command, bool leaky)
 {
 	struct siot_params p;
 	struct siot_exchange srv, cli;
 	struct siot_key key, secret_key;
-	uint8_t raw[32], req[SIOT_MAX_REQUEST], resp[SIOT_MAX_RESPONSE];
+	uint8_t raw[32], resp[SIOT_MAX_RESPONSE];
 	uint8_t output[16] = "lamp is on\n", result = 0;
 	size_t used, match = 99, out_len = 0;
 	int n, r;
@@ -59,15 +79,7 @@ static void v1_round(enum siot_hash hash, const char *command, bool leaky)
 	make_key(&key, hash, raw); /* the client's copy, public for building */
 	SECRET(raw, sizeof(raw));
 	make_key(&secret_key, hash, raw); /* the copy under test: secret */
-	siot_exchange_init(&srv, &p);
-	siot_exchange_init(&cli, &p);
-	if (siot_server_hello(&srv, "dev", NULL) < 0 ||
-	    siot_client_feed_hello(&cli, srv.hello, srv.hello_len, &used) != SIOT_FEED_DONE)
-		abort();
-	n = siot_client_request(&cli, &key, "alice", command, req, sizeof(req));
-	if (n < 0 || siot_server_feed(&srv, req, (size_t)n, &used) != SIOT_FEED_DONE)
-		abort();
-	SECRET(srv.tag, srv.tag_len);
+	to_request(&p, &srv, &cli, &key, command);
 
 	r = siot_server_scan(&srv, &secret_key, commands, N_COMMANDS, &match);
 	if (leaky && raw[0] == 0x5a) /* on purpose: a branch on a key byte */
@@ -102,8 +114,8 @@ static void one_state_round(enum siot_profile profile, enum siot_hash hash, cons
 	struct siot_exchange srv, cli;
 	struct siot_key key, secret_key;
 	struct siot_scan scan = { 0 };
-	uint8_t raw[32], req[SIOT_MAX_REQUEST], resp[SIOT_MAX_RESPONSE], result = 0;
-	size_t used, match = 99;
+	uint8_t raw[32], resp[SIOT_MAX_RESPONSE], result = 0;
+	size_t match = 99;
 	int n, r;
 
 	fill_random(raw, sizeof(raw));
@@ -111,15 +123,7 @@ static void one_state_round(enum siot_profile profile, enum siot_hash hash, cons
 		abort();
 	make_key(&key, hash, raw);
 	SECRET(raw, sizeof(raw));
-	siot_exchange_init(&srv, &p);
-	siot_exchange_init(&cli, &p);
-	if (siot_server_hello(&srv, "dev", NULL) < 0 ||
-	    siot_client_feed_hello(&cli, srv.hello, srv.hello_len, &used) != SIOT_FEED_DONE)
-		abort();
-	n = siot_client_request(&cli, &key, "alice", command, req, sizeof(req));
-	if (n < 0 || siot_server_feed(&srv, req, (size_t)n, &used) != SIOT_FEED_DONE)
-		abort();
-	SECRET(srv.tag, srv.tag_len);
+	to_request(&p, &srv, &cli, &key, command);
 	for (size_t i = 0; i < N_COMMANDS; i++) {
 		make_key(&secret_key, hash, raw);
 		siot_server_scan_one(&srv, &secret_key, commands[i], i, &scan);
