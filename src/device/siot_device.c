@@ -290,9 +290,13 @@ static void start_exchange(struct siot_device *d)
 		d->dropped++;
 		return;
 	}
-	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
+	/* Whatever came before the HELLO leaves cannot be its request: drop it
+	 * now, not after sending, when the request may already be arriving
+	 * (seen in QEMU: the client answered the HELLO's last byte before the
+	 * send returned, and its request was dropped). */
 	if (d->board->discard_input)
 		d->board->discard_input(d->board->ctx);
+	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
 	d->deadline = d->board->now(d->board->ctx) + t; /* from the HELLO, once it is out */
 	d->req_started = false;
 	d->state = ST_REQUEST;

@@ -94,10 +94,10 @@ struct siot_dev_board {
 	uint32_t (*now)(void *ctx);
 	void (*send)(void *ctx, const uint8_t *buf, size_t len);
 	/* Optional: drop whatever has been received and not yet handed to
-	 * siot_device_input.  Called once a HELLO is out: nothing received
-	 * before the peer could read it is its request (the rest of a resent
-	 * wake-up, noise), and in classic, whose request may begin with 0x00,
-	 * a stray zero would shift it. */
+	 * siot_device_input.  Called just before a HELLO is sent: nothing
+	 * received before then is its request (the rest of a resent wake-up,
+	 * noise), and in classic, whose request may begin with 0x00, a stray
+	 * zero would shift it. */
 	void (*discard_input)(void *ctx);
 	void (*pin_write)(void *ctx, uint8_t pin, bool level); /* electrical level */
 	bool (*pin_read)(void *ctx, uint8_t pin);

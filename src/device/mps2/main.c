@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * siot on a Cortex-M3: the Arm MPS2 board with the AN385 image, as QEMU's
+ * mps2-an385 models it.  The device core on UART0 (CMSDK APB UART; its
+ * receive interrupt fills a ring), a 1 ms SysTick, the core asleep (WFI)
+ * between them, and the board's FPGAIO block for pins: the LED on "pin 13"
+ * is LED0's bit 0, the relay on "pin 12" its bit 1, and the door on "pin 2"
+ * the BUTTON register's bit 0 (read only).  The provisioned secrets
+ * (src/device/provision.h) are a flash page at PROV_PAGE; the boot counter
+ * has a page of its own (COUNTER_PAGE), which the firmware rewrites at every
+ * boot, so that loading the secrets again (QEMU's loader does at every
+ * reset) does not take the counter back.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "commands.h"
+#include "provision.h"
+#include "siot_device.h"
+
+#define REG(a) (*(volatile uint32_t *)(a))
+
+#define SYSCLK 25000000u
+#define UART0 0x40004000u
+#define UART_DATA REG(UART0 + 0x00)
+#define UART_STATE REG(UART0 + 0x04) /* bit 0: TX full, bit 1: RX full */
+#define UART_CTRL REG(UART0 + 0x08)  /* bit 0: TX enable, bit 1: RX enable, 3: RX irq */
+#define UART_INTSTATUS REG(UART0 + 0x0C) /* write 1 to clear: bit 1 RX */
+#define UART_BAUDDIV REG(UART0 + 0x10)
+#define FPGAIO_LED REG(0x40028000u)
+#define FPGAIO_BUTTON REG(0x40028008u)
+#define SYST_CSR REG(0xE000E010u)
+#define SYST_RVR REG(0xE000E014u)
+#define SYST_CVR REG(0xE000E018u)
+#define NVIC_ISER0 REG(0xE000E100u)
+#define UART0_RX_IRQ 0
+
+#define PROV_PAGE ((const volatile uint8_t *)0x003FF000u)
+#define COUNTER_PAGE ((volatile uint32_t *)0x003FE000u)
+
+/* ---- start-up -------------------------------------------------------------- */
+
+extern uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _heap_start,
+	_stack_top;
+int main(void);
+
+void reset_handler(void)
+{
+	uint32_t *src = &_data_load;
+
+	for (uint32_t *d = &_data_start; d < &_data_end;)
+		*d++ = *src++;
+	for (uint32_t *d = &_bss_start; d < &_bss_end;)
+		*d++ = 0;
+	main();
+	for (;;)
+		;
+}
+
+static void halt(void)
+{
+	for (;;)
+		;
+}
+
+static volatile uint32_t ms;
+static volatile uint8_t rx_buf[64];
+static volatile uint8_t rx_head, rx_tail;
+
+void systick_handler(void)
+{
+	ms++;
+}
+
+void uart0_rx_handler(void)
+{
+	UART_INTSTATUS = 2u;
+	while (UART_STATE & 2u) {
+		uint8_t b = (uint8_t)UART_DATA, next = (uint8_t)((rx_head + 1) % sizeof(rx_buf));
+
+		if (next != rx_tail) { /* full: lost, as on a real line */
+			rx_buf[rx_head] = b;
+			rx_head = next;
+		}
+	}
+}
+
+/* The vector table: the initial stack, the handlers, then IRQ 0 (UART0 RX). */
+__attribute__((section(".vectors"), used)) static const uintptr_t vectors[17] = {
+	(uintptr_t)&_stack_top, (uintptr_t)reset_handler, (uintptr_t)halt, (uintptr_t)halt,
+	(uintptr_t)halt, (uintptr_t)halt, (uintptr_t)halt, 0, 0, 0, 0, (uintptr_t)halt,
+	(uintptr_t)halt, 0, (uintptr_t)halt, (uintptr_t)systick_handler,
+	(uintptr_t)uart0_rx_handler,
+};
+
+/* newlib's malloc (Mbed TLS's DRBG allocates once, when seeded). */
+void *_sbrk(ptrdiff_t incr)
+{
+	static uintptr_t brk;
+	uintptr_t old, limit = (uintptr_t)&_stack_top - 16384; /* the stack's 16 KB */
+
+	if (!brk)
+		brk = (uintptr_t)&_heap_start;
+	old = brk;
+	if (incr < 0 || brk + (uintptr_t)incr > limit)
+		return (void *)-1;
+	brk += (uintptr_t)incr;
+	return (void *)old;
+}
+
+/* ---- the board for the core ------------------------------------------------ */
+
+static uint32_t b_now(void *ctx)
+{
+	(void)ctx;
+	return ms;
+}
+
+static void b_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	while (len--) {
+		while (UART_STATE & 1u)
+			;
+		UART_DATA = *buf++;
+	}
+}
+
+static void b_discard_input(void *ctx)
+{
+	(void)ctx;
+	__asm__ volatile("cpsid i" ::: "memory");
+	rx_tail = rx_head;
+	__asm__ volatile("cpsie i" ::: "memory");
+}
+
+static uint32_t led_bit(uint8_t pin)
+{
+	return pin == FW_LED ? 1u : pin == FW_RELAY ? 2u : 0u;
+}
+
+static void b_write(void *ctx, uint8_t pin, bool level)
+{
+	(void)ctx;
+	if (level)
+		FPGAIO_LED |= led_bit(pin);
+	else
+		FPGAIO_LED &= ~led_bit(pin);
+}
+
+static bool b_read(void *ctx, uint8_t pin)
+{
+	(void)ctx;
+	if (led_bit(pin))
+		return FPGAIO_LED & led_bit(pin);
+	return FPGAIO_BUTTON & (pin == FW_DOOR ? 1u : 2u);
+}
+
+static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
+{
+	uint8_t raw[SIOT_MAX_KEY];
+	uint8_t len = PROV_PAGE[PROV_OFF_KEY_LEN];
+	unsigned base = PROV_OFF_KEY;
+	int rc;
+
+	(void)ctx;
+	if (client == SIOT_DEV_DUMMY_KEY) {
+		len = PROV_DUMMY_LEN;
+		base = PROV_OFF_DUMMY;
+	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
+		return -1;
+	}
+	for (uint8_t i = 0; i < len; i++)
+		raw[i] = PROV_PAGE[base + i];
+	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
+	memset(raw, 0, sizeof(raw));
+	__asm__ volatile("" : : "r"(raw) : "memory");
+	return rc;
+}
+
+static const struct siot_dev_board board = {
+	.now = b_now, .send = b_send, .discard_input = b_discard_input,
+	.pin_write = b_write, .pin_read = b_read, .load_key = b_load_key,
+};
+
+/* ---- start-up ---------------------------------------------------------------- */
+
+static struct siot_dev_command commands[SIOT_DEVICE_MAX_COMMANDS];
+static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
+static struct siot_dev_client client = { .id = client_id, .allowed = 0xffffffffu };
+static struct siot_dev_config config = {
+	.device_id = device_id,
+	.commands = commands,
+	.clients = &client,
+	.n_clients = 1,
+	.classic_response = true,
+};
+static struct siot_device dev;
+
+/* The DRBG: the provisioned seed, personalised with the boot counter,
+ * incremented (and read back) first.  A Cortex-M3 has no entropy source
+ * here, and QEMU is deterministic: the counter alone keeps boots apart. */
+static int seed_drbg(void)
+{
+	uint8_t seed[PROV_SEED_LEN], pers[12] = "siot boot ";
+	uint32_t boot = *COUNTER_PAGE + 1;
+	int rc;
+
+	*COUNTER_PAGE = boot;
+	if (*COUNTER_PAGE != boot)
+		return -1;
+	memcpy(pers + 8, &boot, 4);
+	for (unsigned i = 0; i < sizeof(seed); i++)
+		seed[i] = PROV_PAGE[PROV_OFF_SEED + i];
+	rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
+	memset(seed, 0, sizeof(seed));
+	__asm__ volatile("" : : "r"(seed) : "memory");
+	return rc;
+}
+
+static int provisioned(void)
+{
+	if (memcmp((const void *)PROV_PAGE, PROV_MAGIC, 4) != 0 ||
+	    PROV_PAGE[PROV_OFF_VERSION] != PROV_VERSION)
+		return -1;
+	for (unsigned i = 0; i < PROV_ID_SIZE; i++) {
+		client_id[i] = (char)PROV_PAGE[PROV_OFF_CLIENT_ID + i];
+		device_id[i] = (char)PROV_PAGE[PROV_OFF_DEVICE_ID + i];
+	}
+	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	config.timeout_ms = (uint16_t)(PROV_PAGE[PROV_OFF_TIMEOUT] | PROV_PAGE[PROV_OFF_TIMEOUT + 1] << 8);
+	return siot_params_init(&config.params,
+				PROV_PAGE[PROV_OFF_PROFILE] ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1,
+				SIOT_HASH_SHA256, 0, 32, PROV_PAGE[PROV_OFF_WAKEUP]);
+}
+
+int main(void)
+{
+	for (uint8_t i = 0; i < fw_n_commands; i++) {
+		const struct fw_command *f = &fw_commands[i];
+
+		commands[i] = (struct siot_dev_command){ .name = f->name, .op = f->op, .pin = f->pin,
+							 .value = f->value,
+							 .active_low = f->active_low,
+							 .pulse_ms = f->pulse_ms };
+	}
+	config.n_commands = fw_n_commands;
+	UART_BAUDDIV = SYSCLK / 115200;
+	UART_CTRL = 3u | 8u; /* TX, RX, the RX interrupt */
+	NVIC_ISER0 = 1u << UART0_RX_IRQ;
+	SYST_RVR = SYSCLK / 1000 - 1;
+	SYST_CVR = 0;
+	SYST_CSR = 7u; /* the processor clock, the interrupt, on */
+	if (provisioned() < 0 || seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0)
+		halt();
+	for (;;) {
+		uint8_t chunk[16];
+		uint8_t n = 0;
+
+		__asm__ volatile("cpsid i" ::: "memory");
+		while (rx_tail != rx_head && n < sizeof(chunk)) {
+			chunk[n++] = rx_buf[rx_tail];
+			rx_tail = (uint8_t)((rx_tail + 1) % sizeof(rx_buf));
+		}
+		if (!n)
+			__asm__ volatile("wfi"); /* until a byte or the next millisecond */
+		__asm__ volatile("cpsie i" ::: "memory");
+		if (n)
+			siot_device_input(&dev, chunk, n, ms);
+		else
+			siot_device_tick(&dev, ms);
+	}
+}
