@@ -407,9 +407,11 @@ class VmGpio(Booted):
         """A SIGHUP every 50 ms while requests come in: every verified
         request is answered."""
         reloads = int(self.guest.agent('count reloaded:'))
-        self.assertEqual(self.guest.agent('hupper 20'), 'started')
+        # Under TCG on a busy host the guest can take long to answer once
+        # the SIGHUPs begin (30 s was once not enough): wait longer.
+        self.assertEqual(self.guest.agent('hupper 20', timeout=120), 'started')
         codes = [self.ctl('send', 'lamp-state', 'lamp-toggle').returncode for _ in range(25)]
-        during = int(self.guest.agent('count reloaded:')) - reloads
+        during = int(self.guest.agent('count reloaded:', timeout=120)) - reloads
         # SIGHUPs that arrive while a reload runs merge into one (under TCG a
         # reload takes a while), so there are fewer reloads than signals.
         log('%d requests of 2 commands while SIGHUP came every 50 ms: %d reloads, exit codes %s'
