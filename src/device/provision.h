@@ -41,4 +41,35 @@
 #define PROV_DUMMY_LEN 32
 #define PROV_SIZE 208
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siot_device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What every board does with this layout (provision.c); the board gives a
+ * reader of its EEPROM or flash page: len bytes at offset into out. */
+typedef void (*prov_read_fn)(uint16_t offset, void *out, size_t len);
+
+/* Check the magic and version and fill the ids (PROV_ID_SIZE each), the
+ * timeout and the parameters.  0, or -1 for a device not provisioned (or
+ * provisioned with values out of range). */
+int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id);
+
+/* Client 0's key, or the dummy key for SIOT_DEV_DUMMY_KEY, into *key; the
+ * raw bytes are wiped.  A siot_dev_board.load_key. */
+int prov_load_key(prov_read_fn read, uint8_t client, struct siot_key *key);
+
+/* Seed the DRBG with the provisioned seed, personalised with boot, the boot
+ * counter the board has already incremented and stored; then mix in
+ * entropy[0..n) (n may be 0).  0, or < 0. */
+int prov_seed_drbg(prov_read_fn read, uint32_t boot, const uint8_t *entropy, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -140,25 +140,15 @@ static bool b_read(void *ctx, uint8_t pin)
 	return ((*ddr & bit) ? *port : *in) & bit;
 }
 
+static void eeprom_read(uint16_t offset, void *out, size_t len)
+{
+	eeprom_read_block(out, (const void *)(uintptr_t)offset, len);
+}
+
 static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 {
-	uint8_t raw[SIOT_MAX_KEY];
-	uint8_t len = eeprom_read_byte((const uint8_t *)PROV_OFF_KEY_LEN);
-	int rc;
-
 	(void)ctx;
-	if (client == SIOT_DEV_DUMMY_KEY) {
-		len = PROV_DUMMY_LEN;
-		eeprom_read_block(raw, (const void *)PROV_OFF_DUMMY, len);
-	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
-		return -1;
-	} else {
-		eeprom_read_block(raw, (const void *)PROV_OFF_KEY, len);
-	}
-	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
-	memset(raw, 0, sizeof(raw));
-	__asm__ volatile("" : : "r"(raw) : "memory"); /* keep the wipe */
-	return rc;
+	return prov_load_key(eeprom_read, client, key);
 }
 
 /* Command i, out of flash. */
@@ -196,43 +186,16 @@ static struct siot_device dev;
  * emulator; the boot counter alone keeps challenges apart there). */
 static uint8_t leftover[8] __attribute__((section(".noinit")));
 
-/* Seed the DRBG: the provisioned seed, personalised with the boot counter,
- * which is incremented in EEPROM first, so no two boots share a stream. */
+/* The boot counter, incremented in EEPROM (and read back) before the DRBG
+ * is seeded with it, so no two boots share a stream of challenges. */
 static int seed_drbg(void)
 {
-	uint8_t seed[PROV_SEED_LEN], pers[12] = "siot boot ";
 	uint32_t boot = eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) + 1;
-	int rc;
 
 	eeprom_update_dword((uint32_t *)PROV_OFF_BOOT, boot);
 	if (eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) != boot)
 		return -1;
-	memcpy(pers + 8, &boot, 4);
-	eeprom_read_block(seed, (const void *)PROV_OFF_SEED, sizeof(seed));
-	rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
-	memset(seed, 0, sizeof(seed));
-	__asm__ volatile("" : : "r"(seed) : "memory");
-	if (rc == 0)
-		rc = siot_drbg_mix(leftover, sizeof(leftover));
-	return rc;
-}
-
-static int provisioned(void)
-{
-	char magic[4];
-	uint8_t profile = eeprom_read_byte((const uint8_t *)PROV_OFF_PROFILE);
-
-	eeprom_read_block(magic, 0, 4);
-	if (memcmp(magic, PROV_MAGIC, 4) != 0 ||
-	    eeprom_read_byte((const uint8_t *)PROV_OFF_VERSION) != PROV_VERSION)
-		return -1;
-	eeprom_read_block(client_id, (const void *)PROV_OFF_CLIENT_ID, PROV_ID_SIZE);
-	eeprom_read_block(device_id, (const void *)PROV_OFF_DEVICE_ID, PROV_ID_SIZE);
-	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
-	config.timeout_ms = eeprom_read_word((const uint16_t *)PROV_OFF_TIMEOUT);
-	return siot_params_init(&config.params,
-				profile ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1, SIOT_HASH_SHA256,
-				0, 32, eeprom_read_byte((const uint8_t *)PROV_OFF_WAKEUP));
+	return prov_seed_drbg(eeprom_read, boot, leftover, sizeof(leftover));
 }
 
 int main(void)
@@ -258,7 +221,8 @@ int main(void)
 	sei();
 	/* Unprovisioned, or the wrong profile for this build: serve nothing
 	 * (the LED stays off, the line silent). */
-	if (provisioned() < 0 || seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0)
+	if (prov_config(eeprom_read, &config, client_id, device_id) < 0 || seed_drbg() < 0 ||
+	    siot_device_init(&dev, &config, &board) < 0)
 		for (;;)
 			;
 	for (;;) {

@@ -158,26 +158,18 @@ static bool b_read(void *ctx, uint8_t pin)
 	return FPGAIO_BUTTON & (pin == FW_DOOR ? 1u : 2u);
 }
 
+static void page_read(uint16_t offset, void *out, size_t len)
+{
+	uint8_t *o = out;
+
+	for (size_t i = 0; i < len; i++)
+		o[i] = PROV_PAGE[offset + i];
+}
+
 static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 {
-	uint8_t raw[SIOT_MAX_KEY];
-	uint8_t len = PROV_PAGE[PROV_OFF_KEY_LEN];
-	unsigned base = PROV_OFF_KEY;
-	int rc;
-
 	(void)ctx;
-	if (client == SIOT_DEV_DUMMY_KEY) {
-		len = PROV_DUMMY_LEN;
-		base = PROV_OFF_DUMMY;
-	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
-		return -1;
-	}
-	for (uint8_t i = 0; i < len; i++)
-		raw[i] = PROV_PAGE[base + i];
-	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
-	memset(raw, 0, sizeof(raw));
-	__asm__ volatile("" : : "r"(raw) : "memory");
-	return rc;
+	return prov_load_key(page_read, client, key);
 }
 
 static const struct siot_dev_board board = {
@@ -199,41 +191,17 @@ static struct siot_dev_config config = {
 };
 static struct siot_device dev;
 
-/* The DRBG: the provisioned seed, personalised with the boot counter,
- * incremented (and read back) first.  A Cortex-M3 has no entropy source
- * here, and QEMU is deterministic: the counter alone keeps boots apart. */
+/* The boot counter, incremented in its page (and read back) before the DRBG
+ * is seeded with it.  A Cortex-M3 has no entropy source here, and QEMU is
+ * deterministic: the counter alone keeps boots apart. */
 static int seed_drbg(void)
 {
-	uint8_t seed[PROV_SEED_LEN], pers[12] = "siot boot ";
 	uint32_t boot = *COUNTER_PAGE + 1;
-	int rc;
 
 	*COUNTER_PAGE = boot;
 	if (*COUNTER_PAGE != boot)
 		return -1;
-	memcpy(pers + 8, &boot, 4);
-	for (unsigned i = 0; i < sizeof(seed); i++)
-		seed[i] = PROV_PAGE[PROV_OFF_SEED + i];
-	rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
-	memset(seed, 0, sizeof(seed));
-	__asm__ volatile("" : : "r"(seed) : "memory");
-	return rc;
-}
-
-static int provisioned(void)
-{
-	if (memcmp((const void *)PROV_PAGE, PROV_MAGIC, 4) != 0 ||
-	    PROV_PAGE[PROV_OFF_VERSION] != PROV_VERSION)
-		return -1;
-	for (unsigned i = 0; i < PROV_ID_SIZE; i++) {
-		client_id[i] = (char)PROV_PAGE[PROV_OFF_CLIENT_ID + i];
-		device_id[i] = (char)PROV_PAGE[PROV_OFF_DEVICE_ID + i];
-	}
-	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
-	config.timeout_ms = (uint16_t)(PROV_PAGE[PROV_OFF_TIMEOUT] | PROV_PAGE[PROV_OFF_TIMEOUT + 1] << 8);
-	return siot_params_init(&config.params,
-				PROV_PAGE[PROV_OFF_PROFILE] ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1,
-				SIOT_HASH_SHA256, 0, 32, PROV_PAGE[PROV_OFF_WAKEUP]);
+	return prov_seed_drbg(page_read, boot, NULL, 0);
 }
 
 int main(void)
@@ -253,7 +221,8 @@ int main(void)
 	SYST_RVR = SYSCLK / 1000 - 1;
 	SYST_CVR = 0;
 	SYST_CSR = 7u; /* the processor clock, the interrupt, on */
-	if (provisioned() < 0 || seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0)
+	if (prov_config(page_read, &config, client_id, device_id) < 0 || seed_drbg() < 0 ||
+	    siot_device_init(&dev, &config, &board) < 0)
 		halt();
 	for (;;) {
 		uint8_t chunk[16];

@@ -50,24 +50,17 @@ static bool board_read(void *, uint8_t pin)
 	return digitalRead(pin) == HIGH;
 }
 
+static void eeprom_read(uint16_t offset, void *out, size_t len)
+{
+	uint8_t *o = (uint8_t *)out;
+
+	for (size_t i = 0; i < len; i++)
+		o[i] = EEPROM.read(offset + i);
+}
+
 static int board_load_key(void *, uint8_t client, struct siot_key *key)
 {
-	uint8_t raw[SIOT_MAX_KEY];
-	uint8_t len = EEPROM.read(PROV_OFF_KEY_LEN);
-	int base = PROV_OFF_KEY, rc;
-
-	if (client == SIOT_DEV_DUMMY_KEY) {
-		len = PROV_DUMMY_LEN;
-		base = PROV_OFF_DUMMY;
-	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
-		return -1;
-	}
-	for (uint8_t i = 0; i < len; i++)
-		raw[i] = EEPROM.read(base + i);
-	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
-	memset(raw, 0, sizeof(raw));
-	__asm__ volatile("" : : "r"(raw) : "memory"); // keep the wipe
-	return rc;
+	return prov_load_key(eeprom_read, client, key);
 }
 
 static void board_command(void *, uint8_t i, struct siot_dev_command *out, char *name)
@@ -91,13 +84,13 @@ static struct siot_dev_config config;
 static struct siot_device dev;
 static bool serving;
 
-// The DRBG: the provisioned seed, personalised with the boot counter, which
-// is incremented in EEPROM (and read back) first: no two boots share a
-// stream of challenges.
+// The boot counter, incremented in EEPROM (and read back) before the DRBG is
+// seeded with it: no two boots share a stream of challenges.  A floating
+// pin's noise, if any, is mixed in.
 static bool seed_drbg()
 {
-	uint8_t seed[PROV_SEED_LEN], pers[12] = { 's', 'i', 'o', 't', ' ', 'b', 'o', 'o', 't', ' ' };
 	uint32_t boot, check;
+	uint16_t noise = analogRead(A0);
 
 	EEPROM.get(PROV_OFF_BOOT, boot);
 	boot++;
@@ -105,35 +98,7 @@ static bool seed_drbg()
 	EEPROM.get(PROV_OFF_BOOT, check);
 	if (check != boot)
 		return false;
-	memcpy(pers + 8, &boot, 4);
-	for (uint8_t i = 0; i < PROV_SEED_LEN; i++)
-		seed[i] = EEPROM.read(PROV_OFF_SEED + i);
-	int rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
-	memset(seed, 0, sizeof(seed));
-	__asm__ volatile("" : : "r"(seed) : "memory");
-	if (rc == 0) {
-		uint16_t noise = analogRead(A0); // a floating pin's noise, if any
-		rc = siot_drbg_mix((const uint8_t *)&noise, sizeof(noise));
-	}
-	return rc == 0;
-}
-
-static bool provisioned()
-{
-	if (EEPROM.read(0) != 'S' || EEPROM.read(1) != 'I' || EEPROM.read(2) != 'O' ||
-	    EEPROM.read(3) != 'T' || EEPROM.read(PROV_OFF_VERSION) != PROV_VERSION)
-		return false;
-	for (uint8_t i = 0; i < PROV_ID_SIZE; i++) {
-		client_id[i] = EEPROM.read(PROV_OFF_CLIENT_ID + i);
-		device_id[i] = EEPROM.read(PROV_OFF_DEVICE_ID + i);
-	}
-	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
-	uint16_t timeout;
-	EEPROM.get(PROV_OFF_TIMEOUT, timeout);
-	config.timeout_ms = timeout;
-	return siot_params_init(&config.params,
-				EEPROM.read(PROV_OFF_PROFILE) ? SIOT_PROFILE_CLASSIC : SIOT_PROFILE_V1,
-				SIOT_HASH_SHA256, 0, 32, EEPROM.read(PROV_OFF_WAKEUP)) == 0;
+	return prov_seed_drbg(eeprom_read, boot, (const uint8_t *)&noise, sizeof(noise)) == 0;
 }
 
 void setup()
@@ -163,7 +128,8 @@ void setup()
 	config.n_clients = 1;
 	config.classic_response = true;
 	// Unprovisioned, or a profile this build leaves out: serve nothing.
-	serving = provisioned() && seed_drbg() && siot_device_init(&dev, &config, &board) == 0;
+	serving = prov_config(eeprom_read, &config, client_id, device_id) == 0 && seed_drbg() &&
+		  siot_device_init(&dev, &config, &board) == 0;
 }
 
 void loop()

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading the provisioned layout (provision.h), the same for every board. */
+#include "provision.h"
+
+#include <string.h>
+
+/* Zero a secret in a way the compiler keeps. */
+static void wipe(void *p, size_t n)
+{
+	memset(p, 0, n);
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+static uint8_t byte_at(prov_read_fn read, uint16_t offset)
+{
+	uint8_t b;
+
+	read(offset, &b, 1);
+	return b;
+}
+
+int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id)
+{
+	uint8_t magic[4], t[2];
+
+	read(0, magic, sizeof(magic));
+	if (memcmp(magic, PROV_MAGIC, sizeof(magic)) != 0 ||
+	    byte_at(read, PROV_OFF_VERSION) != PROV_VERSION)
+		return -1;
+	read(PROV_OFF_CLIENT_ID, client_id, PROV_ID_SIZE);
+	read(PROV_OFF_DEVICE_ID, device_id, PROV_ID_SIZE);
+	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	read(PROV_OFF_TIMEOUT, t, sizeof(t));
+	cfg->timeout_ms = (uint16_t)(t[0] | t[1] << 8);
+	return siot_params_init(&cfg->params,
+				byte_at(read, PROV_OFF_PROFILE) ? SIOT_PROFILE_CLASSIC
+								: SIOT_PROFILE_V1,
+				SIOT_HASH_SHA256, 0, 32, byte_at(read, PROV_OFF_WAKEUP)) == 0
+		       ? 0
+		       : -1;
+}
+
+int prov_load_key(prov_read_fn read, uint8_t client, struct siot_key *key)
+{
+	uint8_t raw[SIOT_MAX_KEY];
+	uint8_t len = byte_at(read, PROV_OFF_KEY_LEN);
+	uint16_t at = PROV_OFF_KEY;
+	int rc;
+
+	if (client == SIOT_DEV_DUMMY_KEY) {
+		len = PROV_DUMMY_LEN;
+		at = PROV_OFF_DUMMY;
+	} else if (client != 0 || len < SIOT_MIN_KEY || len > SIOT_MAX_KEY) {
+		return -1;
+	}
+	read(at, raw, len);
+	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
+	wipe(raw, sizeof(raw));
+	return rc;
+}
+
+int prov_seed_drbg(prov_read_fn read, uint32_t boot, const uint8_t *entropy, size_t n)
+{
+	uint8_t seed[PROV_SEED_LEN], pers[12] = "siot boot ";
+	int rc;
+
+	pers[8] = (uint8_t)boot;
+	pers[9] = (uint8_t)(boot >> 8);
+	pers[10] = (uint8_t)(boot >> 16);
+	pers[11] = (uint8_t)(boot >> 24);
+	read(PROV_OFF_SEED, seed, sizeof(seed));
+	rc = siot_drbg_seed(seed, sizeof(seed), pers, sizeof(pers));
+	wipe(seed, sizeof(seed));
+	if (rc == 0 && n)
+		rc = siot_drbg_mix(entropy, n);
+	return rc;
+}
