@@ -47,7 +47,7 @@ def skip_or_fail(why):
 
 
 def missing_tools():
-    for tool, pkg in (('avr-gcc', 'gcc-avr'), ('avr-size', 'binutils-avr')):
+    for tool, pkg in (('avr-gcc', 'gcc-avr'), ('avr-size', 'binutils-avr'), ('avr-objdump', 'binutils-avr')):
         if not shutil.which(tool):
             return f'{tool} is missing (apt-get install {pkg} avr-libc)'
     if not os.path.exists('/usr/lib/avr/include/avr/io.h'):
@@ -479,6 +479,21 @@ class SerialPort(Case):
 class Budget(Case):
     """Figures, printed (not asserted beyond the paint surviving): free RAM
     from the painted stack, and the work per exchange from simavr's cycles."""
+
+    def test_sha256_constants_in_flash(self):
+        # flash_tables.py's copy of sha256.c: the 256-byte round-constant
+        # table K sits in flash (.text), not in RAM (.data), in every image.
+        objdump = shutil.which('avr-objdump')
+        elves = sorted(os.path.join(IMAGES, f) for f in os.listdir(IMAGES)
+                       if f.startswith('siot-') and f.endswith('.elf'))
+        self.assertGreaterEqual(len(elves), 7)  # 5 register-level images, the reference, the sketch
+        for elf in elves:
+            out = subprocess.run([objdump, '-t', elf], check=True, capture_output=True,
+                                 text=True).stdout
+            k = [l.split() for l in out.splitlines() if l.split()[-1:] == ['K']]
+            self.assertEqual(len(k), 1, f'{elf}: no SHA-256 table K')
+            self.assertEqual(k[0][3], '.text', f'{elf}: K is in {k[0][3]}, i.e. in RAM')
+            self.assertEqual(k[0][4], '00000100', elf)
 
     def exchange_cycles(self, elf, command='led-toggle'):
         b = self.bridge(elf=elf)
