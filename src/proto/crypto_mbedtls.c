@@ -85,42 +85,77 @@ static void hash_once(enum siot_hash hash, const uint8_t *data, size_t len, uint
 	mbedtls_sha256_free(&c);
 }
 
-void siot_crypto_hmac_init(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *key,
-			   size_t len)
+/* K0 ^ x (K0: k, then zeros up to the block) into a hash context, 16 bytes
+ * at a time: no block-sized copy of the key on the stack, which on a 2 KB
+ * part sits on top of the deepest call chain (key load, then SHA-256). */
+#define PAD_CHUNK 16
+static void absorb_pad(struct siot_hmac_state *st, enum siot_hash hash, bool outer,
+		       const uint8_t *k, size_t k_len, uint8_t x)
 {
 	size_t block = hash == SIOT_HASH_SHA512 ? 128 : 64;
-	uint8_t pad[MAX_BLOCK]; /* K0 ^ ipad, then K0 ^ opad, in place */
+	uint8_t chunk[PAD_CHUNK];
 
-	memset(pad, 0, sizeof(pad));
-	if (len > block)
-		hash_once(hash, key, len, pad);
-	else if (len)
-		memcpy(pad, key, len);
-	for (size_t i = 0; i < block; i++)
-		pad[i] ^= 0x36;
+	for (size_t off = 0; off < block; off += PAD_CHUNK) {
+		for (size_t i = 0; i < PAD_CHUNK; i++)
+			chunk[i] = (uint8_t)((off + i < k_len ? k[off + i] : 0) ^ x);
+#if defined(MBEDTLS_SHA512_C)
+		if (hash == SIOT_HASH_SHA512) {
+			(void)sha512_update(outer ? &st->u.s512.outer : &st->u.s512.inner, chunk,
+					    PAD_CHUNK);
+			continue;
+		}
+#endif
+		(void)sha256_update(outer ? &st->u.s256.outer : &st->u.s256.inner, chunk, PAD_CHUNK);
+	}
+	mbedtls_platform_zeroize(chunk, sizeof(chunk));
+}
+
+/* Both states from K0 = k (at most a block). */
+static void init_states(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *k,
+			size_t k_len)
+{
 #if defined(MBEDTLS_SHA512_C)
 	if (hash == SIOT_HASH_SHA512) {
 		mbedtls_sha512_init(&st->u.s512.inner);
 		mbedtls_sha512_init(&st->u.s512.outer);
 		(void)sha512_starts(&st->u.s512.inner, 0);
-		(void)sha512_update(&st->u.s512.inner, pad, block);
-		for (size_t i = 0; i < block; i++)
-			pad[i] ^= 0x36 ^ 0x5c;
 		(void)sha512_starts(&st->u.s512.outer, 0);
-		(void)sha512_update(&st->u.s512.outer, pad, block);
-		mbedtls_platform_zeroize(pad, sizeof(pad));
-		return;
-	}
+	} else
 #endif
-	mbedtls_sha256_init(&st->u.s256.inner);
-	mbedtls_sha256_init(&st->u.s256.outer);
-	(void)sha256_starts(&st->u.s256.inner, 0);
-	(void)sha256_update(&st->u.s256.inner, pad, block);
-	for (size_t i = 0; i < block; i++)
-		pad[i] ^= 0x36 ^ 0x5c;
-	(void)sha256_starts(&st->u.s256.outer, 0);
-	(void)sha256_update(&st->u.s256.outer, pad, block);
-	mbedtls_platform_zeroize(pad, sizeof(pad));
+	{
+		mbedtls_sha256_init(&st->u.s256.inner);
+		mbedtls_sha256_init(&st->u.s256.outer);
+		(void)sha256_starts(&st->u.s256.inner, 0);
+		(void)sha256_starts(&st->u.s256.outer, 0);
+	}
+	absorb_pad(st, hash, false, k, k_len, 0x36);
+	absorb_pad(st, hash, true, k, k_len, 0x5c);
+}
+
+/* A key longer than a block: K0 is its hash.  Not inlined, so that the
+ * digest's room is not in the usual path's frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void init_long_key(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *key,
+			  size_t len)
+{
+	uint8_t k0[MAX_BLOCK / 2]; /* a digest: 32 or 64 bytes */
+
+	hash_once(hash, key, len, k0);
+	init_states(st, hash, k0, hash == SIOT_HASH_SHA512 ? 64 : 32);
+	mbedtls_platform_zeroize(k0, sizeof(k0));
+}
+
+void siot_crypto_hmac_init(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *key,
+			   size_t len)
+{
+	size_t block = hash == SIOT_HASH_SHA512 ? 128 : 64;
+
+	if (len > block)
+		init_long_key(st, hash, key, len);
+	else
+		init_states(st, hash, key, len);
 }
 
 void siot_crypto_hmac_update(struct siot_hmac_state *st, enum siot_hash hash, const void *data,
