@@ -22,14 +22,16 @@
  *   latency cycles=N ms=X       from the last byte in to the first byte out
  *                               (the wake-up -> HELLO, the request ->
  *                               response: the firmware's work)
- *   ram untouched=N stack=M pc=A after every answer: the longest run of SRAM
+ *   ram untouched=N stack=M pc=A paint_end=E sp_min=S
+ *                               after every answer: the longest run of SRAM
  *                               still holding the firmware's 0xC5 paint (free
- *                               RAM never reached by the stack or heap), and
- *                               the deepest the stack has been, in bytes
- *                               below RAMEND (the stack pointer, sampled
- *                               after every instruction that leaves
- *                               interrupts enabled), and the program
- *                               address where it was (avr-addr2line -f)
+ *                               RAM never reached by the stack or heap) and
+ *                               its last address E, and the deepest the
+ *                               stack has been, in bytes below RAMEND (the
+ *                               stack pointer S, sampled after every
+ *                               instruction that leaves interrupts enabled
+ *                               and SP whole), and the program address
+ *                               where it was (avr-addr2line -f)
  *   reset cycle=N               after SIGHUP (or a connection with
  *                               --reset-on-connect): the part is reset, its
  *                               EEPROM kept, like a board whose DTR fired
@@ -133,17 +135,31 @@ static void on_pin(struct avr_irq_t *irq, uint32_t value, void *param)
 	       (unsigned long long)avr->cycle, ms_of(avr->cycle));
 }
 
-/* The longest run of painted bytes in SRAM. */
-static unsigned untouched(void)
+/* The longest run of painted bytes in SRAM; *last is its last address. */
+static unsigned untouched(unsigned *last)
 {
 	unsigned best = 0, run = 0;
 
+	*last = 0;
 	for (unsigned a = avr->ioend + 1; a <= avr->ramend; a++) {
 		run = avr->data[a] == PAINT ? run + 1 : 0;
-		if (run > best)
+		if (run > best) {
 			best = run;
+			*last = a;
+		}
 	}
 	return best;
+}
+
+/* True when the next instruction writes SPL (OUT 0x3D, Rr).  avr-gcc moves
+ * SP by writing SPH, then SREG (interrupts back on), then SPL: just before
+ * the SPL write the I flag is set while SP holds the new high byte and the
+ * old low byte, up to 255 bytes off. */
+static bool next_writes_spl(void)
+{
+	uint16_t w = (uint16_t)(avr->flash[avr->pc] | avr->flash[avr->pc + 1] << 8);
+
+	return (w & 0xF800) == 0xB800 && (((w >> 5) & 0x30) | (w & 0x0F)) == 0x3D;
 }
 
 /* The simulated EEPROM's own bytes.  (simavr's EEPROM ioctls answer -1
@@ -376,10 +392,10 @@ int main(int argc, char **argv)
 
 			state = avr_run(avr);
 			sp = sp_now();
-			/* Only with interrupts enabled: a frame's SP update writes
-			 * SPH and SPL apart under cli, and in between SP can read
-			 * up to 255 bytes too low. */
-			if (avr->sreg[S_I] && sp < sp_min && sp > avr->ioend) {
+			/* Only with interrupts enabled and SP whole: a frame's SP
+			 * update writes SPH and SPL apart, and in between SP can
+			 * read up to 255 bytes too low. */
+			if (avr->sreg[S_I] && sp < sp_min && sp > avr->ioend && !next_writes_spl()) {
 				sp_min = sp;
 				sp_min_pc = avr->pc;
 			}
@@ -439,13 +455,13 @@ int main(int argc, char **argv)
 		 * bridge's own work while the part idled. */
 		if (answered_since_input && last_in_cycle && now_us() - last_scan_us >= 100000) {
 			static unsigned last_report = ~0u;
-			unsigned u = untouched();
+			unsigned last, u = untouched(&last);
 
 			last_scan_us = now_us();
 
 			if (u != last_report) {
-				printf("ram untouched=%u stack=%u pc=0x%x\n", u, avr->ramend - sp_min,
-				       sp_min_pc);
+				printf("ram untouched=%u stack=%u pc=0x%x paint_end=0x%x sp_min=0x%x\n", u,
+				       avr->ramend - sp_min, sp_min_pc, last, sp_min);
 				last_report = u;
 			}
 		}
@@ -459,7 +475,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("ram untouched=%u stack=%u\n", untouched(), avr->ramend - sp_min);
+	{
+		unsigned last, u = untouched(&last);
+
+		printf("ram untouched=%u stack=%u paint_end=0x%x sp_min=0x%x\n", u,
+		       avr->ramend - sp_min, last, sp_min);
+	}
 	avr_terminate(avr);
 	return 0;
 }

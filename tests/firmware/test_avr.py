@@ -160,7 +160,7 @@ class Bridge:
     def values(self, key, since=0):
         """Every value of key=N in report lines after `since`."""
         with self.cond:
-            return [int(w.split('=')[1]) for l in self.lines[since:] for w in l.split()
+            return [int(w.split('=')[1], 0) for l in self.lines[since:] for w in l.split()
                     if w.startswith(key + '=')]
 
     def reset(self):
@@ -524,6 +524,14 @@ class Budget(Case):
             stack = max(b.values('stack'))
             print(f'firmware:   {name}: RAM never touched (painted) {free} bytes of 2048; stack at most {stack} bytes')
             self.assertGreater(free, 0, 'the stack met the heap')
+            # The two measures agree: the stack never went below painted
+            # bytes.  (A sample taken between the SPH and SPL writes of a
+            # prologue once put the stack 150 bytes into the paint.)
+            ends, sps = b.values('paint_end'), b.values('sp_min')
+            self.assertTrue(ends and len(ends) == len(sps))
+            for end, sp in zip(ends, sps):
+                self.assertLessEqual(end, sp, f'{name}: the stack pointer reached 0x{sp:x}, '
+                                     f'but the paint is whole up to 0x{end:x}')
         for n in (1, 8, 32):
             lat, free = self.exchange_cycles(image(f'both-{n}'))
             self.assertEqual(len(lat), 2)  # wake-up -> HELLO, request -> response
