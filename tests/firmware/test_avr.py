@@ -228,6 +228,22 @@ class RawSerial:
 
 
 class Case(unittest.TestCase):
+    def ram(self, b, name):
+        """(bytes never touched, deepest stack) from a stopped bridge's
+        reports, after checking that the two measures agree."""
+        free = min(b.values('untouched'))
+        stack = max(b.values('stack'))
+        self.assertGreater(free, 0, f'{name}: the stack met the heap')
+        # The stack never went below painted bytes.  (A sample taken between
+        # the SPH and SPL writes of a prologue once put the stack 150 bytes
+        # into the paint.)
+        ends, sps = b.values('paint_end'), b.values('sp_min')
+        self.assertTrue(ends and len(ends) == len(sps))
+        for end, sp in zip(ends, sps):
+            self.assertLessEqual(end, sp, f'{name}: the stack pointer reached 0x{sp:x}, '
+                                 f'but the paint is whole up to 0x{end:x}')
+        return free, stack
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix='siot-fw-')
         self.key = os.urandom(32)
@@ -426,6 +442,10 @@ class ArduinoSketch(Case):
         rc, out, err = self.ctl(b, 'led-on', key=other)
         self.assertEqual(rc, 76, err)
         self.assertEqual(b.pins(13, m), [])
+        b.stop()
+        free, stack = self.ram(b, 'sketch')
+        print(f'firmware: Arduino sketch: RAM never touched (painted) {free} bytes of 2048;'
+              f' stack at most {stack} bytes')
 
 
 class SerialPort(Case):
@@ -520,18 +540,8 @@ class Budget(Case):
                 for _ in range(2):
                     self.assertEqual(self.ctl(b, 'led-toggle')[0], 0)
             b.stop()
-            free = min(b.values('untouched'))
-            stack = max(b.values('stack'))
+            free, stack = self.ram(b, name)
             print(f'firmware:   {name}: RAM never touched (painted) {free} bytes of 2048; stack at most {stack} bytes')
-            self.assertGreater(free, 0, 'the stack met the heap')
-            # The two measures agree: the stack never went below painted
-            # bytes.  (A sample taken between the SPH and SPL writes of a
-            # prologue once put the stack 150 bytes into the paint.)
-            ends, sps = b.values('paint_end'), b.values('sp_min')
-            self.assertTrue(ends and len(ends) == len(sps))
-            for end, sp in zip(ends, sps):
-                self.assertLessEqual(end, sp, f'{name}: the stack pointer reached 0x{sp:x}, '
-                                     f'but the paint is whole up to 0x{end:x}')
         for n in (1, 8, 32):
             lat, free = self.exchange_cycles(image(f'both-{n}'))
             self.assertEqual(len(lat), 2)  # wake-up -> HELLO, request -> response

@@ -5,9 +5,8 @@
  * D8..D13 on PORTB; D13 is the LED), keys and the DRBG seed from EEPROM
  * (src/device/provision.h), a millisecond clock from Timer0.
  *
- * Free RAM is measured from outside: before main, everything between the
- * end of the heap's start and the stack is painted with 0xC5, and the
- * harness (tests/firmware/avr-bridge) reads back how much was never
+ * Free RAM is measured from outside: avr/paint.c paints it before main, and
+ * the harness (tests/firmware/avr-bridge) reads back how much was never
  * touched.
  */
 #include <avr/eeprom.h>
@@ -20,19 +19,6 @@
 #include "siot_device.h"
 
 #define BAUD 115200UL
-#define PAINT 0xC5
-
-/* ---- the stack paint ------------------------------------------------------ */
-
-extern uint8_t __heap_start;
-void paint_ram(void) __attribute__((naked, used, section(".init3")));
-void paint_ram(void)
-{
-	uint8_t *p = &__heap_start;
-
-	while (p < (uint8_t *)SP - 2)
-		*p++ = PAINT;
-}
 
 /* ---- USART0 and the clock ------------------------------------------------- */
 
