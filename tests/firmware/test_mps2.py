@@ -9,11 +9,14 @@ is saved through the monitor when the board is stopped and loaded again at
 the next start, as flash keeps it: a "reset" here is that stop and start.
 
 Environment (tests/meson.build): SIOT_CTL, QEMU_ARM (empty when
-qemu-system-arm is missing), SOURCE_ROOT, FIRMWARE_BUILD_MPS2, NODE.
+qemu-system-arm is missing), SOURCE_ROOT, FIRMWARE_BUILD_MPS2, NODE, and
+FIRMWARE_MBEDTLS (the Mbed TLS version to build on, by prefix; default the
+build's own).
 Without a toolchain the suite says it is skipped (77), except in CI.
 """
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -31,6 +34,7 @@ SOURCE_ROOT = test_avr.SOURCE_ROOT
 NODE = test_avr.NODE
 QEMU = os.environ.get('QEMU_ARM', '')
 BUILD = os.environ.get('FIRMWARE_BUILD_MPS2', os.path.join(tempfile.gettempdir(), 'siot-firmware-mps2'))
+MBEDTLS = os.environ.get('FIRMWARE_MBEDTLS', '')  # a version prefix: 2.28, 3.6
 CROSS = os.path.join(SOURCE_ROOT, 'src/device/cross/mps2-an385.txt')
 PROV_ADDR, COUNTER_ADDR, LED_ADDR = 0x3FF000, 0x3FE000, 0x40028000
 IMAGES = None
@@ -46,14 +50,26 @@ def missing_tools():
     return None
 
 
+def mbedtls_used():
+    """The Mbed TLS versions the build's compile commands name."""
+    with open(os.path.join(BUILD, 'compile_commands.json'), encoding='utf-8') as f:
+        return sorted(set(re.findall(r'mbedtls-(\d+\.\d+\.\d+)', f.read())))
+
+
 def build():
+    want = ['-Dfirmware_mbedtls=' + MBEDTLS] if MBEDTLS else []
     if not os.path.exists(os.path.join(BUILD, 'build.ninja')):
-        subprocess.run(['meson', 'setup', '--cross-file', CROSS, BUILD, SOURCE_ROOT], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(['meson', 'setup', '--cross-file', CROSS, BUILD, SOURCE_ROOT] + want,
+                       check=True, stdout=subprocess.DEVNULL)
+    elif want:
+        subprocess.run(['meson', 'configure', BUILD] + want, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(['meson', 'compile', '-C', BUILD], check=True, stdout=subprocess.DEVNULL)
     size = subprocess.run(['meson', 'compile', '-C', BUILD, 'firmware-size'], check=True,
                           capture_output=True, text=True).stdout
-    print('firmware: Cortex-M3 (MPS2 AN385) images')
+    used = mbedtls_used()
+    if len(used) != 1 or (MBEDTLS and not used[0].startswith(MBEDTLS)):
+        sys.exit(f'firmware: the build uses Mbed TLS {used}, not {MBEDTLS or "one version"}')
+    print(f'firmware: Cortex-M3 (MPS2 AN385) images, on Mbed TLS {used[0]}')
     for line in size.splitlines():
         if line.startswith(('image', 'siot-')):
             print('firmware:   ' + line)
@@ -275,9 +291,12 @@ class Mps2(Case):
 
 if __name__ == '__main__':
     why = missing_tools()
-    if not why and not subprocess.run([sys.executable, os.path.join(SOURCE_ROOT, 'src/proto/mbedtls/find.py')],
-                                      capture_output=True, text=True).stdout.strip():
+    found = subprocess.run([sys.executable, os.path.join(SOURCE_ROOT, 'src/proto/mbedtls/find.py')],
+                           capture_output=True, text=True).stdout.split()
+    if not why and not found:
         why = 'no Mbed TLS sources for the firmware (.ci/fetch-mbedtls)'
+    if not why and MBEDTLS and not any(line.startswith(MBEDTLS) for line in found):
+        why = f'no Mbed TLS {MBEDTLS} sources for the firmware (.ci/fetch-mbedtls)'
     if why:
         skip_or_fail(why)
     IMAGES = build()
