@@ -10,10 +10,13 @@
 //
 // Build: meson setup build-avr --cross-file src/device/cross/atmega328p.txt
 // (with Debian's arduino-core-avr) builds siot-arduino.elf beside the other
-// images; or open this folder in the Arduino IDE with src/device and
-// src/proto's files and Mbed TLS's on the include path.  Serial's buffers
-// must be small for the 2 KB of RAM: -DSERIAL_RX_BUFFER_SIZE=16
-// -DSERIAL_TX_BUFFER_SIZE=16.
+// images; that build is the one CI compiles and runs in simavr.  Another
+// build (the Arduino IDE, say) needs src/device's and src/proto's files,
+// Mbed TLS 2.28 (3.x needs 32-bit ints) with src/proto/mbedtls's config,
+// the -D flags src/device/meson.build passes, and Serial's buffers small
+// enough for the 2 KB of RAM: -DSERIAL_RX_BUFFER_SIZE=16
+// -DSERIAL_TX_BUFFER_SIZE=16.  Without src/device/flash_tables.py's copy of
+// sha256.c, SHA-256's constants take 256 more bytes of RAM.
 //
 // Debian ships no Arduino Ethernet library, so this serves the serial port
 // only; the build prints how much flash is left for one.
