@@ -18,6 +18,9 @@
 #define CONNECT_TIMEOUT_MS 10000 /* per address, within the overall timeout */
 #define WAKEUP_RESEND_MS 250     /* serial framing: a wake-up again until a HELLO */
 
+/* What a wake-up is made of (PROTOCOL.md): zeros. */
+static const uint8_t wakeup_zeros[SIOT_MAX_WAKEUP];
+
 struct session {
 	const struct send_options *o;
 	int fd;
@@ -386,14 +389,13 @@ static int read_outcome(struct session *s, struct send_outcome *out)
  * exchange the device was still finishing), bounded by the deadline. */
 static int wake(struct session *s, struct send_outcome *out)
 {
-	static const uint8_t zeros[SIOT_MAX_WAKEUP];
 	const struct send_options *o = s->o;
 	int r;
 
 	if (s->rx_off < s->rx_len)
 		return 0;
 	for (;;) {
-		r = session_write(s, zeros, o->params.wakeup_length);
+		r = session_write(s, wakeup_zeros, o->params.wakeup_length);
 		if (r == -ETIMEDOUT)
 			break;
 		if (r < 0)
@@ -510,8 +512,7 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 					goto done;
 				reused = false;
 				if (o->params.wakeup_length && !o->mqtt_url && !o->serial_framing) {
-					static const uint8_t zeros[SIOT_MAX_WAKEUP];
-					if (session_write(&s, zeros, o->params.wakeup_length) < 0) {
+					if (session_write(&s, wakeup_zeros, o->params.wakeup_length) < 0) {
 						code = fail(&out[i], EXIT_UNREACHABLE,
 							    "sending the wake-up to %s failed", s.where);
 						goto done;
