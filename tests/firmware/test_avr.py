@@ -227,7 +227,38 @@ class RawSerial:
         self.s.close()
 
 
-class Case(unittest.TestCase):
+class FirmwareCase(unittest.TestCase):
+    """A work folder with a client key; the emulated boards started in it
+    (each stopped at the end); siot-ctl sent through one of them, by its
+    pseudo-terminal (b.pty) or its TCP port with serial framing.  Each
+    board's test module adds how to start its board."""
+    tmp_prefix = 'siot-fw-'
+    ctl_timeout = 30
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix=self.tmp_prefix)
+        self.key = os.urandom(32)
+        self.key_path = os.path.join(self.dir, 'key')
+        key_file(self.key_path, self.key)
+        self.running = []
+
+    def tearDown(self):
+        for b in self.running:
+            b.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ctl(self, b, *commands, key=None, extra=(), timeout=None):
+        pty = getattr(b, 'pty', None)
+        where = ['-S', pty] if pty else ['-H', f'127.0.0.1:{b.port}', '--framing', 'serial']
+        args = [SIOT_CTL] + where + ['-D', DEVICE, '-i', CLIENT, '-k', key or self.key_path,
+                                     '-T', '20', '--json'] + list(extra) + ['send'] + list(commands)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout or self.ctl_timeout)
+        out = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
+        # With --json, what went wrong is in the objects too.
+        return r.returncode, out, r.stderr + r.stdout
+
+
+class Case(FirmwareCase):
     def ram(self, b, name):
         """(bytes never touched, deepest stack) from a stopped bridge's
         reports, after checking that the two measures agree."""
@@ -244,31 +275,10 @@ class Case(unittest.TestCase):
                                  f'but the paint is whole up to 0x{end:x}')
         return free, stack
 
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix='siot-fw-')
-        self.key = os.urandom(32)
-        self.key_path = os.path.join(self.dir, 'key')
-        key_file(self.key_path, self.key)
-        self.bridges = []
-
-    def tearDown(self):
-        for b in self.bridges:
-            b.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
     def bridge(self, elf=None, eeprom=None, **kw):
         b = Bridge(elf or image('both-8'), eeprom or provision(self.dir, self.key_path), self.dir, **kw)
-        self.bridges.append(b)
+        self.running.append(b)
         return b
-
-    def ctl(self, b, *commands, key=None, extra=(), timeout=30):
-        where = ['-S', b.pty] if b.pty else ['-H', f'127.0.0.1:{b.port}', '--framing', 'serial']
-        args = [SIOT_CTL] + where + ['-D', DEVICE, '-i', CLIENT, '-k', key or self.key_path,
-                                     '-T', '20', '--json'] + list(extra) + ['send'] + list(commands)
-        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-        out = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
-        # With --json, what went wrong is in the objects too.
-        return r.returncode, out, r.stderr + r.stdout
 
 
 class Exchanges(Case):

@@ -184,31 +184,15 @@ class Board:
         self.start()
 
 
-class Case(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix='siot-m3-')
-        self.key = os.urandom(32)
-        self.key_path = os.path.join(self.dir, 'key')
-        key_file(self.key_path, self.key)
-        self.boards = []
-
-    def tearDown(self):
-        for b in self.boards:
-            b.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+class Case(test_avr.FirmwareCase):
+    tmp_prefix = 'siot-m3-'
+    ctl_timeout = 60
 
     def board(self, name='both-8', profile='v1'):
         prov = provision(self.dir, self.key_path, name=profile + '.bin', profile=profile)
         b = Board(os.path.join(IMAGES, 'siot-mps2-%s.elf' % name), prov, self.dir)
-        self.boards.append(b)
+        self.running.append(b)
         return b
-
-    def ctl(self, b, *commands, key=None, extra=()):
-        r = subprocess.run([SIOT_CTL, '-H', '127.0.0.1:%d' % b.port, '--framing', 'serial', '-D', DEVICE,
-                            '-i', CLIENT, '-k', key or self.key_path, '-T', '20', '--json'] + list(extra)
-                           + ['send'] + list(commands), capture_output=True, text=True, timeout=60)
-        return r.returncode, [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')], \
-            r.stderr + r.stdout
 
 
 class Mps2(Case):
