@@ -269,56 +269,60 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
-{
-	const char *elf = NULL, *eeprom = NULL, *eeprom_out = NULL, *listen_spec = NULL;
-	const char *mcu = "atmega328p";
-	bool reset_on_connect = false, pty = false;
-	uint32_t boot_delay_ms = 0;
-	static uint8_t ee[EEPROM_MAX];
-	uint32_t ee_size = 1024;
-	elf_firmware_t fw;
-	avr_irq_t *uart_in;
-	int lfd;
-	uint64_t start_us, start_cycle, last_scan_us = 0;
+/* The command line. */
+static struct {
+	const char *elf, *eeprom, *eeprom_out, *listen;
+	const char *mcu;
+	bool reset_on_connect, pty;
+	uint32_t boot_delay_ms;
+} opt = { .mcu = "atmega328p" };
 
+static void parse_args(int argc, char **argv)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
 		if (strcmp(a, "--eeprom") == 0 && i + 1 < argc)
-			eeprom = argv[++i];
+			opt.eeprom = argv[++i];
 		else if (strcmp(a, "--eeprom-out") == 0 && i + 1 < argc)
-			eeprom_out = argv[++i];
+			opt.eeprom_out = argv[++i];
 		else if (strcmp(a, "--listen") == 0 && i + 1 < argc)
-			listen_spec = argv[++i];
+			opt.listen = argv[++i];
 		else if (strcmp(a, "--mcu") == 0 && i + 1 < argc)
-			mcu = argv[++i];
+			opt.mcu = argv[++i];
 		else if (strcmp(a, "--freq") == 0 && i + 1 < argc)
 			freq = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(a, "--reset-on-connect") == 0)
-			reset_on_connect = true;
+			opt.reset_on_connect = true;
 		else if (strcmp(a, "--pty") == 0)
-			pty = true;
+			opt.pty = true;
 		else if (strcmp(a, "--boot-delay") == 0 && i + 1 < argc)
-			boot_delay_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
-		else if (a[0] != '-' && !elf)
-			elf = a;
+			opt.boot_delay_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (a[0] != '-' && !opt.elf)
+			opt.elf = a;
 		else
 			usage();
 	}
-	if (!elf || !!listen_spec == pty || freq == 0)
+	if (!opt.elf || !!opt.listen == opt.pty || freq == 0)
 		usage();
-	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* The part with its firmware, and its EEPROM from the image (else erased)
+ * in ee; returns the EEPROM's size. */
+static uint32_t start_part(uint8_t *ee)
+{
+	elf_firmware_t fw;
+	uint32_t ee_size;
 
 	memset(&fw, 0, sizeof(fw));
-	if (elf_read_firmware(elf, &fw) != 0) {
-		fprintf(stderr, "avr-bridge: cannot read %s\n", elf);
-		return 1;
+	if (elf_read_firmware(opt.elf, &fw) != 0) {
+		fprintf(stderr, "avr-bridge: cannot read %s\n", opt.elf);
+		exit(1);
 	}
-	avr = avr_make_mcu_by_name(mcu);
+	avr = avr_make_mcu_by_name(opt.mcu);
 	if (!avr) {
-		fprintf(stderr, "avr-bridge: simavr does not know %s\n", mcu);
-		return 1;
+		fprintf(stderr, "avr-bridge: simavr does not know %s\n", opt.mcu);
+		exit(1);
 	}
 	avr_init(avr);
 	avr->frequency = freq;
@@ -326,34 +330,37 @@ int main(int argc, char **argv)
 	ee_size = avr->e2end + 1;
 	if (ee_size > EEPROM_MAX)
 		ee_size = EEPROM_MAX;
-	memset(ee, 0xff, sizeof(ee)); /* an erased EEPROM */
-	if (eeprom) {
-		FILE *f = fopen(eeprom, "rb");
+	memset(ee, 0xff, EEPROM_MAX); /* an erased EEPROM */
+	if (opt.eeprom) {
+		FILE *f = fopen(opt.eeprom, "rb");
 		size_t n;
 
 		if (!f) {
-			fprintf(stderr, "avr-bridge: %s: %s\n", eeprom, strerror(errno));
-			return 1;
+			fprintf(stderr, "avr-bridge: %s: %s\n", opt.eeprom, strerror(errno));
+			exit(1);
 		}
 		n = fread(ee, 1, ee_size, f);
 		fclose(f);
 		if (n == 0) {
-			fprintf(stderr, "avr-bridge: %s is empty\n", eeprom);
-			return 1;
+			fprintf(stderr, "avr-bridge: %s is empty\n", opt.eeprom);
+			exit(1);
 		}
 	}
 	eeprom_io(true, ee, ee_size);
+	return ee_size;
+}
 
-	{
-		uint32_t flags = 0;
+/* USART0 to our callbacks, and every Arduino pin of PORTB and PORTD to
+ * on_pin; returns the UART's input. */
+static avr_irq_t *wire_up(void)
+{
+	uint32_t flags = 0;
 
-		avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
-		/* No console copy, and no real-time sleeping when the firmware polls
-		 * the status register: the bridge keeps time itself. */
-		flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
-		avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
-	}
-	uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+	avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+	/* No console copy, and no real-time sleeping when the firmware polls
+	 * the status register: the bridge keeps time itself. */
+	flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POLL_SLEEP);
+	avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT),
 				on_uart_out, NULL);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON),
@@ -368,80 +375,116 @@ int main(int argc, char **argv)
 			avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), p),
 						on_pin, (void *)(intptr_t)p);
 	}
+	return avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+}
 
+/* Up to 2,000 instructions, keeping the deepest stack seen; exits when the
+ * firmware stops. */
+static void run_slice(void)
+{
+	int state = cpu_Running;
+
+	for (int i = 0; i < 2000 && state != cpu_Done && state != cpu_Crashed; i++) {
+		uint16_t sp;
+
+		state = avr_run(avr);
+		sp = sp_now();
+		/* Only with interrupts enabled and SP whole: a frame's SP update
+		 * writes SPH and SPL apart, and in between SP can read up to 255
+		 * bytes too low. */
+		if (avr->sreg[S_I] && sp < sp_min && sp > avr->ioend && !next_writes_spl()) {
+			sp_min = sp;
+			sp_min_pc = avr->pc;
+		}
+	}
+	if (state == cpu_Done || state == cpu_Crashed) {
+		fprintf(stderr, "avr-bridge: the firmware stopped (%s)\n",
+			state == cpu_Crashed ? "crashed" : "done");
+		exit(1);
+	}
+}
+
+/* Wait for a client or its bytes, at most until real time catches up with
+ * the simulation's (started at start_us and start_cycle). */
+static void serve_io(int lfd, uint64_t start_us, uint64_t start_cycle)
+{
+	uint64_t sim_us = (avr->cycle - start_cycle) * 1000000u / freq;
+	uint64_t real_us = now_us() - start_us;
+	int timeout = sim_us > real_us + 2000 ? (int)((sim_us - real_us) / 1000) : 0;
+	struct pollfd pfd = { .fd = client_fd >= 0 ? client_fd : lfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout) <= 0 || !(pfd.revents & (POLLIN | POLLHUP)))
+		return;
+	if (client_fd < 0) {
+		int one = 1;
+
+		client_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (client_fd >= 0) {
+			setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			printf("connected\n");
+			if (opt.reset_on_connect)
+				want_reset = 1;
+		}
+	} else if (in_len < sizeof(in_buf)) {
+		ssize_t n = read(client_fd, in_buf + in_len, sizeof(in_buf) - in_len);
+
+		if (n <= 0 && opt.pty) {
+			; /* nobody on the other side for now */
+		} else if (n <= 0) {
+			close(client_fd);
+			client_fd = -1;
+			printf("disconnected\n");
+		} else if (avr->cycle < boot_until_cycle) {
+			; /* the bootloader's: lost */
+		} else {
+			in_len += (size_t)n;
+		}
+	}
+}
+
+/* The RAM report line for a paint run of u bytes ending at last (the
+ * program address only while running). */
+static void report_ram(unsigned u, unsigned last, bool with_pc)
+{
+	if (with_pc)
+		printf("ram untouched=%u stack=%u pc=0x%x paint_end=0x%x sp_min=0x%x\n", u,
+		       avr->ramend - sp_min, sp_min_pc, last, sp_min);
+	else
+		printf("ram untouched=%u stack=%u paint_end=0x%x sp_min=0x%x\n", u,
+		       avr->ramend - sp_min, last, sp_min);
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t ee[EEPROM_MAX];
+	uint32_t ee_size;
+	avr_irq_t *uart_in;
+	int lfd = -1;
+	uint64_t start_us, start_cycle, last_scan_us = 0;
+	unsigned last_report = ~0u;
+
+	parse_args(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ee_size = start_part(ee);
+	uart_in = wire_up();
 	signal(SIGHUP, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if (pty) {
-		lfd = -1;
+	if (opt.pty)
 		client_fd = open_pty();
-	} else {
-		lfd = listen_on(listen_spec);
-	}
+	else
+		lfd = listen_on(opt.listen);
 	start_us = now_us();
 	start_cycle = avr->cycle;
 
 	while (!want_stop) {
-		struct pollfd pfd[2];
-		int nfds = 0, timeout = 0, state = cpu_Running;
-		uint64_t sim_us, real_us;
-
-		for (int i = 0; i < 2000 && state != cpu_Done && state != cpu_Crashed; i++) {
-			uint16_t sp;
-
-			state = avr_run(avr);
-			sp = sp_now();
-			/* Only with interrupts enabled and SP whole: a frame's SP
-			 * update writes SPH and SPL apart, and in between SP can
-			 * read up to 255 bytes too low. */
-			if (avr->sreg[S_I] && sp < sp_min && sp > avr->ioend && !next_writes_spl()) {
-				sp_min = sp;
-				sp_min_pc = avr->pc;
-			}
-		}
-		if (state == cpu_Done || state == cpu_Crashed) {
-			fprintf(stderr, "avr-bridge: the firmware stopped (%s)\n",
-				state == cpu_Crashed ? "crashed" : "done");
-			return 1;
-		}
-		/* Real time: sleep in poll while the simulation is ahead. */
-		sim_us = (avr->cycle - start_cycle) * 1000000u / freq;
-		real_us = now_us() - start_us;
-		if (sim_us > real_us + 2000)
-			timeout = (int)((sim_us - real_us) / 1000);
-		pfd[nfds++] = (struct pollfd){ .fd = client_fd >= 0 ? client_fd : lfd, .events = POLLIN };
-		if (poll(pfd, (nfds_t)nfds, timeout) > 0 && (pfd[0].revents & (POLLIN | POLLHUP))) {
-			if (client_fd < 0) {
-				int one = 1;
-
-				client_fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-				if (client_fd >= 0) {
-					setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-					printf("connected\n");
-					if (reset_on_connect)
-						want_reset = 1;
-				}
-			} else if (in_len < sizeof(in_buf)) {
-				ssize_t n = read(client_fd, in_buf + in_len, sizeof(in_buf) - in_len);
-
-				if (n <= 0 && pty) {
-					; /* nobody on the other side for now */
-				} else if (n <= 0) {
-					close(client_fd);
-					client_fd = -1;
-					printf("disconnected\n");
-				} else if (avr->cycle < boot_until_cycle) {
-					; /* the bootloader's: lost */
-				} else {
-					in_len += (size_t)n;
-				}
-			}
-		}
+		run_slice();
+		serve_io(lfd, start_us, start_cycle);
 		if (want_reset) {
 			want_reset = 0;
 			in_len = 0;
-			reset_keeping_eeprom(ee_size, boot_delay_ms);
+			reset_keeping_eeprom(ee_size, opt.boot_delay_ms);
 		}
 		/* Into the UART while it takes them. */
 		while (in_len && uart_xon) {
@@ -452,34 +495,31 @@ int main(int argc, char **argv)
 		}
 		/* The paint is read back every 100 ms, not every turn of this
 		 * loop: a 2 KB scan per 2,000 instructions was most of the
-		 * bridge's own work while the part idled. */
+		 * bridge's own work while the part idled.  A line only when the
+		 * figure changed. */
 		if (answered_since_input && last_in_cycle && now_us() - last_scan_us >= 100000) {
-			static unsigned last_report = ~0u;
 			unsigned last, u = untouched(&last);
 
 			last_scan_us = now_us();
-
 			if (u != last_report) {
-				printf("ram untouched=%u stack=%u pc=0x%x paint_end=0x%x sp_min=0x%x\n", u,
-				       avr->ramend - sp_min, sp_min_pc, last, sp_min);
+				report_ram(u, last, true);
 				last_report = u;
 			}
 		}
 	}
-	if (eeprom_out) {
-		FILE *f = fopen(eeprom_out, "wb");
+	if (opt.eeprom_out) {
+		FILE *f = fopen(opt.eeprom_out, "wb");
 
 		eeprom_io(false, ee, ee_size);
 		if (!f || fwrite(ee, 1, ee_size, f) != ee_size || fclose(f) != 0) {
-			fprintf(stderr, "avr-bridge: %s: %s\n", eeprom_out, strerror(errno));
+			fprintf(stderr, "avr-bridge: %s: %s\n", opt.eeprom_out, strerror(errno));
 			return 1;
 		}
 	}
 	{
 		unsigned last, u = untouched(&last);
 
-		printf("ram untouched=%u stack=%u paint_end=0x%x sp_min=0x%x\n", u,
-		       avr->ramend - sp_min, last, sp_min);
+		report_ram(u, last, false);
 	}
 	avr_terminate(avr);
 	return 0;
