@@ -7,14 +7,21 @@
  *       HELLO bytes, read REQUEST bytes, send RESPONSE bytes, read to EOF,
  *       close.  One connection at a time, blocking: the least a server of
  *       this exchange can do.  Prints "ready" when it listens.
+ *   siot-bench floor-server PORT HELLO REQUEST RESPONSE
+ *       The same exchange served as siotd must serve it, on sd-event, with
+ *       none of siotd's own work (floor.c says what it does).
  *   siot-bench bare-once PORT HELLO REQUEST RESPONSE
  *       One bare exchange as a whole process (the one-shot anchor).
  *   siot-bench load siot PORT CLIENTS SECONDS KEYFILE CLIENT_ID COMMAND[,COMMAND...]
- *   siot-bench load bare PORT CLIENTS SECONDS HELLO REQUEST RESPONSE
+ *   siot-bench load bare PORT CLIENTS SECONDS HELLO REQUEST RESPONSE [THINK_US]
  *       CLIENTS threads, each doing whole exchanges (connect, HELLO, request,
  *       response, close) back to back for SECONDS; a siot exchange is
  *       verified with libsiot and must come back OK, or the run fails.
- *       Thread i sends the (i mod n)th of the commands given.
+ *       Thread i sends the (i mod n)th of the commands given.  THINK_US
+ *       paces a bare client like a siot one: it stays busy that long
+ *       between the response and its close, where siot's client searches
+ *       the 256 results.  (A server's CPU per request depends on the pace:
+ *       a server that waits longer pays more to wake up.)
  *   siot-bench scan COMMANDS ITERATIONS
  *       siotd's candidate scan (siot_server_scan) over COMMANDS names.
  *
@@ -34,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "keyfile.h"
 #include "siot.h"
 
@@ -114,11 +122,16 @@ static int connect_loopback(unsigned port)
 
 /* ---- the bare exchange ---------------------------------------------------- */
 
-struct sizes {
-	unsigned hello, request, response;
-};
+/* Busy for usec microseconds (a sleep would be late by more than that). */
+static void busy(double usec)
+{
+	double until = now_sec(CLOCK_MONOTONIC) + usec / 1e6;
 
-static int bare_exchange(unsigned port, const struct sizes *sz)
+	while (now_sec(CLOCK_MONOTONIC) < until)
+		;
+}
+
+static int bare_exchange(unsigned port, const struct sizes *sz, double think_us)
 {
 	uint8_t buf[4096] = { 0 };
 	int fd = connect_loopback(port);
@@ -129,16 +142,17 @@ static int bare_exchange(unsigned port, const struct sizes *sz)
 	if (read_all(fd, buf, sz->hello) == 0 && write_all(fd, buf, sz->request) == 0 &&
 	    read_all(fd, buf, sz->response) == 0)
 		r = 0;
+	if (think_us > 0)
+		busy(think_us);
 	close(fd);
 	return r;
 }
 
-static int bare_server(unsigned port, const struct sizes *sz)
+/* A socket listening on 127.0.0.1:port; says "ready" on stdout. */
+static int listen_loopback(unsigned port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct timeval tv = { .tv_sec = 5 };
-	uint8_t buf[4096] = { 0 };
 	int one = 1;
 	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -147,6 +161,15 @@ static int bare_server(unsigned port, const struct sizes *sz)
 		die("cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
 	printf("ready\n");
 	fflush(stdout);
+	return lfd;
+}
+
+__attribute__((noreturn)) static void bare_server(unsigned port, const struct sizes *sz)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	uint8_t buf[4096] = { 0 };
+	int lfd = listen_loopback(port);
+
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -232,6 +255,7 @@ struct worker {
 	unsigned port;
 	double until;
 	const struct sizes *sz;
+	double think_us;
 	struct siot_client cl;
 	double *lat;
 	size_t n, cap;
@@ -246,7 +270,7 @@ static void *work(void *arg)
 	while (now_sec(CLOCK_MONOTONIC) < w->until) {
 		double t0 = now_sec(CLOCK_MONOTONIC);
 		int r = w->siot ? siot_exchange_once(w->port, &w->cl, &w->verify_sec)
-				: bare_exchange(w->port, w->sz);
+				: bare_exchange(w->port, w->sz, w->think_us);
 
 		if (r < 0) {
 			/* Stop at the first failure: the run is reported as failed. */
@@ -339,12 +363,13 @@ static int load(int argc, char **argv)
 	char *commands[256] = { 0 };
 	unsigned n_commands = 0, port, clients, seconds, failures = 0;
 	struct worker *w;
-	double start;
+	double start, think_us = 0;
 	bool siot;
 
-	if (argc != 9)
-		die("usage: load siot|bare PORT CLIENTS SECONDS (KEYFILE ID COMMAND | HELLO REQ RESP)");
-	siot = strcmp(argv[2], "siot") == 0;
+	siot = argc >= 3 && strcmp(argv[2], "siot") == 0;
+	if (argc != 9 && (siot || argc != 10))
+		die("usage: load siot|bare PORT CLIENTS SECONDS "
+		    "(KEYFILE ID COMMAND | HELLO REQ RESP [THINK_US])");
 	port = parse_uint(argv[3], 65535);
 	clients = parse_uint(argv[4], 256);
 	seconds = parse_uint(argv[5], 3600);
@@ -355,13 +380,15 @@ static int load(int argc, char **argv)
 	else
 		sz = (struct sizes){ parse_uint(argv[6], 4096), parse_uint(argv[7], 4096),
 				     parse_uint(argv[8], 4096) };
+	if (argc == 10)
+		think_us = parse_uint(argv[9], 1000000);
 	w = calloc(clients, sizeof(*w));
 	if (!w)
 		die("out of memory");
 	start = now_sec(CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < clients; i++) {
 		w[i] = (struct worker){ .siot = siot, .port = port, .until = start + seconds,
-					.sz = &sz, .cl = cl };
+					.sz = &sz, .think_us = think_us, .cl = cl };
 		if (siot)
 			w[i].cl.command = commands[i % n_commands];
 		if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
@@ -449,15 +476,21 @@ int main(int argc, char **argv)
 		return load(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "scan") == 0)
 		return scan(argc, argv);
-	if (argc == 6 && (strcmp(argv[1], "bare-server") == 0 || strcmp(argv[1], "bare-once") == 0)) {
+	if (argc == 6 && (strcmp(argv[1], "bare-server") == 0 || strcmp(argv[1], "bare-once") == 0 ||
+			  strcmp(argv[1], "floor-server") == 0)) {
 		unsigned port = parse_uint(argv[2], 65535);
+		int r;
 
 		sz = (struct sizes){ parse_uint(argv[3], 4096), parse_uint(argv[4], 4096),
 				     parse_uint(argv[5], 4096) };
-		if (argv[1][5] == 's')
-			return bare_server(port, &sz);
-		return bare_exchange(port, &sz) < 0 ? 1 : 0;
+		if (strcmp(argv[1], "bare-server") == 0)
+			bare_server(port, &sz);
+		if (strcmp(argv[1], "bare-once") == 0)
+			return bare_exchange(port, &sz, 0) < 0 ? 1 : 0;
+		r = floor_server(listen_loopback(port), &sz);
+		die("floor-server stopped: %s", strerror(-r));
 	}
-	fprintf(stderr, "usage: siot-bench bare-server|bare-once|load|scan ... (see its source)\n");
+	fprintf(stderr, "usage: siot-bench bare-server|floor-server|bare-once|load|scan ... "
+			"(see its source)\n");
 	return 64;
 }
