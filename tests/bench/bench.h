@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* What siot-bench.c and floor.c share. */
+/* What siot-bench (siot-bench.c) and siot-bench-floor (floor.c) share,
+ * from bench-util.c. */
 #pragma once
-
-#include <stdbool.h>
 
 /* The bare exchange's message sizes, in bytes. */
 struct sizes {
 	unsigned hello, request, response;
 };
 
-/* Serve the bare exchange on the listening socket lfd as siotd would
- * (floor.c); returns only on an error (negative errno). */
-int floor_server(int lfd, const struct sizes *sz);
+/* "siot-bench: " and the message on stderr, then exit 1. */
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+
+/* s as a number up to max, or die. */
+unsigned parse_uint(const char *s, unsigned max);
+
+/* A socket listening on 127.0.0.1:port, or die; says "ready" on stdout. */
+int listen_loopback(unsigned port);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * siot-bench floor-server: the bare exchange served the way siotd must
- * serve it, with none of siotd's own work.
+ * siot-bench-floor PORT HELLO REQUEST RESPONSE: the bare exchange served
+ * the way siotd must serve it, with none of siotd's own work.  Prints
+ * "ready" when it listens on 127.0.0.1:PORT.  A program of its own, so that
+ * siot-bench's bare one-shot client does not load libsystemd.
  *
  * It is event-driven on sd-event (siotd's chosen loop), and per connection
  * it makes the calls PROTOCOL.md and the brief require of any siot server:
@@ -18,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,17 +115,22 @@ static int on_listen(sd_event_source *s, int lfd, uint32_t revents, void *userda
 	return 0;
 }
 
-int floor_server(int lfd, const struct sizes *sz)
+int main(int argc, char **argv)
 {
+	struct sizes sz;
 	sd_event *e = NULL;
-	int r;
+	int r, lfd;
 
-	if (sz->hello > sizeof(zeros) || sz->response > sizeof(zeros))
-		return -EINVAL;
+	if (argc != 5)
+		die("usage: siot-bench-floor PORT HELLO REQUEST RESPONSE");
+	sz = (struct sizes){ parse_uint(argv[2], sizeof(zeros)), parse_uint(argv[3], sizeof(zeros)),
+			     parse_uint(argv[4], sizeof(zeros)) };
+	lfd = listen_loopback(parse_uint(argv[1], 65535));
 	/* sd_event_new(), as siotd: sd_event_default() checks its thread
 	 * with a gettid() on every iteration. */
 	if ((r = sd_event_new(&e)) < 0 ||
-	    (r = sd_event_add_io(e, NULL, lfd, EPOLLIN, on_listen, (void *)sz)) < 0)
-		return r;
-	return sd_event_loop(e);
+	    (r = sd_event_add_io(e, NULL, lfd, EPOLLIN, on_listen, &sz)) < 0 ||
+	    (r = sd_event_loop(e)) < 0)
+		die("the event loop failed: %s", strerror(-r));
+	return 0;
 }

@@ -7,11 +7,9 @@
  *       HELLO bytes, read REQUEST bytes, send RESPONSE bytes, read to EOF,
  *       close.  One connection at a time, blocking: the least a server of
  *       this exchange can do.  Prints "ready" when it listens.
- *   siot-bench floor-server PORT HELLO REQUEST RESPONSE
- *       The same exchange served as siotd must serve it, on sd-event, with
- *       none of siotd's own work (floor.c says what it does).
  *   siot-bench bare-once PORT HELLO REQUEST RESPONSE
- *       One bare exchange as a whole process (the one-shot anchor).
+ *       One bare exchange as a whole process (the one-shot anchor: this
+ *       program links only what libsiot needs, so its start-up stays small).
  *   siot-bench load siot PORT CLIENTS SECONDS KEYFILE CLIENT_ID COMMAND[,COMMAND...]
  *   siot-bench load bare PORT CLIENTS SECONDS HELLO REQUEST RESPONSE [THINK_US]
  *       CLIENTS threads, each doing whole exchanges (connect, HELLO, request,
@@ -51,30 +49,6 @@ static double now_sec(clockid_t clock)
 
 	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("siot-bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static unsigned parse_uint(const char *s, unsigned max)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v > max)
-		die("not a number up to %u: %s", max, s);
-	return (unsigned)v;
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
@@ -146,22 +120,6 @@ static int bare_exchange(unsigned port, const struct sizes *sz, double think_us)
 		busy(think_us);
 	close(fd);
 	return r;
-}
-
-/* A socket listening on 127.0.0.1:port; says "ready" on stdout. */
-static int listen_loopback(unsigned port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4096) < 0)
-		die("cannot listen on 127.0.0.1:%u: %s", port, strerror(errno));
-	printf("ready\n");
-	fflush(stdout);
-	return lfd;
 }
 
 __attribute__((noreturn)) static void bare_server(unsigned port, const struct sizes *sz)
@@ -476,21 +434,15 @@ int main(int argc, char **argv)
 		return load(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "scan") == 0)
 		return scan(argc, argv);
-	if (argc == 6 && (strcmp(argv[1], "bare-server") == 0 || strcmp(argv[1], "bare-once") == 0 ||
-			  strcmp(argv[1], "floor-server") == 0)) {
+	if (argc == 6 && (strcmp(argv[1], "bare-server") == 0 || strcmp(argv[1], "bare-once") == 0)) {
 		unsigned port = parse_uint(argv[2], 65535);
-		int r;
 
 		sz = (struct sizes){ parse_uint(argv[3], 4096), parse_uint(argv[4], 4096),
 				     parse_uint(argv[5], 4096) };
 		if (strcmp(argv[1], "bare-server") == 0)
 			bare_server(port, &sz);
-		if (strcmp(argv[1], "bare-once") == 0)
-			return bare_exchange(port, &sz, 0) < 0 ? 1 : 0;
-		r = floor_server(listen_loopback(port), &sz);
-		die("floor-server stopped: %s", strerror(-r));
+		return bare_exchange(port, &sz, 0) < 0 ? 1 : 0;
 	}
-	fprintf(stderr, "usage: siot-bench bare-server|floor-server|bare-once|load|scan ... "
-			"(see its source)\n");
+	fprintf(stderr, "usage: siot-bench bare-server|bare-once|load|scan ... (see its source)\n");
 	return 64;
 }
