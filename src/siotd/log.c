@@ -90,6 +90,13 @@ void log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
+/* An IPv4 address and port in one format call: inet_ntop and a second
+ * snprintf cost about as much again, once per connection. */
+static void format_v4(const uint8_t a[4], uint16_t port_be, char *out, size_t len)
+{
+	snprintf(out, len, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], ntohs(port_be));
+}
+
 void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, size_t len)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -97,15 +104,13 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
 	switch (sa->ss_family) {
 	case AF_INET: {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-		snprintf(out, len, "%s:%u", buf, ntohs(in->sin_port));
+		format_v4((const uint8_t *)&in->sin_addr, in->sin_port, out, len);
 		return;
 	}
 	case AF_INET6: {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-			inet_ntop(AF_INET, in6->sin6_addr.s6_addr + 12, buf, sizeof(buf));
-			snprintf(out, len, "%s:%u", buf, ntohs(in6->sin6_port));
+			format_v4(in6->sin6_addr.s6_addr + 12, in6->sin6_port, out, len);
 		} else {
 			inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
 			snprintf(out, len, "[%s]:%u", buf, ntohs(in6->sin6_port));
@@ -121,33 +126,31 @@ void log_format_peer(const struct sockaddr_storage *sa, uid_t uid, char *out, si
 void log_request(const struct log_line *l)
 {
 	unsigned long long ms = (unsigned long long)(l->duration_usec / 1000);
+	/* The optional parts as label and value, so that one format call
+	 * makes the line: no pieces formatted first. */
+	const char *from_label = l->session ? "via=mqtt session=" : "peer=";
+	const char *from = l->session ? l->session : l->peer;
+	const char *why_label = l->reason ? " reason=" : "", *why = l->reason ? l->reason : "";
+	const char *key_label = l->key ? " key=" : "", *key = l->key ? l->key : "";
 	const char *note = l->note ? l->note : "";
+	const char *note_sep = *note ? " " : "";
 	int saved = errno;
-	char why[48] = "", key[80] = "", from[112];
 
-	if (l->reason)
-		snprintf(why, sizeof(why), " reason=%s", l->reason);
-	if (l->key)
-		snprintf(key, sizeof(key), " key=%s", l->key);
-	if (l->session)
-		snprintf(from, sizeof(from), "via=mqtt session=%s", l->session);
-	else
-		snprintf(from, sizeof(from), "peer=%s", l->peer);
 	if (state->journal) {
-		sd_journal_send("MESSAGE=request %s client=%s command=%s outcome=%s%s "
-				"duration=%llums%s%s%s",
-				from, l->client, l->command, l->outcome, why, ms, key,
-				*note ? " " : "", note, "PRIORITY=%d", LOG_INFO, "SIOT_PEER=%s",
-				l->session ? "" : l->peer, "SIOT_VIA=%s", l->session ? "mqtt" : "",
-				"SIOT_SESSION=%s", l->session ? l->session : "", "SIOT_CLIENT=%s",
-				l->client, "SIOT_COMMAND=%s", l->command, "SIOT_OUTCOME=%s",
-				l->outcome, "SIOT_REASON=%s", l->reason ? l->reason : "",
-				"SIOT_DURATION_MS=%llu", ms, "SIOT_KEY=%s", l->key ? l->key : "",
-				NULL);
+		sd_journal_send("MESSAGE=request %s%s client=%s command=%s outcome=%s%s%s "
+				"duration=%llums%s%s%s%s",
+				from_label, from, l->client, l->command, l->outcome, why_label, why,
+				ms, key_label, key, note_sep, note, "PRIORITY=%d", LOG_INFO,
+				"SIOT_PEER=%s", l->session ? "" : l->peer, "SIOT_VIA=%s",
+				l->session ? "mqtt" : "", "SIOT_SESSION=%s", l->session ? l->session : "",
+				"SIOT_CLIENT=%s", l->client, "SIOT_COMMAND=%s", l->command,
+				"SIOT_OUTCOME=%s", l->outcome, "SIOT_REASON=%s", why,
+				"SIOT_DURATION_MS=%llu", ms, "SIOT_KEY=%s", key, NULL);
 	} else {
-		fprintf(stderr, "siotd: request %s client=%s command=%s outcome=%s%s "
-				"duration=%llums%s%s%s\n",
-			from, l->client, l->command, l->outcome, why, ms, key, *note ? " " : "", note);
+		fprintf(stderr, "siotd: request %s%s client=%s command=%s outcome=%s%s%s "
+				"duration=%llums%s%s%s%s\n",
+			from_label, from, l->client, l->command, l->outcome, why_label, why, ms,
+			key_label, key, note_sep, note);
 	}
 	errno = saved;
 }
