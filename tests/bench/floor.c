@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +93,7 @@ static int on_listen(sd_event_source *s, int lfd, uint32_t revents, void *userda
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 	struct floor_conn *c;
-	char addr[INET_ADDRSTRLEN];
+	const uint8_t *a = (const uint8_t *)&sin.sin_addr;
 	uint8_t b;
 	int fd = accept4(lfd, (struct sockaddr *)&sin, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -107,8 +108,9 @@ static int on_listen(sd_event_source *s, int lfd, uint32_t revents, void *userda
 	}
 	c->fd = fd;
 	c->sz = sz;
-	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
-	snprintf(c->peer, sizeof(c->peer), "%s:%u", addr, ntohs(sin.sin_port));
+	/* The peer's name as siotd makes it (log.c), for the log line. */
+	snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+		 ntohs(sin.sin_port));
 	if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 ||
 	    send(fd, zeros, sz->hello, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sz->hello)
 		floor_close(c); /* bytes before the HELLO, or a HELLO not sent whole */
