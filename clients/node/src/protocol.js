@@ -238,16 +238,24 @@ export function candidateMacsEach(hash, key, prefix) {
  * less its three zero bytes, blocks 1 .. 255 are the candidates 1 .. 255;
  * candidate 0 is one more HMAC.  Each call into node:crypto costs more than
  * the hashing here (512 one-shot hashes took 1.1 ms, this 0.2 ms).  Returns
- * null for any other prefix.
+ * null for any other prefix, and when PBKDF2 refuses one iteration (as
+ * OpenSSL's FIPS provider does): the caller then hashes each candidate.
  * @param {HashName} hash @param {Buffer} key @param {Buffer} prefix
+ * @param {typeof pbkdf2Sync} [pbkdf2] node:crypto's, unless a test stands in
  */
-export function candidateMacsBatched(hash, key, prefix) {
+export function candidateMacsBatched(hash, key, prefix, pbkdf2 = pbkdf2Sync) {
   const n = prefix.length;
   if (n < 3 || prefix[n - 3] !== 0 || prefix[n - 2] !== 0 || prefix[n - 1] !== 0) return null;
   const len = HASHES[hash].length;
+  let blocks;
+  try {
+    blocks = pbkdf2(key, prefix.subarray(0, n - 3), 1, 255 * len, hash);
+  } catch {
+    return null;
+  }
   const out = Buffer.alloc(256 * len);
   hmac(hash, key, [prefix, Buffer.alloc(1)]).copy(out, 0);
-  pbkdf2Sync(key, prefix.subarray(0, n - 3), 1, 255 * len, hash).copy(out, len);
+  blocks.copy(out, len);
   return out;
 }
 

@@ -49,6 +49,12 @@ test('the batched way refuses a prefix that does not end in three zero bytes', (
   assert.equal(candidateMacsEach('sha256', key, prefix).toString('hex'), expected('sha256', key, prefix).toString('hex'));
 });
 
+test('the batched way steps aside when PBKDF2 refuses one iteration (a FIPS provider)', () => {
+  const key = randomBytes(32);
+  const refuse = () => { throw new Error('iteration count too small'); };
+  assert.equal(candidateMacsBatched('sha256', key, zeroTail(120), refuse), null);
+});
+
 test('findResult finds every result of an OK response without output, and only its own', () => {
   const params = makeParams({ tagLength: 16 });
   const key = randomBytes(32);
