@@ -9,17 +9,16 @@
  * it makes the calls PROTOCOL.md and the brief require of any siot server:
  * a non-blocking accept4 and an I/O source; a MSG_PEEK for bytes sent
  * before the HELLO; the HELLO; the request read when it is readable; one
- * log line to stderr in siotd's format; the response; shutdown(SHUT_WR) and
- * a drain to EOF; then the source's removal and close.  No crypto, no
- * config, no GPIO, no deadline timer (siotd's is shared and rarely moves).
+ * log line to stderr, named and written by siotd's own log.c; the response;
+ * shutdown(SHUT_WR) and a drain to EOF; then the source's removal and
+ * close.  No crypto, no config, no GPIO, no deadline timer (siotd's is
+ * shared and rarely moves).
  *
  * Its CPU per request, next to the bare server's and siotd's, splits
  * siotd's cost into what the protocol and the event loop take and what
  * siotd itself adds.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <systemd/sd-event.h>
 
 #include "bench.h"
+#include "log.h"
 
 struct floor_conn {
 	int fd;
@@ -39,7 +39,7 @@ struct floor_conn {
 	size_t got;
 	const struct sizes *sz;
 	sd_event_source *io;
-	char peer[64];
+	char peer[80]; /* as siotd names it (log_format_peer) */
 };
 
 static const uint8_t zeros[4096];
@@ -76,8 +76,8 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	c->got += (size_t)n;
 	if (c->got < c->sz->request)
 		return 0;
-	fprintf(stderr, "siot-bench: request peer=%s client=bench command=toggle outcome=ok "
-			"duration=0ms key=SHA256:-\n", c->peer);
+	log_request(&(struct log_line){ .peer = c->peer, .client = "bench", .command = "toggle",
+					.outcome = "ok", .key = "SHA256:-" });
 	if (send(fd, zeros, c->sz->response, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)c->sz->response) {
 		floor_close(c);
 		return 0;
@@ -90,12 +90,11 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int on_listen(sd_event_source *s, int lfd, uint32_t revents, void *userdata)
 {
 	const struct sizes *sz = userdata;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 	struct floor_conn *c;
-	const uint8_t *a = (const uint8_t *)&sin.sin_addr;
 	uint8_t b;
-	int fd = accept4(lfd, (struct sockaddr *)&sin, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	(void)revents;
 	if (fd < 0)
@@ -108,9 +107,7 @@ static int on_listen(sd_event_source *s, int lfd, uint32_t revents, void *userda
 	}
 	c->fd = fd;
 	c->sz = sz;
-	/* The peer's name as siotd makes it (log.c), for the log line. */
-	snprintf(c->peer, sizeof(c->peer), "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
-		 ntohs(sin.sin_port));
+	log_format_peer(&ss, (uid_t)-1, c->peer, sizeof(c->peer));
 	if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0 ||
 	    send(fd, zeros, sz->hello, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sz->hello)
 		floor_close(c); /* bytes before the HELLO, or a HELLO not sent whole */
