@@ -1,27 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "send.h"
 
-int cmd_check(const struct options *o)
+/* check's work, with its large parts from the caller. */
+static int check_file(const struct options *o, const char *path, struct target *t,
+		      struct target_names *names, struct target_group *group)
 {
-	const char *path = o->config_path ? o->config_path : target_default_path();
-	static struct target_names names;
-	static struct target_group group;
-	struct target t;
 	int r;
 
-	target_clear(&t);
-	r = target_load(path, o->target_name, &t, cfg_print_problem, true, &names, &group);
+	target_clear(t);
+	r = target_load(path, o->target_name, t, cfg_print_problem, true, names, group);
 	if (r == -ENOENT) {
 		fprintf(stderr, "siot-ctl: %s: no such file\n", path);
 		return EXIT_CONFIG;
 	}
 	if (r == -ESRCH) {
-		const char *near = o->target_name ? target_nearest(&names, o->target_name) : NULL;
+		const char *near = o->target_name ? target_nearest(names, o->target_name) : NULL;
 
 		fprintf(stderr, "siot-ctl: %s: no target named \"%s\"%s%s%s\n", path,
 			o->target_name ? o->target_name : "?", near ? "; did you mean \"" : "",
@@ -30,14 +29,32 @@ int cmd_check(const struct options *o)
 	}
 	if (r < 0)
 		return EXIT_CONFIG;
-	printf("%s: OK, %u target(s)%s", path, names.n, names.n_groups ? ", " : "\n");
-	if (names.n_groups)
-		printf("%u group(s)\n", names.n_groups);
-	for (unsigned i = 0; i < names.n; i++)
-		printf("  %-20s %s%s\n", names.name[i], names.where[i],
-		       strcmp(names.name[i], names.def) == 0 ? "  (default)" : "");
-	for (unsigned i = 0; i < names.n_groups; i++)
-		printf("  %-20s group of %u target(s)%s\n", names.group[i], names.group_size[i],
-		       strcmp(names.group[i], names.def) == 0 ? "  (default)" : "");
+	printf("%s: OK, %u target(s)%s", path, names->n, names->n_groups ? ", " : "\n");
+	if (names->n_groups)
+		printf("%u group(s)\n", names->n_groups);
+	for (unsigned i = 0; i < names->n; i++)
+		printf("  %-20s %s%s\n", names->name[i], names->where[i],
+		       strcmp(names->name[i], names->def) == 0 ? "  (default)" : "");
+	for (unsigned i = 0; i < names->n_groups; i++)
+		printf("  %-20s group of %u target(s)%s\n", names->group[i], names->group_size[i],
+		       strcmp(names->group[i], names->def) == 0 ? "  (default)" : "");
 	return 0;
+}
+
+int cmd_check(const struct options *o)
+{
+	struct target_names *names = malloc(sizeof(*names));
+	struct target_group *group = malloc(sizeof(*group));
+	struct target t;
+	int r;
+
+	if (!names || !group) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		r = 70;
+	} else {
+		r = check_file(o, o->path, &t, names, group);
+	}
+	free(names);
+	free(group);
+	return r;
 }

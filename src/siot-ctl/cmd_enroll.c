@@ -261,7 +261,7 @@ int cmd_enroll(const struct options *o)
 {
 	const struct target *f = &o->flags;
 	const char *name = o->enroll_name;
-	const char *path = o->config_path ? o->config_path : target_default_path();
+	const char *path = o->path;
 	static struct target_names names;
 	char key[4096], block[6000], stamp[32], fp[KEYFILE_FINGERPRINT_LEN], *text = NULL, *out;
 	struct target t;

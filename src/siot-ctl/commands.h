@@ -30,23 +30,6 @@ int cmd_check(const struct options *o);
  * printing what became of each. */
 int cmd_send(const struct options *o);
 
-/* cmd_send's steps, shared with the fan-out to a group (group.c). */
-struct send_options;
-/* The protocol parameters and ids of t into so (not the key); 0 or 64 after
- * a message. */
-int send_target_options(const struct target *t, struct send_options *so);
-/* Classic refuses one-character names: 0, or 64 after a message. */
-int send_check_names(const struct send_options *so, const struct options *o);
-/* t's key file into a key state in locked memory; NULL after a message,
- * with the exit status in *code. */
-struct siot_key *send_read_key(const struct target *t, enum siot_hash hash, int *code);
-void send_free_key(struct siot_key *key);
-/* With mqtt_password_file: the password (checked as a key file is) into
- * locked memory at *out, and so->mqtt_password; 0, or an exit status after a
- * message.  sodium_free(*out) when done. */
-#define SEND_MAX_PASSWORD 256
-int send_mqtt_password(const struct target *t, struct send_options *so, char **out);
-
 /* siot-ctl -t GROUP send: every member's target checked and its key read
  * before anything is sent, then at most o->parallel sends at a time, one
  * line (or --json objects) per device as each finishes.  Returns the worst

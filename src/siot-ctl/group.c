@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "prepare.h"
 #include "output.h"
 #include "send.h"
 
@@ -81,21 +82,21 @@ static int prepare(const struct options *o, const char *path, const struct targe
 			}
 		}
 		if (!code)
-			code = send_target_options(&m[i].t, &m[i].so);
+			code = prepare_options(&m[i].t, &m[i].so);
 		if (!code)
-			code = send_check_names(&m[i].so, o);
+			code = prepare_check_names(&m[i].so, o);
 		if (!code) {
 			char *password = NULL;
 
-			code = send_mqtt_password(&m[i].t, &m[i].so, &password);
+			code = prepare_mqtt_password(&m[i].t, &m[i].so, &password);
 			sodium_free(password);
 			m[i].so.mqtt_password = NULL;
 		}
 		if (!code) {
-			key = send_read_key(&m[i].t, m[i].so.params.hash, &code);
+			key = prepare_read_key(&m[i].t, m[i].so.params.hash, &code);
 			if (key)
 				code = 0;
-			send_free_key(key);
+			prepare_free_key(key);
 		}
 		if (code) {
 			fprintf(stderr,
@@ -129,29 +130,31 @@ static bool write_all(int fd, const void *buf, size_t len)
 /* In the worker: send to one member and hand the report back. */
 static _Noreturn void work(const struct options *o, struct member *m, int fd)
 {
-	static struct report rep;
+	struct report *rep = calloc(1, sizeof(*rep));
 	struct siot_key *key = NULL;
 	char *password = NULL;
 
-	rep.code = send_mqtt_password(&m->t, &m->so, &password);
-	if (!rep.code)
-		key = send_read_key(&m->t, m->so.params.hash, &rep.code);
+	if (!rep)
+		_exit(70); /* reported by the parent: no report */
+	rep->code = prepare_mqtt_password(&m->t, &m->so, &password);
+	if (!rep->code)
+		key = prepare_read_key(&m->t, m->so.params.hash, &rep->code);
 	if (key) {
 		m->so.key = key;
-		rep.code = send_commands(&m->so, o->commands, o->n_commands, rep.out);
-		send_free_key(key);
+		rep->code = send_commands(&m->so, o->commands, o->n_commands, rep->out);
+		prepare_free_key(key);
 	} else {
 		/* The key was readable a moment ago; say what changed. */
 		for (size_t i = 0; i < o->n_commands; i++) {
-			rep.out[i].command = o->commands[i];
-			rep.out[i].outcome = OUTCOME_NOT_SENT;
+			rep->out[i].command = o->commands[i];
+			rep->out[i].outcome = OUTCOME_NOT_SENT;
 		}
-		snprintf(rep.out[0].error, sizeof(rep.out[0].error),
+		snprintf(rep->out[0].error, sizeof(rep->out[0].error),
 			 "its key or password file could no longer be read");
-		rep.out[0].exit_code = rep.code;
+		rep->out[0].exit_code = rep->code;
 	}
 	sodium_free(password);
-	_exit(write_all(fd, &rep, sizeof(rep)) ? 0 : 1);
+	_exit(write_all(fd, rep, sizeof(*rep)) ? 0 : 1);
 }
 
 /* Start a worker for member i into w; 0, or -errno. */

@@ -35,6 +35,8 @@ enum {
 
 static void usage(FILE *f)
 {
+	char path[TARGET_PATH_MAX];
+
 	fputs("Usage: siot-ctl [OPTIONS] send COMMAND [COMMAND...]\n"
 	      "       siot-ctl keygen [-o FILE]\n"
 	      "       siot-ctl fingerprint -k FILE\n"
@@ -76,7 +78,7 @@ static void usage(FILE *f)
 	      "\n"
 	      "Targets: ",
 	      f);
-	fprintf(f, "%s (or -c FILE) may declare\n", target_default_path());
+	fprintf(f, "%s (or -c FILE) may declare\n", target_default_path(path));
 	fputs("  default = \"garage\";\n"
 	      "  targets = ( { name = \"garage\"; host = \"garage.local\"; id = \"alice\";\n"
 	      "                key_file = \"~/.config/siot/garage-alice.key\"; } );\n"
@@ -358,5 +360,6 @@ int options_parse(int argc, char **argv, struct options *o)
 				"Try 'siot-ctl --help'.\n");
 		return EXIT_USAGE;
 	}
+	o->path = o->config_path ? o->config_path : target_default_path(o->default_path);
 	return subcommand(argc, argv, o);
 }

@@ -13,6 +13,8 @@ enum subcommand { SUB_SEND, SUB_KEYGEN, SUB_CHECK, SUB_FINGERPRINT, SUB_ENROLL }
 struct options {
 	enum subcommand sub;
 	const char *config_path;   /* -c, or NULL for the default */
+	const char *path;          /* the file read: -c's, or target_default_path's */
+	char default_path[TARGET_PATH_MAX];
 	const char *target_name;   /* -t */
 	const char *keygen_out;    /* -o */
 	bool json;

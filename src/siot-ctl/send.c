@@ -488,65 +488,67 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 int send_commands(const struct send_options *o, const char *const *commands, size_t n,
 		  struct send_outcome *out)
 {
-	static struct session s; /* large; one at a time */
+	struct session *s = calloc(1, sizeof(*s)); /* large (8 KiB buffers) */
 	int code = 0;
 	size_t i = 0;
 	bool reused = false;
 
-	memset(&s, 0, sizeof(s));
-	s.o = o;
-	s.fd = -1;
-	s.deadline_ms = now_ms() + (int64_t)(o->timeout * 1000);
 	for (i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].command = commands[i];
 		out[i].outcome = OUTCOME_NOT_SENT;
 	}
+	if (!s)
+		return fail(&out[0], 70, "out of memory");
+	s->o = o;
+	s->fd = -1;
+	s->deadline_ms = now_ms() + (int64_t)(o->timeout * 1000);
 	for (i = 0; i < n; i++) {
 		bool reconnect = false;
 
 		for (int attempt = 0; attempt < 2; attempt++) {
-			if (s.fd < 0 && !s.mq_open) {
-				code = session_connect(&s, &out[i]);
+			if (s->fd < 0 && !s->mq_open) {
+				code = session_connect(s, &out[i]);
 				if (code)
 					goto done;
 				reused = false;
 				if (o->params.wakeup_length && !o->mqtt_url && !o->serial_framing) {
-					if (session_write(&s, wakeup_zeros, o->params.wakeup_length) < 0) {
+					if (session_write(s, wakeup_zeros, o->params.wakeup_length) < 0) {
 						code = fail(&out[i], EXIT_UNREACHABLE,
-							    "sending the wake-up to %s failed", s.where);
+							    "sending the wake-up to %s failed", s->where);
 						goto done;
 					}
 				}
-				siot_exchange_init(&s.ex, &o->params);
+				siot_exchange_init(&s->ex, &o->params);
 			}
 			if (o->serial_framing) {
 				/* One request per wake-up, on the same line. */
-				siot_exchange_init(&s.ex, &o->params);
+				siot_exchange_init(&s->ex, &o->params);
 				reused = false;
-				code = wake(&s, &out[i]);
+				code = wake(s, &out[i]);
 				if (!code && o->params.profile == SIOT_PROFILE_V1)
-					code = skip_noise(&s, &out[i]);
+					code = skip_noise(s, &out[i]);
 				if (code)
 					goto done;
 			}
-			code = send_one(&s, commands[i], reused, &reconnect, &out[i]);
+			code = send_one(s, commands[i], reused, &reconnect, &out[i]);
 			if (!reconnect)
 				break;
-			session_close(&s);
+			session_close(s);
 		}
 		if (code)
 			goto done;
 		/* Over MQTT, a session per command: the device's next HELLO
 		 * may never come (max_requests), and a broker has no EOF. */
 		if ((o->params.profile == SIOT_PROFILE_CLASSIC && !o->serial_framing) || o->mqtt_url)
-			session_close(&s);
+			session_close(s);
 		reused = true;
 	}
 done:
-	session_close(&s);
-	ctl_mqtt_free(s.mq);
-	s.mq = NULL;
-	siot_exchange_wipe(&s.ex);
+	session_close(s);
+	ctl_mqtt_free(s->mq);
+	s->mq = NULL;
+	siot_exchange_wipe(&s->ex);
+	free(s);
 	return code;
 }

@@ -37,7 +37,8 @@ struct send_options {
 	bool serial_framing;      /* a wake-up per exchange, resent until a HELLO
 				   * comes (serial ports, and TCP bridged to one) */
 	/* or an MQTT broker (device is then required): */
-	const char *mqtt_url, *mqtt_host;
+	const char *mqtt_url;
+	char mqtt_host[256];      /* from the URL: the options hold their own */
 	int mqtt_port;
 	bool mqtt_tls;
 	const char *mqtt_prefix;

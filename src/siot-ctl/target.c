@@ -3,6 +3,8 @@
 #include "serial.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +88,8 @@ int target_expand_home(const char *in, char *out, size_t n)
 	return r < 0 || (size_t)r >= n ? -ENAMETOOLONG : 0;
 }
 
-const char *target_default_path(void)
+const char *target_default_path(char user[TARGET_PATH_MAX])
 {
-	static char user[4096];
 	const char *env = getenv("SIOT_CTL_CONFIG");
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	int r;
@@ -98,10 +99,11 @@ const char *target_default_path(void)
 	/* The XDG base directory rule: an XDG_CONFIG_HOME that is not an
 	 * absolute path is ignored. */
 	if (xdg && xdg[0] == '/')
-		r = snprintf(user, sizeof(user), "%s/siot/siot-ctl.conf", xdg) < (int)sizeof(user) ? 0
-													: -1;
+		r = snprintf(user, TARGET_PATH_MAX, "%s/siot/siot-ctl.conf", xdg) < TARGET_PATH_MAX
+			    ? 0
+			    : -1;
 	else
-		r = target_expand_home("~/.config/siot/siot-ctl.conf", user, sizeof(user));
+		r = target_expand_home("~/.config/siot/siot-ctl.conf", user, TARGET_PATH_MAX);
 	if (r == 0 && access(user, F_OK) == 0)
 		return user;
 	if (access("/etc/siot/siot-ctl.conf", F_OK) == 0)
@@ -211,51 +213,128 @@ static void list_names(const config_setting_t *list, int n, struct target_names 
 	}
 }
 
-static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
+/* One problem, worded for the file or for the command line. */
+struct check_ctx {
+	enum target_origin origin;
+	target_problem_fn report;
+	void *userdata;
+	unsigned n;
+};
+
+static void say(struct check_ctx *x, const char *setting, const char *file_fmt,
+		const char *flags_fmt, ...) __attribute__((format(printf, 3, 0)));
+static void say(struct check_ctx *x, const char *setting, const char *file_fmt,
+		const char *flags_fmt, ...)
 {
-	static const char *const keys[] = { "name",
-					    "host",
-					    "port",
-					    "socket",
-					    "device",
-					    "id",
-					    "key_file",
-					    "protocol",
-					    "hash",
-					    "tag_length",
-					    "challenge_length",
-					    "wakeup_length",
-					    "timeout",
-					    "classic_response",
-					    "mqtt",
-					    "mqtt_prefix",
-					    "mqtt_username",
-					    "mqtt_password_file",
-					    "mqtt_ca_file",
-					    "mqtt_tls_cert_file",
-					    "mqtt_tls_key_file",
-					    "serial",
-					    "baud",
-					    "framing",
-					    NULL };
-	static const char *const protocols[] = { "v1", "classic" };
-	static const char *const hashes[] = { "sha256", "sha512" };
-	static const char *const framings[] = { "stream", "serial" };
-	unsigned port = 0, n;
-	uint64_t usec;
-	bool b;
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, flags_fmt);
+	vsnprintf(msg, sizeof(msg), x->origin == TARGET_FROM_FILE ? file_fmt : flags_fmt, ap);
+	va_end(ap);
+	x->report(x->userdata, setting, msg);
+	x->n++;
+}
+
+unsigned target_check(const struct target *t, enum target_origin origin,
+		      target_problem_fn report, void *userdata)
+{
+	struct check_ctx x = { origin, report, userdata, 0 };
+	const char *n = t->name;
+
+	/* Each format takes the target's name, then what the message names. */
+	if (t->baud >= 0 && !t->serial[0])
+		say(&x, "baud",
+		    "target \"%s\": baud is for a serial port (serial = \"/dev/ttyUSB0\")",
+		    "%.0s--baud is for a serial port (-S DEVICE)", n);
+	if (t->mqtt[0] && strcmp(t->framing, "serial") == 0)
+		say(&x, "framing",
+		    "target \"%s\": framing = \"serial\" is for a TCP stream bridged to a serial "
+		    "line, not a broker",
+		    "%.0s--framing serial is for a TCP stream bridged to a serial line, not a broker",
+		    n);
+	if (t->mqtt[0]) {
+		char h[256], err[400];
+		int p;
+		bool tls;
+
+		if (hostport_mqtt_url(t->mqtt, h, sizeof(h), &p, &tls, err, sizeof(err)) < 0)
+			say(&x, "mqtt", "%.0smqtt %s", "%.0s-M %s", n, err);
+		if (!t->device[0])
+			say(&x, NULL,
+			    "target \"%s\": mqtt needs device (its topics are named after it)",
+			    "%.0sthrough a broker the device id is needed: give -D DEVICE (its topics "
+			    "are named after it)",
+			    n);
+	}
+	if (t->id[0] && !siot_valid_id(t->id, strlen(t->id)))
+		say(&x, "id", "%.0sid \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -",
+		    "%.0sclient id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", n, t->id);
+	if (t->device[0] && !siot_valid_id(t->device, strlen(t->device)))
+		say(&x, "device", "%.0sdevice \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -",
+		    "%.0sdevice id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", n, t->device);
+	return x.n;
+}
+
+/* A target's string settings, as the file names them. */
+#define STRING_FIELD(f) { #f, offsetof(struct target, f), sizeof(((struct target *)0)->f) }
+static const struct {
+	const char *setting;
+	size_t off, size;
+} string_fields[] = {
+	STRING_FIELD(name),	       STRING_FIELD(host),
+	STRING_FIELD(socket),	       STRING_FIELD(device),
+	STRING_FIELD(id),	       STRING_FIELD(key_file),
+	STRING_FIELD(mqtt),	       STRING_FIELD(serial),
+	STRING_FIELD(mqtt_prefix),     STRING_FIELD(mqtt_username),
+	STRING_FIELD(mqtt_password_file), STRING_FIELD(mqtt_ca_file),
+	STRING_FIELD(mqtt_tls_cert_file), STRING_FIELD(mqtt_tls_key_file),
+};
+
+/* Every setting a target may have. */
+static const char *const target_settings[] = {
+	"name",	    "host",	 "port",     "socket",	     "device",		  "id",
+	"key_file", "protocol",	 "hash",     "tag_length",   "challenge_length", "wakeup_length",
+	"timeout",  "classic_response", "mqtt", "mqtt_prefix", "mqtt_username",
+	"mqtt_password_file", "mqtt_ca_file", "mqtt_tls_cert_file", "mqtt_tls_key_file",
+	"serial",   "baud",	 "framing",  NULL
+};
+
+/* One of a fixed set of words into buf. */
+static void read_word(struct cfg_reader *r, const config_setting_t *g, const char *setting,
+		      const char *const *words, const char *expect, char *buf, size_t n)
+{
 	int k;
 
-	target_clear(t);
-	cfg_check_members(r, g, keys, "a target");
-	cfg_get_string_buf(r, g, "name", t->name, sizeof(t->name));
-	cfg_get_string_buf(r, g, "host", t->host, sizeof(t->host));
-	cfg_get_string_buf(r, g, "socket", t->socket, sizeof(t->socket));
-	cfg_get_string_buf(r, g, "device", t->device, sizeof(t->device));
-	cfg_get_string_buf(r, g, "id", t->id, sizeof(t->id));
-	cfg_get_string_buf(r, g, "key_file", t->key_file, sizeof(t->key_file));
-	cfg_get_string_buf(r, g, "mqtt", t->mqtt, sizeof(t->mqtt));
-	cfg_get_string_buf(r, g, "serial", t->serial, sizeof(t->serial));
+	if (cfg_get_enum(r, g, setting, words, 2, expect, &k))
+		snprintf(buf, n, "%s", words[k]);
+}
+
+/* host may carry the port, as -H does: "HOST:PORT", "[IPV6]:PORT". */
+static void split_host(struct cfg_reader *r, const config_setting_t *g, struct target *t,
+		       unsigned port)
+{
+	char h[sizeof(t->host)], p[8], err[400];
+
+	if (hostport_split(t->host, h, sizeof(h), p, sizeof(p), err, sizeof(err)) < 0) {
+		cfg_report(r, config_setting_get_member(g, "host"), "host %s", err);
+	} else if (p[0] && port) {
+		cfg_report(r, config_setting_get_member(g, "host"),
+			   "give the port once: in host or in port, not both");
+	} else {
+		snprintf(t->host, sizeof(t->host), "%s", h);
+		if (p[0])
+			snprintf(t->port, sizeof(t->port), "%s", p);
+	}
+}
+
+/* The numbers and flags of a target. */
+static void read_numbers(struct cfg_reader *r, const config_setting_t *g, struct target *t)
+{
+	unsigned n;
+	uint64_t usec;
+	bool b;
+
 	if (cfg_get_uint(r, g, "baud", &n, 300, 4000000)) {
 		if (!serial_speed_known(n))
 			cfg_report(r, config_setting_get_member(g, "baud"),
@@ -263,38 +342,6 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 				   SERIAL_SPEEDS_TEXT);
 		else
 			t->baud = (int)n;
-	}
-	if (cfg_get_enum(r, g, "framing", framings, 2, "\"stream\" or \"serial\"", &k))
-		snprintf(t->framing, sizeof(t->framing), "%s", framings[k]);
-	cfg_get_string_buf(r, g, "mqtt_prefix", t->mqtt_prefix, sizeof(t->mqtt_prefix));
-	cfg_get_string_buf(r, g, "mqtt_username", t->mqtt_username, sizeof(t->mqtt_username));
-	cfg_get_string_buf(r, g, "mqtt_password_file", t->mqtt_password_file,
-			   sizeof(t->mqtt_password_file));
-	cfg_get_string_buf(r, g, "mqtt_ca_file", t->mqtt_ca_file, sizeof(t->mqtt_ca_file));
-	cfg_get_string_buf(r, g, "mqtt_tls_cert_file", t->mqtt_tls_cert_file,
-			   sizeof(t->mqtt_tls_cert_file));
-	cfg_get_string_buf(r, g, "mqtt_tls_key_file", t->mqtt_tls_key_file,
-			   sizeof(t->mqtt_tls_key_file));
-	if (cfg_get_enum(r, g, "protocol", protocols, 2, "\"v1\" or \"classic\"", &k))
-		snprintf(t->protocol, sizeof(t->protocol), "%s", protocols[k]);
-	if (cfg_get_enum(r, g, "hash", hashes, 2, "\"sha256\" or \"sha512\"", &k))
-		snprintf(t->hash, sizeof(t->hash), "%s", hashes[k]);
-	if (cfg_get_uint(r, g, "port", &port, 1, 65535))
-		snprintf(t->port, sizeof(t->port), "%u", port);
-	if (t->host[0]) {
-		/* host may carry the port, as -H does: "HOST:PORT", "[IPV6]:PORT". */
-		char h[sizeof(t->host)], p[8], err[400];
-
-		if (hostport_split(t->host, h, sizeof(h), p, sizeof(p), err, sizeof(err)) < 0) {
-			cfg_report(r, config_setting_get_member(g, "host"), "host %s", err);
-		} else if (p[0] && port) {
-			cfg_report(r, config_setting_get_member(g, "host"),
-				   "give the port once: in host or in port, not both");
-		} else {
-			snprintf(t->host, sizeof(t->host), "%s", h);
-			if (p[0])
-				snprintf(t->port, sizeof(t->port), "%s", p);
-		}
 	}
 	if (cfg_get_uint(r, g, "tag_length", &n, SIOT_MIN_TAG, SIOT_MAX_DIGEST))
 		t->tag_length = (int)n;
@@ -306,38 +353,51 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		t->timeout = (double)usec / 1e6;
 	if (cfg_get_bool(r, g, "classic_response", &b))
 		t->classic_response = b;
+}
+
+struct file_problem {
+	struct cfg_reader *r;
+	const config_setting_t *g;
+};
+
+/* target_check's problems, at the setting's line (or the target's). */
+static void report_at(void *userdata, const char *setting, const char *msg)
+{
+	struct file_problem *fp = userdata;
+	const config_setting_t *at = setting ? config_setting_get_member(fp->g, setting) : NULL;
+
+	cfg_report(fp->r, at ? at : fp->g, "%s", msg);
+}
+
+static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
+{
+	static const char *const protocols[] = { "v1", "classic" };
+	static const char *const hashes[] = { "sha256", "sha512" };
+	static const char *const framings[] = { "stream", "serial" };
+	struct file_problem fp = { r, g };
+	unsigned port = 0;
+
+	target_clear(t);
+	cfg_check_members(r, g, target_settings, "a target");
+	for (size_t i = 0; i < sizeof(string_fields) / sizeof(string_fields[0]); i++)
+		cfg_get_string_buf(r, g, string_fields[i].setting, (char *)t + string_fields[i].off,
+				   string_fields[i].size);
+	read_numbers(r, g, t);
+	read_word(r, g, "framing", framings, "\"stream\" or \"serial\"", t->framing,
+		  sizeof(t->framing));
+	read_word(r, g, "protocol", protocols, "\"v1\" or \"classic\"", t->protocol,
+		  sizeof(t->protocol));
+	read_word(r, g, "hash", hashes, "\"sha256\" or \"sha512\"", t->hash, sizeof(t->hash));
+	if (cfg_get_uint(r, g, "port", &port, 1, 65535))
+		snprintf(t->port, sizeof(t->port), "%u", port);
+	if (t->host[0])
+		split_host(r, g, t, port);
 	if (!t->name[0])
 		cfg_report(r, g, "a target needs a name");
 	if (!!t->host[0] + !!t->socket[0] + !!t->mqtt[0] + !!t->serial[0] > 1)
 		cfg_report(r, g, "target \"%s\": give one of host, socket, mqtt and serial",
 			   t->name);
-	if (t->baud >= 0 && !t->serial[0])
-		cfg_report(r, config_setting_get_member(g, "baud"),
-			   "target \"%s\": baud is for a serial port (serial = \"/dev/ttyUSB0\")",
-			   t->name);
-	if (t->mqtt[0] && strcmp(t->framing, "serial") == 0)
-		cfg_report(r, config_setting_get_member(g, "framing"),
-			   "target \"%s\": framing = \"serial\" is for a TCP stream bridged to a "
-			   "serial line, not a broker",
-			   t->name);
-	if (t->mqtt[0]) {
-		char h[256], err[400];
-		int p;
-		bool tls;
-
-		if (hostport_mqtt_url(t->mqtt, h, sizeof(h), &p, &tls, err, sizeof(err)) < 0)
-			cfg_report(r, config_setting_get_member(g, "mqtt"), "mqtt %s", err);
-		if (!t->device[0])
-			cfg_report(r, g, "target \"%s\": mqtt needs device (its topics are named "
-					 "after it)",
-				   t->name);
-	}
-	if (t->id[0] && !siot_valid_id(t->id, strlen(t->id)))
-		cfg_report(r, config_setting_get_member(g, "id"),
-			   "id \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->id);
-	if (t->device[0] && !siot_valid_id(t->device, strlen(t->device)))
-		cfg_report(r, config_setting_get_member(g, "device"),
-			   "device \"%s\": use 1 to 32 of A-Z a-z 0-9 . _ -", t->device);
+	target_check(t, TARGET_FROM_FILE, report_at, &fp);
 }
 
 /* Whether the targets list declares a target called name. */
@@ -411,36 +471,41 @@ static bool read_groups(struct cfg_reader *r, const config_setting_t *root,
 			const config_setting_t *targets, int n_targets, const char *want,
 			struct target_names *names, struct target_group *group)
 {
-	static struct target_group g;
+	struct target_group *gp = malloc(sizeof(*gp));
 	const config_setting_t *list;
 	bool found = false;
 	int n = cfg_get_list(r, root, "groups", TARGET_MAX_NAMES,
 			     "( { name = ...; targets = [ ... ]; }, ... )", &list);
 
+	if (!gp) {
+		cfg_report(r, root, "out of memory");
+		return false;
+	}
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *gs = config_setting_get_elem(list, (unsigned)i);
 
 		if (!cfg_want_type(r, gs, "each entry of groups", CONFIG_TYPE_GROUP))
 			continue;
-		read_group(r, gs, targets, n_targets, &g);
-		for (int j = 0; j < i && g.name[0]; j++) {
+		read_group(r, gs, targets, n_targets, gp);
+		for (int j = 0; j < i && gp->name[0]; j++) {
 			const char *on = NULL;
 
 			if (config_setting_lookup_string(config_setting_get_elem(list, (unsigned)j),
 							 "name", &on) &&
-			    strcmp(on, g.name) == 0)
-				cfg_report(r, gs, "group \"%s\" is declared twice", g.name);
+			    strcmp(on, gp->name) == 0)
+				cfg_report(r, gs, "group \"%s\" is declared twice", gp->name);
 		}
-		if (names && g.name[0] && names->n_groups < TARGET_MAX_NAMES) {
-			snprintf(names->group[names->n_groups], sizeof(names->group[0]), "%s", g.name);
-			names->group_size[names->n_groups++] = g.n;
+		if (names && gp->name[0] && names->n_groups < TARGET_MAX_NAMES) {
+			snprintf(names->group[names->n_groups], sizeof(names->group[0]), "%s", gp->name);
+			names->group_size[names->n_groups++] = gp->n;
 		}
-		if (!found && want && g.name[0] && strcmp(g.name, want) == 0) {
+		if (!found && want && gp->name[0] && strcmp(gp->name, want) == 0) {
 			found = true;
 			if (group)
-				*group = g;
+				*group = *gp;
 		}
 	}
+	free(gp);
 	return found;
 }
 

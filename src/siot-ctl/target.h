@@ -84,8 +84,22 @@ const char *target_nearest(const struct target_names *names, const char *want);
 /* The config path siot-ctl reads: $SIOT_CTL_CONFIG, else
  * $XDG_CONFIG_HOME/siot/siot-ctl.conf (~/.config when XDG_CONFIG_HOME is not
  * set), else /etc/siot/siot-ctl.conf (the first that exists; the user's when
- * none does). */
-const char *target_default_path(void);
+ * none does).  The user's path is made in buf (TARGET_PATH_MAX bytes); the
+ * result points into buf or at a constant string. */
+#define TARGET_PATH_MAX 4096
+const char *target_default_path(char buf[TARGET_PATH_MAX]);
+
+/* The rules that tie a target's settings together, checked in one place
+ * for a target read from the file and for one given on the command line:
+ * baud without a serial port, serial framing through a broker, a broker
+ * URL, a broker without a device id, and the ids' syntax.  Each problem is
+ * handed to report with the setting it is about (its name in the file) and
+ * a message worded for where the target came from.  Returns the number of
+ * problems. */
+enum target_origin { TARGET_FROM_FILE, TARGET_FROM_FLAGS };
+typedef void (*target_problem_fn)(void *userdata, const char *setting, const char *msg);
+unsigned target_check(const struct target *t, enum target_origin origin,
+		      target_problem_fn report, void *userdata);
 
 /* Expand a leading "~/" with $HOME into out (size n); returns 0 or -ENAMETOOLONG. */
 int target_expand_home(const char *in, char *out, size_t n);

@@ -17,9 +17,9 @@ from harness import free_port, wait_until
 MOSQUITTO = shutil.which('mosquitto') or '/usr/sbin/mosquitto'
 
 
-def port_open(port):
+def port_open(port, host='127.0.0.1'):
     try:
-        with socket.create_connection(('127.0.0.1', port), timeout=0.2):
+        with socket.create_connection((host, port), timeout=0.2):
             return True
     except OSError:
         return False
@@ -28,7 +28,8 @@ def port_open(port):
 class Broker:
     """mosquitto with a config of its own; stopped by PID."""
 
-    def __init__(self, workdir, name='broker', port=None, lines=()):
+    def __init__(self, workdir, name='broker', port=None, lines=(), host='127.0.0.1'):
+        self.host = host
         self.port = port or free_port()
         self.conf = os.path.join(workdir, name + '.conf')
         self.log_path = os.path.join(workdir, name + '.log')
@@ -39,7 +40,7 @@ class Broker:
         with open(self.conf, 'w') as f:
             f.write('persistence false\nlog_dest stderr\nlog_type all\nset_tcp_nodelay true\n')
             if not any(l.startswith('listener') for l in self.lines):
-                f.write('listener %d 127.0.0.1\n' % self.port)
+                f.write('listener %d %s\n' % (self.port, self.host))
             if not any(l.startswith('allow_anonymous') for l in self.lines):
                 f.write('allow_anonymous true\n')
             f.write(''.join(l + '\n' for l in self.lines))
@@ -47,7 +48,7 @@ class Broker:
         self.proc = subprocess.Popen([MOSQUITTO, '-c', self.conf], stdout=log, stderr=log,
                                      start_new_session=True)
         log.close()
-        if not wait_until(lambda: port_open(self.port), 10):
+        if not wait_until(lambda: port_open(self.port, self.host), 10):
             raise RuntimeError('mosquitto did not come up:\n' + self.log())
         return self
 

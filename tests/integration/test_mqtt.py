@@ -76,8 +76,8 @@ class Mqtt(Case):
             b.stop()
         super().tearDown()
 
-    def new_broker(self, name='broker', lines=(), start=True, port=None):
-        b = Broker(self.dir, name, port=port, lines=lines)
+    def new_broker(self, name='broker', lines=(), start=True, port=None, host='127.0.0.1'):
+        b = Broker(self.dir, name, port=port, lines=lines, host=host)
         self.brokers.append(b)
         return b.start() if start else b
 
@@ -649,6 +649,40 @@ class Mqtt(Case):
         objs = {json.loads(l)['target']: json.loads(l) for l in p.stdout.splitlines()}
         self.assertEqual(len(objs), 21)
         self.assertIn('no device is subscribed to siot/gone/in', objs['gone']['error'])
+
+    def test_group_members_on_two_brokers(self):
+        # Each member's broker is its own: a (127.0.0.1) and b (127.0.0.2,
+        # another loopback address) each get their own session.  siot-ctl
+        # once kept the broker's host in one static buffer, so every member
+        # connected to the last member's host.
+        other = self.new_broker('other', host='127.0.0.2')
+        targets = []
+        for n, b in (('a', self.broker), ('b', other)):
+            w = os.path.join(self.dir, n)
+            os.mkdir(w)
+            text = self.conf(device=n, broker='mqtt://%s:%d' % (b.host, b.port), listen=False)
+            text = text.replace('%s/ok.sh' % self.dir, '%s/ok.sh' % w)
+            write_script(os.path.join(w, 'ok.sh'), 'echo ok >> "%s/ran"\necho %s' % (w, n))
+            d = Daemon(w, text)
+            self.daemons.append(d)
+            d.start()
+            self.assertTrue(wait_until(lambda: 'mqtt: connected' in d.log(), 10), d.log())
+            targets.append('{ name = "%s"; mqtt = "mqtt://%s:%d"; device = "%s"; id = "alice"; '
+                           'key_file = "%s"; }' % (n, b.host, b.port, n, self.alice_key_path))
+        cfg = self.path('ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = (\n%s\n);\ngroups = ( { name = "both"; targets = [ "a", "b" ]; } );\n'
+                    % ',\n'.join(targets))
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, '-t', 'both', '-T', '10', 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(sorted(p.stdout.splitlines()), ['  a', '  b', 'a: ok', 'b: ok'])
+        for n, b in (('a', self.broker), ('b', other)):
+            with open(os.path.join(self.dir, n, 'ran')) as f:
+                self.assertEqual(f.read(), 'ok\n')
+            # Each broker saw siot-ctl's own session for its own device.
+            self.assertTrue([l for l in b.log().splitlines()
+                             if 'Received PUBLISH' in l and "'siot/%s/in'" % n in l], b.log())
 
 
 if __name__ == '__main__':
