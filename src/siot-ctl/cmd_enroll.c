@@ -257,19 +257,21 @@ static int key_aside(const char *key, const char *stamp, bool force)
 	return 0;
 }
 
-int cmd_enroll(const struct options *o)
+/* What one enroll works with. */
+struct enroll {
+	const struct options *o;
+	const char *name, *path;
+	char key[4096], block[6000], stamp[32], fp[KEYFILE_FINGERPRINT_LEN];
+	bool exists;     /* the file has a target of that name already */
+};
+
+/* The flags, and the file as it is: 0, or an exit status after a message. */
+static int enroll_check(struct enroll *e)
 {
-	const struct target *f = &o->flags;
-	const char *name = o->enroll_name;
-	const char *path = o->path;
-	static struct target_names names;
-	char key[4096], block[6000], stamp[32], fp[KEYFILE_FINGERPRINT_LEN], *text = NULL, *out;
+	const struct target *f = &e->o->flags;
+	struct target_names *names;
 	struct target t;
-	size_t len = 0;
-	mode_t mode = 0600;
 	time_t now = time(NULL);
-	config_t cf;
-	bool exists;
 	int r;
 
 	if (!f->host[0] || !f->id[0]) {
@@ -277,90 +279,135 @@ int cmd_enroll(const struct options *o)
 				"know this client by)\n");
 		return EXIT_USAGE;
 	}
-	if (!siot_valid_id(name, strlen(name)) || !siot_valid_id(f->id, strlen(f->id)) ||
+	if (!siot_valid_id(e->name, strlen(e->name)) || !siot_valid_id(f->id, strlen(f->id)) ||
 	    (f->device[0] && !siot_valid_id(f->device, strlen(f->device))) ||
 	    strpbrk(f->host, "\"\\ \t\n")) {
 		fprintf(stderr, "siot-ctl: enroll: NAME, -i and -D take 1 to 32 of A-Z a-z 0-9 . _ -, "
 				"and -H a host name or address\n");
 		return EXIT_USAGE;
 	}
-	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
+	strftime(e->stamp, sizeof(e->stamp), "%Y%m%d-%H%M%S", localtime(&now));
+	if (!(names = malloc(sizeof(*names)))) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		return 70;
+	}
 	target_clear(&t);
-	r = target_load(path, NULL, &t, cfg_print_problem, false, &names, NULL);
+	r = target_load(e->path, NULL, &t, cfg_print_problem, false, names, NULL);
+	for (unsigned i = 0; i < names->n; i++)
+		e->exists |= strcmp(names->name[i], e->name) == 0;
+	free(names);
 	if (r == -EPERM || r == -EINVAL) {
 		fprintf(stderr, "siot-ctl: %s: fix the problems above first; enroll edits only a "
 				"configuration it can read\n",
-			path);
+			e->path);
 		return EXIT_CONFIG;
 	}
-	exists = false;
-	for (unsigned i = 0; i < names.n; i++)
-		exists |= strcmp(names.name[i], name) == 0;
-	if (exists && !o->force) {
+	if (e->exists && !e->o->force) {
 		fprintf(stderr, "siot-ctl: %s already has a target \"%s\" (--force replaces it, "
 				"keeping the old block as \"%s.replaced-%s\")\n",
-			path, name, name, stamp);
+			e->path, e->name, e->name, e->stamp);
 		return EXIT_CANTCREAT;
 	}
-	if (key_beside(path, name, key, sizeof(key)) < 0) {
-		fprintf(stderr, "siot-ctl: %s: path too long\n", path);
+	if (key_beside(e->path, e->name, e->key, sizeof(e->key)) < 0) {
+		fprintf(stderr, "siot-ctl: %s: path too long\n", e->path);
 		return EXIT_USAGE;
 	}
-	if ((r = read_text(path, &text, &len, &mode)) != 0)
-		return r;
+	return 0;
+}
+
+/* The file's text with the new target in it, into *out (malloc'd). */
+static int enroll_new_text(struct enroll *e, const char *text, char **out)
+{
+	const struct target *f = &e->o->flags;
+	config_t cf;
+
 	config_init(&cf);
 	if (text && !config_read_string(&cf, text)) {
-		fprintf(stderr, "siot-ctl: %s: cannot read it again\n", path);
+		fprintf(stderr, "siot-ctl: %s: cannot read it again\n", e->path);
 		config_destroy(&cf);
-		free(text);
 		return EXIT_CONFIG;
 	}
-	snprintf(block, sizeof(block),
+	snprintf(e->block, sizeof(e->block),
 		 "  { name = \"%s\"; host = \"%s\";%s%s%s id = \"%s\";%s%s%s\n"
 		 "    key_file = \"%s\"; }   # siot-ctl enroll, %s",
-		 name, f->host, f->port[0] ? " port = " : "", f->port, f->port[0] ? ";" : "", f->id,
-		 f->device[0] ? " device = \"" : "", f->device, f->device[0] ? "\";" : "", key, stamp);
-	out = edit(text ? text : "# siot-ctl's targets: see siot-ctl(1).\n", &cf, name, block, key,
-		   stamp);
+		 e->name, f->host, f->port[0] ? " port = " : "", f->port, f->port[0] ? ";" : "",
+		 f->id, f->device[0] ? " device = \"" : "", f->device, f->device[0] ? "\";" : "",
+		 e->key, e->stamp);
+	*out = edit(text ? text : "# siot-ctl's targets: see siot-ctl(1).\n", &cf, e->name,
+		    e->block, e->key, e->stamp);
 	config_destroy(&cf);
-	if (!out) {
+	if (!*out) {
 		fprintf(stderr, "siot-ctl: %s: cannot find where to add the target; add it by hand:\n%s\n",
-			path, block);
-		free(text);
+			e->path, e->block);
 		return EXIT_CONFIG;
 	}
-	if ((r = key_aside(key, stamp, o->force)) != 0 || (r = keygen_write(key, fp)) != 0 ||
-	    (r = write_text(path, out, mode)) != 0) {
-		free(text);
-		free(out);
+	return 0;
+}
+
+/* The key made, the file edited, and the edit read back (else the old
+ * text put back): 0, or an exit status after a message. */
+static int enroll_edit(struct enroll *e)
+{
+	char *text = NULL, *out = NULL;
+	struct target t;
+	size_t len = 0;
+	mode_t mode = 0600;
+	int r;
+
+	if ((r = read_text(e->path, &text, &len, &mode)) != 0)
 		return r;
-	}
-	/* The edit must read back with the new target in it; else put the old
-	 * text back. */
+	if ((r = enroll_new_text(e, text, &out)) != 0 ||
+	    (r = key_aside(e->key, e->stamp, e->o->force)) != 0 ||
+	    (r = keygen_write(e->key, e->fp)) != 0 || (r = write_text(e->path, out, mode)) != 0)
+		goto done;
 	target_clear(&t);
-	if (target_load(path, name, &t, cfg_print_problem, false, NULL, NULL) < 0 ||
-	    strcmp(t.key_file, key) != 0) {
+	if (target_load(e->path, e->name, &t, cfg_print_problem, false, NULL, NULL) < 0 ||
+	    strcmp(t.key_file, e->key) != 0) {
 		if (text)
-			write_text(path, text, mode);
+			write_text(e->path, text, mode);
 		fprintf(stderr, "siot-ctl: %s: the edit did not read back; the file is as it was\n",
-			path);
-		free(text);
-		free(out);
-		return EXIT_CONFIG;
+			e->path);
+		r = EXIT_CONFIG;
 	}
+done:
 	free(text);
 	free(out);
-	printf("Created %s (%s)\n", key, fp);
-	printf("Added target \"%s\" to %s\n", name, path);
-	if (exists)
-		printf("(the old target is kept as \"%s.replaced-%s\")\n", name, stamp);
+	return r;
+}
+
+/* What was done, and the steps on the device. */
+static void enroll_print(const struct enroll *e)
+{
+	const struct target *f = &e->o->flags;
+
+	printf("Created %s (%s)\n", e->key, e->fp);
+	printf("Added target \"%s\" to %s\n", e->name, e->path);
+	if (e->exists)
+		printf("(the old target is kept as \"%s.replaced-%s\")\n", e->name, e->stamp);
 	printf("\n");
-	printf("On the device (%s), as root: copy %s there, then\n\n", f->host, key);
-	printf("  install -m 0640 -o root -g siot %s.key /etc/siot/keys/%s.key\n\n", name, f->id);
+	printf("On the device (%s), as root: copy %s there, then\n\n", f->host, e->key);
+	printf("  install -m 0640 -o root -g siot %s.key /etc/siot/keys/%s.key\n\n", e->name, f->id);
 	printf("and add this client to the clients list in /etc/siot.conf:\n\n");
 	printf("  { id = \"%s\"; key_file = \"/etc/siot/keys/%s.key\"; },\n\n", f->id, f->id);
 	printf("then check and reload:\n\n");
 	printf("  siotd --check-config && systemctl reload siotd\n\n");
 	printf("The device's copy must show the same fingerprint: siot-ctl fingerprint -k FILE\n");
-	return 0;
+}
+
+int cmd_enroll(const struct options *o)
+{
+	struct enroll *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		return 70;
+	}
+	e->o = o;
+	e->name = o->enroll_name;
+	e->path = o->path;
+	if ((r = enroll_check(e)) == 0 && (r = enroll_edit(e)) == 0)
+		enroll_print(e);
+	free(e);
+	return r;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,13 +121,101 @@ static int copy_arg(char *dst, size_t n, const char *src, const char *what)
 	return 0;
 }
 
+/* Options that copy their argument into one of the target's strings. */
+#define STRING_OPT(o, f, w) { o, offsetof(struct target, f), sizeof(((struct target *)0)->f), w }
+static const struct {
+	int opt;
+	size_t off, size;
+	const char *what;
+} string_opts[] = {
+	STRING_OPT('U', socket, "socket path"),
+	STRING_OPT('M', mqtt, "broker URL"),
+	STRING_OPT(OPT_MQTT_USER, mqtt_username, "MQTT user name"),
+	STRING_OPT(OPT_MQTT_PASSWORD_FILE, mqtt_password_file, "MQTT password file"),
+	STRING_OPT(OPT_MQTT_CA_FILE, mqtt_ca_file, "MQTT CA file"),
+	STRING_OPT(OPT_MQTT_PREFIX, mqtt_prefix, "MQTT prefix"),
+	STRING_OPT('S', serial, "serial port"),
+	STRING_OPT('D', device, "device id"),
+	STRING_OPT('i', id, "client id"),
+	STRING_OPT('k', key_file, "key file"),
+	STRING_OPT(OPT_PROTOCOL, protocol, "protocol"),
+	STRING_OPT(OPT_HASH, hash, "hash"),
+};
+
+/* -H HOST[:PORT] and -p PORT (given once). */
+static int take_address(struct options *o, int opt, const char *arg)
+{
+	struct target *t = &o->flags;
+	char p[8], err[400];
+	int port;
+
+	if (opt == 'p') {
+		if (parse_int(arg, "port", 1, 65535, &port))
+			return -1;
+		snprintf(t->port, sizeof(t->port), "%d", port);
+		o->port_flag = true;
+	} else if (hostport_split(arg, t->host, sizeof(t->host), p, sizeof(p), err,
+				  sizeof(err)) < 0) {
+		fprintf(stderr, "siot-ctl: -H %s (HOST, HOST:PORT, [IPV6] or [IPV6]:PORT)\n", err);
+		return -1;
+	} else if (p[0]) {
+		snprintf(t->port, sizeof(t->port), "%s", p);
+		o->port_in_host = true;
+	}
+	if (o->port_in_host && o->port_flag) {
+		fprintf(stderr, "siot-ctl: give the port once: -H HOST:PORT, or -H HOST -p PORT\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The options with a number, or a word from a set, as their argument. */
+static int take_value(struct target *t, int opt, const char *arg)
+{
+	char *end;
+
+	switch (opt) {
+	case OPT_BAUD:
+		if (parse_int(arg, "--baud", 300, 4000000, &t->baud) < 0)
+			return -1;
+		if (!serial_speed_known((unsigned)t->baud)) {
+			fprintf(stderr, "siot-ctl: --baud %s: not a speed a serial port takes (%s)\n",
+				arg, SERIAL_SPEEDS_TEXT);
+			return -1;
+		}
+		return 0;
+	case OPT_FRAMING:
+		if (strcmp(arg, "serial") != 0 && strcmp(arg, "stream") != 0) {
+			fprintf(stderr, "siot-ctl: --framing takes serial or stream, not '%s'\n", arg);
+			return -1;
+		}
+		return copy_arg(t->framing, sizeof(t->framing), arg, "framing");
+	case OPT_TAG:
+		return parse_int(arg, "--tag-length", SIOT_MIN_TAG, SIOT_MAX_DIGEST, &t->tag_length);
+	case OPT_CHALLENGE:
+		return parse_int(arg, "--challenge-length", SIOT_MIN_CHALLENGE, SIOT_MAX_CHALLENGE,
+				 &t->challenge_length);
+	case OPT_WAKEUP:
+		return parse_int(arg, "--wakeup-length", 0, SIOT_MAX_WAKEUP, &t->wakeup_length);
+	case 'T':
+		t->timeout = strtod(arg, &end);
+		if (*end || !(t->timeout > 0 && t->timeout <= 86400)) {
+			fprintf(stderr, "siot-ctl: -T takes seconds (more than 0), not '%s'\n", arg);
+			return -1;
+		}
+		return 0;
+	}
+	fprintf(stderr, "Try 'siot-ctl --help'.\n");
+	return -1;
+}
+
 /* One option into o; 0, or -1 after a message. */
 static int take(struct options *o, int opt, const char *arg)
 {
-	struct target *t = &o->flags;
-	char *end;
-	int port;
-
+	for (size_t i = 0; i < sizeof(string_opts) / sizeof(string_opts[0]); i++)
+		if (string_opts[i].opt == opt)
+			return copy_arg((char *)&o->flags + string_opts[i].off, string_opts[i].size,
+					arg, string_opts[i].what);
 	switch (opt) {
 	case 'c':
 		o->config_path = arg;
@@ -148,89 +237,11 @@ static int take(struct options *o, int opt, const char *arg)
 		return 0;
 	case OPT_PARALLEL:
 		return parse_int(arg, "--parallel", 1, OPTIONS_MAX_PARALLEL, &o->parallel);
-	case 'H': {
-		char p[8], err[400];
-
-		if (hostport_split(arg, t->host, sizeof(t->host), p, sizeof(p), err, sizeof(err)) < 0) {
-			fprintf(stderr, "siot-ctl: -H %s (HOST, HOST:PORT, [IPV6] or [IPV6]:PORT)\n",
-				err);
-			return -1;
-		}
-		if (p[0]) {
-			snprintf(t->port, sizeof(t->port), "%s", p);
-			o->port_in_host = true;
-		}
-		break;
-	}
+	case 'H':
 	case 'p':
-		if (parse_int(arg, "port", 1, 65535, &port))
-			return -1;
-		snprintf(t->port, sizeof(t->port), "%d", port);
-		o->port_flag = true;
-		break;
-	case 'U':
-		return copy_arg(t->socket, sizeof(t->socket), arg, "socket path");
-	case 'M':
-		return copy_arg(t->mqtt, sizeof(t->mqtt), arg, "broker URL");
-	case OPT_MQTT_USER:
-		return copy_arg(t->mqtt_username, sizeof(t->mqtt_username), arg, "MQTT user name");
-	case OPT_MQTT_PASSWORD_FILE:
-		return copy_arg(t->mqtt_password_file, sizeof(t->mqtt_password_file), arg,
-				"MQTT password file");
-	case OPT_MQTT_CA_FILE:
-		return copy_arg(t->mqtt_ca_file, sizeof(t->mqtt_ca_file), arg, "MQTT CA file");
-	case OPT_MQTT_PREFIX:
-		return copy_arg(t->mqtt_prefix, sizeof(t->mqtt_prefix), arg, "MQTT prefix");
-	case 'S':
-		return copy_arg(t->serial, sizeof(t->serial), arg, "serial port");
-	case OPT_BAUD:
-		if (parse_int(arg, "--baud", 300, 4000000, &t->baud) < 0)
-			return -1;
-		if (!serial_speed_known((unsigned)t->baud)) {
-			fprintf(stderr, "siot-ctl: --baud %s: not a speed a serial port takes (%s)\n",
-				arg, SERIAL_SPEEDS_TEXT);
-			return -1;
-		}
-		return 0;
-	case OPT_FRAMING:
-		if (strcmp(arg, "serial") != 0 && strcmp(arg, "stream") != 0) {
-			fprintf(stderr, "siot-ctl: --framing takes serial or stream, not '%s'\n", arg);
-			return -1;
-		}
-		return copy_arg(t->framing, sizeof(t->framing), arg, "framing");
-	case 'D':
-		return copy_arg(t->device, sizeof(t->device), arg, "device id");
-	case 'i':
-		return copy_arg(t->id, sizeof(t->id), arg, "client id");
-	case 'k':
-		return copy_arg(t->key_file, sizeof(t->key_file), arg, "key file");
-	case OPT_PROTOCOL:
-		return copy_arg(t->protocol, sizeof(t->protocol), arg, "protocol");
-	case OPT_HASH:
-		return copy_arg(t->hash, sizeof(t->hash), arg, "hash");
-	case OPT_TAG:
-		return parse_int(arg, "--tag-length", SIOT_MIN_TAG, SIOT_MAX_DIGEST, &t->tag_length);
-	case OPT_CHALLENGE:
-		return parse_int(arg, "--challenge-length", SIOT_MIN_CHALLENGE, SIOT_MAX_CHALLENGE,
-				 &t->challenge_length);
-	case OPT_WAKEUP:
-		return parse_int(arg, "--wakeup-length", 0, SIOT_MAX_WAKEUP, &t->wakeup_length);
-	case 'T':
-		t->timeout = strtod(arg, &end);
-		if (*end || !(t->timeout > 0 && t->timeout <= 86400)) {
-			fprintf(stderr, "siot-ctl: -T takes seconds (more than 0), not '%s'\n", arg);
-			return -1;
-		}
-		return 0;
-	default:
-		fprintf(stderr, "Try 'siot-ctl --help'.\n");
-		return -1;
+		return take_address(o, opt, arg);
 	}
-	if (o->port_in_host && o->port_flag) {
-		fprintf(stderr, "siot-ctl: give the port once: -H HOST:PORT, or -H HOST -p PORT\n");
-		return -1;
-	}
-	return 0;
+	return take_value(&o->flags, opt, arg);
 }
 
 /* A subcommand that takes no arguments: -1 to go on, or 64 after a message. */
