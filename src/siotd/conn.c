@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mqtt.h"
 #include "usec.h"
 
 #define DRAIN_USEC USEC_PER_SEC
 
-struct conn *conn_alloc(struct daemon *d)
+struct conn *conn_new(struct daemon *d, const struct conn_transport *t, void *data,
+		      const struct conn_origin *origin)
 {
 	/* Not calloc: the exchange and the output buffer (8 KiB) need no
 	 * zeroing here; siot_exchange_init does what the exchange needs. */
@@ -26,36 +26,60 @@ struct conn *conn_alloc(struct daemon *d)
 	siot_exchange_init(&c->ex, &d->config->params);
 	c->d = d;
 	c->cfg = config_ref(d->config);
+	c->t = t;
+	c->t_data = data;
 	c->fd = -1;
+	c->src = origin->src;
+	c->addr = origin->addr;
+	if (origin->ss)
+		c->ss = *origin->ss;
+	c->uid = origin->uid;
+	snprintf(c->peer, sizeof(c->peer), "%s", origin->peer);
+	if (origin->source)
+		snprintf(c->source, sizeof(c->source), "%s", origin->source);
 	list_add(&d->conns, &c->node);
 	d->n_conns++;
 	return c;
 }
 
-void conn_free(struct conn *c)
+/* The one place a connection is freed. */
+static void conn_free(struct conn *c)
 {
 	struct daemon *d = c->d;
 
-	if (c->mqtt) {
-		mqtt_session_free(c);
-	} else {
-		c->io = sd_event_source_disable_unref(c->io);
-		if (c->fd >= 0)
-			close(c->fd);
-		limiter_conn_close(d->limits, &c->src);
-	}
 	list_del(&c->node);
 	d->n_conns--;
 	siot_exchange_wipe(&c->ex);
 	config_unref(c->cfg);
+	c->t->release(c);
 	free(c);
-	conn_accept_resume(d);
 }
 
 void conn_finish(struct conn *c, int r)
 {
 	if (r < 0)
 		conn_free(c);
+}
+
+void *conn_transport_data(const struct conn *c)
+{
+	return c->t_data;
+}
+
+const char *conn_peer(const struct conn *c)
+{
+	return c->peer;
+}
+
+bool conn_awaits_request(const struct conn *c)
+{
+	return c->requests == 0 && c->rx_bytes == 0 &&
+	       (c->state == CONN_WAKEUP || c->state == CONN_REQUEST);
+}
+
+bool conn_wants_request(const struct conn *c)
+{
+	return c->state == CONN_REQUEST && !c->out_len;
 }
 
 static uint64_t now_usec(const struct conn *c)
@@ -81,19 +105,20 @@ static void arm_timer(struct conn *c, uint64_t usec)
 	sd_event_source_set_enabled(d->deadlines, SD_EVENT_ONESHOT);
 }
 
-static void watch(struct conn *c, uint32_t events)
+static void receive(struct conn *c, bool on)
 {
-	if (!c->io)
-		return; /* an MQTT session: the broker's messages come through mqtt.c */
-	sd_event_source_set_io_events(c->io, events);
-	sd_event_source_set_enabled(c->io, events ? SD_EVENT_ON : SD_EVENT_OFF);
+	if (c->t->receive)
+		c->t->receive(c, on);
+}
+
+static const char *session_name(const struct conn *c)
+{
+	return c->t->name ? c->t->name(c) : NULL;
 }
 
 /* The peer without its port (log summaries), made the first time it is needed. */
 static const char *source_of(struct conn *c)
 {
-	if (c->mqtt)
-		return "mqtt";
 	if (!c->source[0])
 		log_format_source(&c->ss, c->uid, c->source, sizeof(c->source));
 	return c->source;
@@ -119,7 +144,7 @@ static void log_outcome(struct conn *c, const char *outcome, const char *reason,
 			c->decision.reason == REQUEST_AT_CONCURRENCY;
 	uint64_t now = now_usec(c);
 	struct log_line l = { .peer = c->peer,
-			      .session = c->mqtt ? mqtt_session_name(c) : NULL,
+			      .session = session_name(c),
 			      .client = client_name(c),
 			      .command = cmd ? cmd->name : "-",
 			      .outcome = outcome,
@@ -137,7 +162,7 @@ static void log_outcome(struct conn *c, const char *outcome, const char *reason,
 void conn_log_dropped(struct conn *c, const char *outcome, const char *note)
 {
 	struct log_line l = { .peer = c->peer,
-			      .session = c->mqtt ? mqtt_session_name(c) : NULL,
+			      .session = session_name(c),
 			      .client = "-",
 			      .command = "-",
 			      .outcome = outcome,
@@ -150,11 +175,12 @@ void conn_log_dropped(struct conn *c, const char *outcome, const char *note)
  * is not lost to a reset. */
 static int start_drain(struct conn *c)
 {
-	if (c->mqtt)
-		return -ESHUTDOWN; /* the session is over; nothing to drain */
-	shutdown(c->fd, SHUT_WR);
+	int r = c->t->shutdown(c);
+
+	if (r < 0)
+		return r; /* nothing to drain */
 	c->state = CONN_DRAIN;
-	watch(c, EPOLLIN);
+	receive(c, true);
 	arm_timer(c, DRAIN_USEC);
 	return 0;
 }
@@ -162,32 +188,15 @@ static int start_drain(struct conn *c)
 /* Write what is queued, then move on from what was being sent. */
 static int flush(struct conn *c)
 {
-	if (c->mqtt && c->out_len) {
-		/* One message per protocol message: the response, then the
-		 * next HELLO when one is queued after it. */
-		int r = 0;
-
-		if (c->out_mark > 0)
-			r = mqtt_session_send(c, c->out, c->out_mark);
-		if (r == 0 && c->out_len > c->out_mark)
-			r = mqtt_session_send(c, c->out + c->out_mark, c->out_len - c->out_mark);
-		if (r < 0)
-			return r;
-		c->out_off = c->out_len;
-	}
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			watch(c, EPOLLOUT);
-			return 0;
-		}
-		if (n <= 0) {
-			log_debug("%s: write failed: %s", c->peer, strerror(errno));
-			return -EPIPE;
-		}
+		/* Where the queued HELLO starts, from here (0: none after it). */
+		size_t mark = c->out_mark > c->out_off ? c->out_mark - c->out_off : 0;
+		ssize_t n = c->t->send(c, c->out + c->out_off, c->out_len - c->out_off, mark);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return 0; /* the transport calls conn_writable */
 		c->out_off += (size_t)n;
 	}
 	c->out_len = c->out_off = c->out_mark = 0;
@@ -195,24 +204,19 @@ static int flush(struct conn *c)
 		return start_drain(c);
 	if (c->state == CONN_SENDING)
 		c->state = CONN_REQUEST;
-	watch(c, EPOLLIN);
+	receive(c, true);
 	return 0;
 }
 
-/* True when the peer sent bytes we have not asked for yet. */
-static bool early_bytes(const struct conn *c)
+int conn_writable(struct conn *c)
 {
-	uint8_t b;
-
-	if (c->mqtt)
-		return mqtt_session_early(c);
-	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+	return flush(c);
 }
 
 /* Bytes that came before their HELLO: logged and counted against the source. */
 static bool refuse_early_bytes(struct conn *c)
 {
-	if (!early_bytes(c))
+	if (!c->t->early(c))
 		return false;
 	conn_log_dropped(c, "malformed", "data before its HELLO");
 	limiter_note_failure(c->d->limits, &c->src, NULL, &c->cfg->backoff, now_usec(c));
@@ -342,7 +346,7 @@ static int run(struct conn *c)
 		if (r == 0) {
 			/* Nothing is read and no deadline runs while it does. */
 			c->deadline = 0;
-			watch(c, 0);
+			receive(c, false);
 			return 0;
 		}
 		limiter_command_release(c->d->limits, cmd->name);
@@ -465,42 +469,29 @@ int conn_feed_message(struct conn *c, const uint8_t *buf, size_t n)
 	return r;
 }
 
-static int on_readable(struct conn *c)
+size_t conn_read_size(const struct conn *c, size_t max)
 {
-	uint8_t buf[512];
-	size_t want = sizeof(buf);
-	ssize_t n;
+	size_t want = max;
 
 	if (c->state == CONN_WAKEUP)
 		want = c->cfg->params.wakeup_length - c->wake_have;
 	else if (c->state == CONN_REQUEST)
 		want = SIOT_MAX_REQUEST; /* never read past one request's worth */
-	n = recv(c->fd, buf, want, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
+	return want < max ? want : max;
+}
+
+int conn_received(struct conn *c, const uint8_t *buf, size_t n)
+{
 	if (c->state == CONN_DRAIN)
-		return n <= 0 ? -ECONNRESET : 0;
-	if (n <= 0) {
+		return n == 0 ? -ECONNRESET : 0;
+	if (n == 0) {
 		if (c->state == CONN_REQUEST && c->rx_bytes > 0)
 			conn_log_dropped(c, "dropped", "closed mid-request");
 		return -ECONNRESET;
 	}
 	if (c->state == CONN_WAKEUP)
-		return read_wakeup(c, (size_t)n);
-	return read_request(c, buf, (size_t)n);
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct conn *c = userdata;
-
-	(void)s;
-	(void)fd;
-	if (revents & EPOLLOUT)
-		conn_finish(c, flush(c));
-	else if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
-		conn_finish(c, on_readable(c));
-	return 0;
+		return read_wakeup(c, n);
+	return read_request(c, buf, n);
 }
 
 static int deadline_passed(struct conn *c)
@@ -517,7 +508,7 @@ static int deadline_passed(struct conn *c)
 		return -ETIMEDOUT;
 	case CONN_SENDING:
 		log_request(&(struct log_line){ .peer = c->peer,
-						.session = c->mqtt ? mqtt_session_name(c) : NULL,
+						.session = session_name(c),
 						.client = client_name(c),
 						.command = "-",
 						.outcome = "dropped",
@@ -578,13 +569,9 @@ int conn_start(struct conn *c)
 {
 	int r;
 
-	if (!c->mqtt && sd_event_add_io(c->d->event, &c->io, c->fd, EPOLLIN, on_io, c) < 0) {
-		log_error("%s: cannot watch the connection", c->peer);
-		return -ENOMEM;
-	}
 	arm_timer(c, c->cfg->handshake_timeout_usec);
 	log_debug("%s: connected", c->peer);
-	if (c->cfg->params.wakeup_length > 0 && !c->mqtt) {
+	if (c->cfg->params.wakeup_length > 0 && c->t->wakeup) {
 		c->state = CONN_WAKEUP; /* the first deadline covers the wake-up */
 		return 0;
 	}

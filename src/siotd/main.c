@@ -16,6 +16,7 @@
 
 #include "check_config.h"
 #include "conn.h"
+#include "conn_stream.h"
 #include "daemon.h"
 #include "mqtt.h"
 #include "siot.h"
@@ -331,7 +332,7 @@ static void daemon_init(struct daemon *d, const struct options *o)
 	}
 	for (size_t i = 0; i < d->n_listen; i++) {
 		r = sd_event_add_io(d->event, &d->listen_src[i], d->listen_fds[i], EPOLLIN,
-				    conn_on_listen, d);
+				    conn_stream_on_listen, d);
 		if (r < 0) {
 			errno = -r;
 			log_fatal("cannot watch a listening socket");

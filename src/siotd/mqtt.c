@@ -16,7 +16,8 @@
 #include <mqtt_protocol.h>
 #include <systemd/sd-daemon.h>
 
-#include "conn_internal.h"
+#include "conn.h"
+#include "daemon.h"
 #include "mosq_dl.h"
 #include "usec.h"
 
@@ -45,6 +46,7 @@ struct item {
 
 struct mqtt_session {
 	struct list_node node;   /* in m->sessions, newest first */
+	struct mqtt *m;
 	struct conn *c;
 	uint8_t corr[MQTT_CORR_LEN];
 	char hex[2 * MQTT_CORR_LEN + 1];
@@ -219,6 +221,8 @@ static void *thread_main(void *arg)
 
 /* ---- sessions, on the loop ------------------------------------------------- */
 
+static const struct conn_transport mqtt_transport;
+
 static struct mqtt_session *find_session(struct mqtt *m, const uint8_t *corr)
 {
 	struct list_node *n, *tmp;
@@ -258,7 +262,7 @@ static bool evict_waiting(struct mqtt *m)
 		struct mqtt_session *s = list_entry(n, struct mqtt_session, node);
 		struct conn *c = s->c;
 
-		if (c->requests == 0 && c->state == CONN_REQUEST && c->rx_bytes == 0) {
+		if (conn_awaits_request(c)) {
 			conn_log_dropped(c, "dropped", "no request yet, ended for a new session at "
 						       "mqtt.max_sessions");
 			conn_finish(c, -ENOSPC);
@@ -271,6 +275,14 @@ static bool evict_waiting(struct mqtt *m)
 static void open_session(struct mqtt *m, const struct item *it, const char *hex)
 {
 	struct daemon *d = m->d;
+	char peer[80];
+	/* No address: the whole transport is one source for backoff, and
+	 * "mqtt" in a client's from list. */
+	struct conn_origin origin = { .src = { .family = NET_FAMILY_MQTT },
+				      .addr = { .family = NET_FAMILY_MQTT },
+				      .uid = (uid_t)-1,
+				      .peer = peer,
+				      .source = "mqtt" };
 	struct mqtt_session *s;
 	struct conn *c;
 
@@ -281,7 +293,8 @@ static void open_session(struct mqtt *m, const struct item *it, const char *hex)
 	s = calloc(1, sizeof(*s));
 	if (s)
 		s->topic = strdup(it->rtopic);
-	c = s && s->topic ? conn_alloc(d) : NULL;
+	snprintf(peer, sizeof(peer), "mqtt:%s", hex);
+	c = s && s->topic ? conn_new(d, &mqtt_transport, s, &origin) : NULL;
 	if (!c) {
 		if (s)
 			free(s->topic);
@@ -291,15 +304,10 @@ static void open_session(struct mqtt *m, const struct item *it, const char *hex)
 	}
 	memcpy(s->corr, it->corr, MQTT_CORR_LEN);
 	memcpy(s->hex, hex, sizeof(s->hex));
+	s->m = m;
 	s->c = c;
-	c->mqtt = s;
 	list_add(&m->sessions, &s->node);
 	m->n_sessions++;
-	/* No address: the whole transport is one source for backoff, and
-	 * "mqtt" in a client's from list. */
-	c->src.family = NET_FAMILY_MQTT;
-	c->addr.family = NET_FAMILY_MQTT;
-	snprintf(c->peer, sizeof(c->peer), "mqtt:%s", hex);
 	conn_finish(c, conn_start(c));
 }
 
@@ -352,7 +360,7 @@ static void take_message(struct mqtt *m, const struct item *it)
 		log_debug("mqtt session %s: the same request again (a redelivery), ignored", hex);
 		return;
 	}
-	if (c->state != CONN_REQUEST || c->out_len) {
+	if (!conn_wants_request(c)) {
 		s->early = true; /* refused when the session next looks (as early bytes) */
 		log_debug("mqtt session %s: a message while none was asked for", hex);
 		return;
@@ -442,51 +450,83 @@ static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-/* ---- conn.c's side --------------------------------------------------------- */
+/* ---- the transport: conn.c's side of a session ----------------------------- */
 
-int mqtt_session_send(struct conn *c, const uint8_t *msg, size_t len)
+/* Each protocol message is a message of its own: the response, then the
+ * next HELLO when one is queued after it. */
+static int publish(struct mqtt_session *s, const uint8_t *msg, size_t len)
 {
-	struct mqtt *m = c->d->mqtt;
 	mosquitto_property *props = NULL;
 	int rc;
 
 	/* The session's Correlation Data goes back with every answer, as MQTT
 	 * v5 request/response has it. */
-	rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, c->mqtt->corr,
+	rc = mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, s->corr,
 					   MQTT_CORR_LEN);
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_publish_v5(m->mosq, NULL, c->mqtt->topic, (int)len, msg, 1, false,
+		rc = mosquitto_publish_v5(s->m->mosq, NULL, s->topic, (int)len, msg, 1, false,
 					  props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		log_debug("%s: cannot publish: %s", c->peer, mosquitto_strerror(rc));
+		log_debug("%s: cannot publish: %s", conn_peer(s->c), mosquitto_strerror(rc));
 		return -ENOTCONN;
 	}
 	return 0;
 }
 
-void mqtt_session_free(struct conn *c)
+static ssize_t session_send(struct conn *c, const uint8_t *buf, size_t len, size_t mark)
 {
-	struct mqtt_session *s = c->mqtt;
-	struct mqtt *m = c->d->mqtt;
+	struct mqtt_session *s = conn_transport_data(c);
+	int r = 0;
+
+	if (mark > 0)
+		r = publish(s, buf, mark);
+	if (r == 0 && len > mark)
+		r = publish(s, buf + mark, len - mark);
+	return r < 0 ? r : (ssize_t)len;
+}
+
+/* The session is over: nothing to drain. */
+static int session_shutdown(struct conn *c)
+{
+	(void)c;
+	return -ESHUTDOWN;
+}
+
+static bool session_early(const struct conn *c)
+{
+	const struct mqtt_session *s = conn_transport_data(c);
+
+	return s->early;
+}
+
+static void session_release(struct conn *c)
+{
+	struct mqtt_session *s = conn_transport_data(c);
 
 	list_del(&s->node);
-	m->n_sessions--;
+	s->m->n_sessions--;
 	free(s->topic);
 	sodium_memzero(s->last, sizeof(s->last));
 	free(s);
-	c->mqtt = NULL;
 }
 
-const char *mqtt_session_name(const struct conn *c)
+static const char *session_name(const struct conn *c)
 {
-	return c->mqtt->hex;
+	const struct mqtt_session *s = conn_transport_data(c);
+
+	return s->hex;
 }
 
-bool mqtt_session_early(const struct conn *c)
-{
-	return c->mqtt->early;
-}
+static const struct conn_transport mqtt_transport = {
+	.wakeup = false,
+	.send = session_send,
+	.receive = NULL, /* messages come whole, through the queue */
+	.shutdown = session_shutdown,
+	.early = session_early,
+	.release = session_release,
+	.name = session_name,
+};
 
 static bool same_string(const char *a, const char *b)
 {

@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 struct daemon;
-struct conn;
 
 /* Start serving through d->config->mqtt (nothing when it is NULL): the
  * password file is read here (refused like an unsafe key file), and the
@@ -35,14 +34,5 @@ void mqtt_reloaded(struct daemon *d);
 /* A line for the unit's STATUS=, e.g. "broker mqtt://b:1883 connected";
  * "" without mqtt. */
 const char *mqtt_status(const struct daemon *d);
-
-/* conn.c's side of a session: publish one protocol message to its
- * response topic (0, or a negative errno when the broker is gone); the
- * session's part of conn_free; its id in hex for the log; and whether a
- * message came that was not asked for (as early bytes on a socket). */
-int mqtt_session_send(struct conn *c, const uint8_t *msg, size_t len);
-void mqtt_session_free(struct conn *c);
-const char *mqtt_session_name(const struct conn *c);
-bool mqtt_session_early(const struct conn *c);
 
 #endif
