@@ -2,7 +2,7 @@
 /*
  * The daemon's state, all of it in one place: the event loop, the current
  * config, the limiter, the held GPIO lines, the running actions, the log's
- * state, the listening sockets and the open connections.  main.c makes it
+ * state, the listening sockets and the open connections.  daemon.c makes it
  * and takes it down; the modules it owns get what they need from it.
  */
 #ifndef SIOTD_DAEMON_H
@@ -53,7 +53,28 @@ struct daemon {
 	bool stopping;
 };
 
-/* STATUS= for systemd: what is served, and the broker's state (main.c). */
+/* What daemon_init is told by the command line. */
+struct daemon_settings {
+	const char *config_path;
+	const char *const *listen; /* --listen addresses (n_listen of them) */
+	size_t n_listen;
+	bool debug;
+};
+
+/* Make everything d owns, in order: the config (refused when it has a
+ * problem), the GPIO lines, the listening sockets (systemd's, else --listen,
+ * else the config's), the limiter, the loop and its sources, the broker's
+ * client.  0, or a negative errno after the lines that say why; either way
+ * daemon_finish takes down what was made. */
+int daemon_init(struct daemon *d, const struct daemon_settings *s);
+
+/* The mirror of daemon_init, after the loop (or a failed init). */
+void daemon_finish(struct daemon *d);
+
+/* Say that the daemon is ready: the log line, READY=1 and STATUS=. */
+void daemon_ready(const struct daemon *d, const char *version);
+
+/* STATUS= for systemd: what is served, and the broker's state. */
 void daemon_notify_status(const struct daemon *d);
 
 #endif

@@ -62,6 +62,7 @@ struct mqtt {
 	const struct mqtt_config *mc;
 	struct mosquitto *mosq;
 	mosquitto_property *connect_props;
+	bool lib_ready;          /* libmosquitto loaded and initialised */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;
@@ -79,6 +80,8 @@ struct mqtt {
 	unsigned n_sessions;
 	bool connected;
 	char state[160];         /* for STATUS= */
+	void (*on_status)(void *userdata); /* the owner's: state changed */
+	void *status_data;
 };
 
 /* ---- the thread ------------------------------------------------------------ */
@@ -378,7 +381,7 @@ static void set_state(struct mqtt *m, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m->state, sizeof(m->state), fmt, ap);
 	va_end(ap);
-	daemon_notify_status(m->d);
+	m->on_status(m->status_data);
 }
 
 static void take_event(struct mqtt *m, const struct item *it)
@@ -571,7 +574,7 @@ static int setup_client(struct mqtt *m)
 	m->mosq = mosquitto_new(m->client_id, true, m);
 	if (!m->mosq) {
 		log_error("mqtt: cannot make a client: %s", strerror(errno));
-		return -1;
+		return -EINVAL;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_threaded_set(m->mosq, true);
@@ -584,14 +587,14 @@ static int setup_client(struct mqtt *m)
 		    keyfile_load_password(mc->password_file, KEYFILE_DAEMON, password,
 					  sizeof(password), err, sizeof(err)) < 0) {
 			log_error("mqtt: %s", err);
-			return -1;
+			return -EINVAL;
 		}
 		rc = mosquitto_username_pw_set(m->mosq, mc->username,
 					       mc->password_file ? password : NULL);
 		sodium_memzero(password, sizeof(password));
 		if (rc != MOSQ_ERR_SUCCESS) {
 			log_error("mqtt: username: %s", mosquitto_strerror(rc));
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (mc->tls) {
@@ -606,24 +609,24 @@ static int setup_client(struct mqtt *m)
 			     : keyfile_check(&st, mc->tls_key_file, KEYFILE_DAEMON, err,
 					     sizeof(err))) < 0) {
 			log_error("mqtt: %s", err);
-			return -1;
+			return -EINVAL;
 		}
 		rc = mosquitto_tls_set(m->mosq, mc->ca_file, NULL, mc->tls_cert_file,
 				       mc->tls_key_file, NULL);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			log_error("mqtt: TLS files: %s", mosquitto_strerror(rc));
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
 					 MQTT_MAX_PACKET) != MOSQ_ERR_SUCCESS) {
 		log_error("mqtt: cannot set the maximum packet size");
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
 
-int mqtt_start(struct daemon *d)
+int mqtt_start(struct daemon *d, void (*on_status)(void *userdata), void *userdata)
 {
 	const struct mqtt_config *mc = d->config->mqtt;
 	struct mqtt *m;
@@ -634,10 +637,12 @@ int mqtt_start(struct daemon *d)
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		log_error("mqtt: out of memory");
-		return -1;
+		return -EINVAL;
 	}
 	d->mqtt = m;
 	m->d = d;
+	m->on_status = on_status;
+	m->status_data = userdata;
 	m->cfg = config_ref(d->config);
 	m->mc = mc;
 	m->efd = -1;
@@ -655,21 +660,22 @@ int mqtt_start(struct daemon *d)
 
 		if (mosq_dl_load(err, sizeof(err)) < 0) {
 			log_error("mqtt: %s", err);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	mosquitto_lib_init();
+	m->lib_ready = true;
 	if (setup_client(m) < 0)
-		return -1;
+		return -EINVAL;
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->efd < 0 ||
 	    (r = sd_event_add_io(d->event, &m->efd_src, m->efd, EPOLLIN, on_wake, m)) < 0) {
 		log_error("mqtt: cannot set up the event source");
-		return -1;
+		return -EINVAL;
 	}
 	if ((r = pthread_create(&m->thread, NULL, thread_main, m)) != 0) {
 		log_error("mqtt: cannot start its thread: %s", strerror(r));
-		return -1;
+		return -EINVAL;
 	}
 	m->thread_started = true;
 	log_info("mqtt: connecting to %s as %s", mc->broker, m->client_id);
@@ -718,10 +724,12 @@ void mqtt_stop(struct daemon *d)
 	sd_event_source_disable_unref(m->efd_src);
 	if (m->efd >= 0)
 		close(m->efd);
-	mosquitto_property_free_all(&m->connect_props);
-	if (m->mosq)
-		mosquitto_destroy(m->mosq);
-	mosquitto_lib_cleanup();
+	if (m->lib_ready) { /* (a start that failed before it had loaded it) */
+		mosquitto_property_free_all(&m->connect_props);
+		if (m->mosq)
+			mosquitto_destroy(m->mosq);
+		mosquitto_lib_cleanup();
+	}
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->wake);
 	config_unref(m->cfg);

@@ -21,8 +21,10 @@ struct daemon;
 
 /* Start serving through d->config->mqtt (nothing when it is NULL): the
  * password file is read here (refused like an unsafe key file), and the
- * connection is made in the background.  0, or -1 after a message. */
-int mqtt_start(struct daemon *d);
+ * connection is made in the background.  on_status(userdata) is called on
+ * the loop whenever mqtt_status changes.  0, or a negative errno after a
+ * message. */
+int mqtt_start(struct daemon *d, void (*on_status)(void *userdata), void *userdata);
 
 /* Disconnect and stop the thread (end of the loop). */
 void mqtt_stop(struct daemon *d);
