@@ -11,14 +11,15 @@
 
 #include <mqtt_protocol.h>
 
-#include "mosq_dl.h"
+#include "mqtt_client.h"
 
 #define CORR_LEN 16
-#define MAX_PACKET 8192
+#define KEEPALIVE 30 /* seconds */
 #define QUEUE 8
 #define ACKS 16
 
 struct ctl_mqtt {
+	struct mqtt_client_settings client;
 	const struct send_options *o;
 	struct mosquitto *mosq;
 	mosquitto_property *connect_props;
@@ -169,8 +170,8 @@ static void *thread_main(void *arg)
 	int rc;
 
 	errno = 0;
-	rc = mosquitto_connect_bind_v5(m->mosq, m->o->mqtt_host, m->o->mqtt_port, 30, NULL,
-				       m->connect_props);
+	rc = mqtt_client_connect(m->mosq, &m->client, m->o->mqtt_host, m->o->mqtt_port,
+				 m->connect_props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		pthread_mutex_lock(&m->lock);
 		m->connect_failed = true;
@@ -204,6 +205,7 @@ int ctl_mqtt_connect(struct ctl_mqtt **out, const struct send_options *o, int64_
 {
 	struct ctl_mqtt *m = calloc(1, sizeof(*m));
 	const char *url = o->mqtt_url;
+	char msg[600];
 	int rc, code = 0;
 
 	*out = m;
@@ -222,28 +224,22 @@ int ctl_mqtt_connect(struct ctl_mqtt **out, const struct send_options *o, int64_
 	snprintf(m->where, sizeof(m->where), "device %s through %s (topic %s)", o->device, url,
 		 m->in_topic);
 	mosquitto_lib_init();
-	m->mosq = mosquitto_new(NULL, true, m);
+	m->client = (struct mqtt_client_settings){ .username = o->mqtt_username,
+						   .password = o->mqtt_password,
+						   .tls = o->mqtt_tls,
+						   .ca_file = o->mqtt_ca_file,
+						   .cert_file = o->mqtt_cert_file,
+						   .key_file = o->mqtt_key_file,
+						   .key_policy = KEYFILE_CLIENT,
+						   .keepalive = KEEPALIVE };
+	m->mosq = mqtt_client_new(&m->client, m, &m->connect_props, msg, sizeof(msg));
 	if (!m->mosq)
-		return failure(err, errlen, "cannot make an MQTT client: %s", strerror(errno));
-	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	mosquitto_threaded_set(m->mosq, true);
-	/* Small messages, each waited for: no Nagle delay. */
-	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+		return failure(err, errlen, "%s: %s", url, msg);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);
 	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
-	if (o->mqtt_username &&
-	    mosquitto_username_pw_set(m->mosq, o->mqtt_username, o->mqtt_password) != MOSQ_ERR_SUCCESS)
-		return failure(err, errlen, "cannot set the MQTT user name");
-	if (o->mqtt_tls) {
-		rc = mosquitto_tls_set(m->mosq, o->mqtt_ca_file, NULL, o->mqtt_cert_file,
-				       o->mqtt_key_file, NULL);
-		if (rc != MOSQ_ERR_SUCCESS)
-			return failure(err, errlen, "%s: TLS files: %s", url, mosquitto_strerror(rc));
-	}
-	mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE, MAX_PACKET);
 	/* Connecting (name lookup, TCP, TLS) blocks: in a thread of its own,
 	 * so that the timeout holds even for a broker that never answers. */
 	if ((rc = pthread_create(&m->thread, NULL, thread_main, m)) != 0)

@@ -19,6 +19,9 @@ void config_load_gpio_action(struct cfg_reader *r, const config_setting_t *g, st
 			     struct command *cmd);
 
 /* mqtt = { ... } into c->mqtt (NULL when absent). */
+/* The clients list (config_clients.c), after the commands. */
+void config_load_clients(struct cfg_reader *r, const config_setting_t *root, struct config *c);
+
 void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct config *c);
 void config_free_mqtt(struct mqtt_config *m);
 

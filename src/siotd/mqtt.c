@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,13 +17,10 @@
 
 #include "conn.h"
 #include "daemon.h"
-#include "mosq_dl.h"
+#include "mqtt_client.h"
 #include "usec.h"
 
 #define MQTT_CORR_LEN 16
-/* The largest packet either side takes (PROTOCOL.md, MQTT): set in CONNECT,
- * so the broker drops anything larger before it reaches us. */
-#define MQTT_MAX_PACKET 8192
 #define MQTT_MAX_DELAY 60 /* seconds between connection attempts, at most */
 
 enum item_kind { ITEM_MESSAGE, ITEM_CONNECTED, ITEM_DISCONNECTED, ITEM_CONNECT_FAILED };
@@ -61,6 +57,7 @@ struct mqtt {
 	struct config *cfg;      /* the config it started with: broker settings */
 	const struct mqtt_config *mc;
 	struct mosquitto *mosq;
+	struct mqtt_client_settings client;
 	mosquitto_property *connect_props;
 	bool lib_ready;          /* libmosquitto loaded and initialised */
 	pthread_t thread;
@@ -202,8 +199,8 @@ static void *thread_main(void *arg)
 		int rc;
 
 		errno = 0;
-		rc = mosquitto_connect_bind_v5(m->mosq, m->mc->host, m->mc->port,
-					       (int)m->mc->keepalive, NULL, m->connect_props);
+		rc = mqtt_client_connect(m->mosq, &m->client, m->mc->host, m->mc->port,
+					 m->connect_props);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!atomic_load(&m->stop) &&
 			       (rc = mosquitto_loop(m->mosq, 500, 1)) == MOSQ_ERR_SUCCESS)
@@ -569,60 +566,33 @@ static int setup_client(struct mqtt *m)
 {
 	const struct mqtt_config *mc = m->mc;
 	char password[256], err[600];
-	int rc;
 
-	m->mosq = mosquitto_new(m->client_id, true, m);
-	if (!m->mosq) {
-		log_error("mqtt: cannot make a client: %s", strerror(errno));
-		return -EINVAL;
-	}
-	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	mosquitto_threaded_set(m->mosq, true);
-	/* Small messages, each waited for: no Nagle delay. */
-	mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
-	mosquitto_message_v5_callback_set(m->mosq, on_message);
-	if (mc->username) {
-		if (mc->password_file &&
-		    keyfile_load_password(mc->password_file, KEYFILE_DAEMON, password,
+	m->client = (struct mqtt_client_settings){ .client_id = m->client_id,
+						   .username = mc->username,
+						   .tls = mc->tls,
+						   .ca_file = mc->ca_file,
+						   .cert_file = mc->tls_cert_file,
+						   .key_file = mc->tls_key_file,
+						   .key_policy = KEYFILE_DAEMON,
+						   .keepalive = mc->keepalive };
+	if (mc->username && mc->password_file) {
+		if (keyfile_load_password(mc->password_file, KEYFILE_DAEMON, password,
 					  sizeof(password), err, sizeof(err)) < 0) {
 			log_error("mqtt: %s", err);
 			return -EINVAL;
 		}
-		rc = mosquitto_username_pw_set(m->mosq, mc->username,
-					       mc->password_file ? password : NULL);
-		sodium_memzero(password, sizeof(password));
-		if (rc != MOSQ_ERR_SUCCESS) {
-			log_error("mqtt: username: %s", mosquitto_strerror(rc));
-			return -EINVAL;
-		}
+		m->client.password = password;
 	}
-	if (mc->tls) {
-		struct stat st;
-
-		/* Checked as a key file is; libmosquitto reads it. */
-		if (mc->tls_key_file &&
-		    (stat(mc->tls_key_file, &st) < 0
-			     ? (snprintf(err, sizeof(err), "%s: %s", mc->tls_key_file,
-					 strerror(errno)),
-				-1)
-			     : keyfile_check(&st, mc->tls_key_file, KEYFILE_DAEMON, err,
-					     sizeof(err))) < 0) {
-			log_error("mqtt: %s", err);
-			return -EINVAL;
-		}
-		rc = mosquitto_tls_set(m->mosq, mc->ca_file, NULL, mc->tls_cert_file,
-				       mc->tls_key_file, NULL);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			log_error("mqtt: TLS files: %s", mosquitto_strerror(rc));
-			return -EINVAL;
-		}
-	}
-	if (mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
-					 MQTT_MAX_PACKET) != MOSQ_ERR_SUCCESS) {
-		log_error("mqtt: cannot set the maximum packet size");
+	/* libmosquitto keeps its own copy of the password. */
+	m->mosq = mqtt_client_new(&m->client, m, &m->connect_props, err, sizeof(err));
+	sodium_memzero(password, sizeof(password));
+	m->client.password = NULL;
+	if (!m->mosq) {
+		log_error("mqtt: %s", err);
 		return -EINVAL;
 	}
+	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_message_v5_callback_set(m->mosq, on_message);
 	return 0;
 }
 

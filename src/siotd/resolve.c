@@ -220,3 +220,20 @@ int config_resolve(struct config *c, struct cfg_reader *r)
 	build_classic(c);
 	return r->errors > before ? -EINVAL : 0;
 }
+
+int config_load_and_resolve(const char *path, struct config **out, cfg_report_fn report, void *userdata)
+{
+	struct cfg_reader r;
+	struct config *c;
+
+	cfg_reader_init(&r, path);
+	if (config_load(path, &c, &r) == 0)
+		config_resolve(c, &r);
+	if (cfg_reader_flush(&r, report, userdata) > 0) {
+		config_unref(c);
+		*out = NULL;
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
