@@ -3,8 +3,9 @@
 # Fails when the protocol library references anything outside its allowance.
 # This is the structural proof of "no allocation, no I/O, no logging, no
 # memcmp on MACs" in src/proto, and of its crypto seam:
-#  - the protocol (siot.c, siot_names.c) calls only the seam (siot_crypto_*, crypto.h) and
-#    libc's memory and string helpers that neither allocate nor do I/O;
+#  - the protocol (siot.c, siot_server.c, siot_client.c, siot_names.c) calls
+#    only the seam (siot_crypto_*, crypto.h), its own siot_* functions in those
+#    files, and libc's memory and string helpers that neither allocate nor do I/O;
 #  - the backend (crypto_sodium.c or crypto_mbedtls.c) calls its crypto
 #    library and the same helpers.
 set -eu
@@ -20,6 +21,12 @@ esac
 # Members and what each leaves undefined: "member symbol" lines.
 undefined=$("$nm_bin" -u -A "$lib" | awk '{ n = split($1, p, ":"); print p[n - 1], $NF }' | sort -u)
 [ -n "$undefined" ] || { echo "no undefined symbols read from $lib" >&2; exit 1; }
+# What the protocol's own members define.
+protocol_defined=$(mktemp)
+trap 'rm -f "$protocol_defined"' EXIT
+"$nm_bin" -A --defined-only "$lib" |
+	awk '$(NF - 1) ~ /^[TDRB]$/ { n = split($1, p, ":"); print p[n - 1], $NF }' |
+	awk '$1 ~ /(^|\/)[^\/]*siot(_server|_client|_names)?\.c\.o$/ { print $2 }' >"$protocol_defined"
 bad=0
 count=0
 seen_backend=0
@@ -28,7 +35,7 @@ echo "$undefined" | {
 		count=$((count + 1))
 		case $member in
 		*crypto_"$backend".c.o) role=backend; seen_backend=1 ;;
-		*siot.c.o | *siot_names.c.o) role=protocol ;;
+		*siot.c.o | *siot_server.c.o | *siot_client.c.o | *siot_names.c.o) role=protocol ;;
 		*) echo "unexpected member $member in $lib" >&2; bad=1; continue ;;
 		esac
 		case $sym in
@@ -46,6 +53,8 @@ echo "$undefined" | {
 		esac
 		if [ "$role" = protocol ]; then
 			case $sym in siot_crypto_*) continue ;; esac
+			# One protocol file calling another (siot_internal.h).
+			grep -qx "$sym" "$protocol_defined" && continue
 			echo "the protocol must call crypto only through crypto.h, not: $sym" >&2
 			bad=1
 			continue
