@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "mqtt.h"
+#include "mqtt_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,205 +19,6 @@
 #include "daemon.h"
 #include "mqtt_client.h"
 #include "usec.h"
-
-#define MQTT_CORR_LEN 16
-#define MQTT_MAX_DELAY 60 /* seconds between connection attempts, at most */
-
-enum item_kind { ITEM_MESSAGE, ITEM_CONNECTED, ITEM_DISCONNECTED, ITEM_CONNECT_FAILED };
-
-/* What the thread hands the loop. */
-struct item {
-	struct item *next;
-	enum item_kind kind;
-	int rc;                  /* CONNACK reason, disconnect or error code */
-	int err;                 /* errno, for a failed connect */
-	bool oversize;           /* payload longer than any request: not copied */
-	bool retained;           /* a retained message: not for any session */
-	size_t corr_len;         /* as received (only 16 is valid) */
-	uint8_t corr[MQTT_CORR_LEN];
-	char *rtopic;            /* Response Topic, or NULL */
-	size_t len;
-	uint8_t payload[];
-};
-
-struct mqtt_session {
-	struct list_node node;   /* in m->sessions, newest first */
-	struct mqtt *m;
-	struct conn *c;
-	uint8_t corr[MQTT_CORR_LEN];
-	char hex[2 * MQTT_CORR_LEN + 1];
-	char *topic;             /* where its answers go */
-	uint8_t last[SIOT_MAX_REQUEST]; /* the request taken last: a redelivery is ignored */
-	size_t last_len;
-	bool early;              /* a message came while none was asked for */
-};
-
-struct mqtt {
-	struct daemon *d;
-	struct config *cfg;      /* the config it started with: broker settings */
-	const struct mqtt_config *mc;
-	struct mosquitto *mosq;
-	struct mqtt_client_settings client;
-	mosquitto_property *connect_props;
-	bool lib_ready;          /* libmosquitto loaded and initialised */
-	pthread_t thread;
-	bool thread_started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;     /* ends the thread's wait between attempts */
-	struct item *head, *tail;
-	unsigned queued, max_queue, dropped_full;
-	int efd;
-	sd_event_source *efd_src;
-	atomic_bool stop;
-	atomic_bool reset_delay; /* a connection was accepted: start backoff again at 1 s */
-	char in_topic[320];
-	char out_prefix[320];    /* PREFIX/DEVICE_ID/out/ */
-	char client_id[64];
-	struct list_node sessions;
-	unsigned n_sessions;
-	bool connected;
-	char state[160];         /* for STATUS= */
-	void (*on_status)(void *userdata); /* the owner's: state changed */
-	void *status_data;
-};
-
-/* ---- the thread ------------------------------------------------------------ */
-
-static void push(struct mqtt *m, struct item *it)
-{
-	uint64_t one = 1;
-	bool full;
-
-	pthread_mutex_lock(&m->lock);
-	full = it->kind == ITEM_MESSAGE && m->queued >= m->max_queue;
-	if (full) {
-		m->dropped_full++;
-	} else {
-		it->next = NULL;
-		if (m->tail)
-			m->tail->next = it;
-		else
-			m->head = it;
-		m->tail = it;
-		m->queued++;
-	}
-	pthread_mutex_unlock(&m->lock);
-	if (full) {
-		free(it->rtopic);
-		free(it);
-	}
-	/* Even when dropped: the loop reports the count. */
-	if (write(m->efd, &one, sizeof(one)) < 0) {
-		/* The counter is not going to overflow; nothing to do. */
-	}
-}
-
-static void push_event(struct mqtt *m, enum item_kind kind, int rc, int err)
-{
-	struct item *it = calloc(1, sizeof(*it));
-
-	if (!it)
-		return;
-	it->kind = kind;
-	it->rc = rc;
-	it->err = err;
-	push(m, it);
-}
-
-static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
-		       const mosquitto_property *props)
-{
-	struct mqtt *m = obj;
-
-	(void)flags;
-	(void)props;
-	if (rc == 0) {
-		atomic_store(&m->reset_delay, true);
-		/* QoS 1; not our own messages back. */
-		mosquitto_subscribe_v5(mosq, NULL, m->in_topic, 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
-	}
-	push_event(m, ITEM_CONNECTED, rc, 0);
-}
-
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
-		       const mosquitto_property *props)
-{
-	struct mqtt *m = obj;
-	bool oversize = msg->payloadlen < 0 || (size_t)msg->payloadlen > SIOT_MAX_REQUEST;
-	size_t len = oversize ? 0 : (size_t)msg->payloadlen;
-	struct item *it = calloc(1, sizeof(*it) + len);
-	void *corr = NULL;
-	uint16_t corr_len = 0;
-	char *rtopic = NULL;
-
-	(void)mosq;
-	if (!it)
-		return;
-	it->kind = ITEM_MESSAGE;
-	it->oversize = oversize;
-	it->retained = msg->retain;
-	it->len = len;
-	if (len)
-		memcpy(it->payload, msg->payload, len);
-	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
-					   false)) {
-		it->corr_len = corr_len;
-		if (corr_len == MQTT_CORR_LEN)
-			memcpy(it->corr, corr, MQTT_CORR_LEN);
-		free(corr);
-	}
-	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rtopic, false))
-		it->rtopic = rtopic;
-	push(m, it);
-}
-
-/* Wait up to seconds, or until told to stop. */
-static void pause_thread(struct mqtt *m, unsigned seconds)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += seconds;
-	pthread_mutex_lock(&m->lock);
-	while (!atomic_load(&m->stop) &&
-	       pthread_cond_timedwait(&m->wake, &m->lock, &until) != ETIMEDOUT)
-		;
-	pthread_mutex_unlock(&m->lock);
-}
-
-/* Connect, serve until the connection is lost, and try again with
- * exponential backoff (1 s, doubling up to a minute; back to 1 s after a
- * connection the broker accepted).  The loop wakes at least twice a second
- * to see whether it should stop; a publish from the event loop wakes it at
- * once (libmosquitto's socket pair). */
-static void *thread_main(void *arg)
-{
-	struct mqtt *m = arg;
-	unsigned delay = 1;
-
-	while (!atomic_load(&m->stop)) {
-		int rc;
-
-		errno = 0;
-		rc = mqtt_client_connect(m->mosq, &m->client, m->mc->host, m->mc->port,
-					 m->connect_props);
-		if (rc == MOSQ_ERR_SUCCESS) {
-			while (!atomic_load(&m->stop) &&
-			       (rc = mosquitto_loop(m->mosq, 500, 1)) == MOSQ_ERR_SUCCESS)
-				;
-			if (atomic_load(&m->stop))
-				break;
-			push_event(m, ITEM_DISCONNECTED, rc, errno);
-		} else {
-			push_event(m, ITEM_CONNECT_FAILED, rc, errno);
-		}
-		if (atomic_exchange(&m->reset_delay, false))
-			delay = 1;
-		pause_thread(m, delay);
-		delay = delay * 2 > MQTT_MAX_DELAY ? MQTT_MAX_DELAY : delay * 2;
-	}
-	return NULL;
-}
 
 /* ---- sessions, on the loop ------------------------------------------------- */
 
@@ -591,8 +392,8 @@ static int setup_client(struct mqtt *m)
 		log_error("mqtt: %s", err);
 		return -EINVAL;
 	}
-	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
-	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	mosquitto_connect_v5_callback_set(m->mosq, mqtt_on_connect);
+	mosquitto_message_v5_callback_set(m->mosq, mqtt_on_message);
 	return 0;
 }
 
@@ -643,7 +444,7 @@ int mqtt_start(struct daemon *d, void (*on_status)(void *userdata), void *userda
 		log_error("mqtt: cannot set up the event source");
 		return -EINVAL;
 	}
-	if ((r = pthread_create(&m->thread, NULL, thread_main, m)) != 0) {
+	if ((r = pthread_create(&m->thread, NULL, mqtt_thread_main, m)) != 0) {
 		log_error("mqtt: cannot start its thread: %s", strerror(r));
 		return -EINVAL;
 	}

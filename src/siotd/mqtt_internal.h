@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the MQTT transport: struct mqtt and the queue between
+ * libmosquitto's thread (mqtt_thread.c) and the loop (mqtt.c).  Nothing
+ * else includes this.
+ */
+#ifndef SIOTD_MQTT_INTERNAL_H
+#define SIOTD_MQTT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+#include "list.h"
+#include "mqtt.h"
+#include "mqtt_client.h"
+
+#define MQTT_CORR_LEN 16
+#define MQTT_MAX_DELAY 60 /* seconds between connection attempts, at most */
+
+enum item_kind { ITEM_MESSAGE, ITEM_CONNECTED, ITEM_DISCONNECTED, ITEM_CONNECT_FAILED };
+
+/* What the thread hands the loop. */
+struct item {
+	struct item *next;
+	enum item_kind kind;
+	int rc;                  /* CONNACK reason, disconnect or error code */
+	int err;                 /* errno, for a failed connect */
+	bool oversize;           /* payload longer than any request: not copied */
+	bool retained;           /* a retained message: not for any session */
+	size_t corr_len;         /* as received (only 16 is valid) */
+	uint8_t corr[MQTT_CORR_LEN];
+	char *rtopic;            /* Response Topic, or NULL */
+	size_t len;
+	uint8_t payload[];
+};
+
+struct mqtt_session {
+	struct list_node node;   /* in m->sessions, newest first */
+	struct mqtt *m;
+	struct conn *c;
+	uint8_t corr[MQTT_CORR_LEN];
+	char hex[2 * MQTT_CORR_LEN + 1];
+	char *topic;             /* where its answers go */
+	uint8_t last[SIOT_MAX_REQUEST]; /* the request taken last: a redelivery is ignored */
+	size_t last_len;
+	bool early;              /* a message came while none was asked for */
+};
+
+struct mqtt {
+	struct daemon *d;
+	struct config *cfg;      /* the config it started with: broker settings */
+	const struct mqtt_config *mc;
+	struct mosquitto *mosq;
+	struct mqtt_client_settings client;
+	mosquitto_property *connect_props;
+	bool lib_ready;          /* libmosquitto loaded and initialised */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;     /* ends the thread's wait between attempts */
+	struct item *head, *tail;
+	unsigned queued, max_queue, dropped_full;
+	int efd;
+	sd_event_source *efd_src;
+	atomic_bool stop;
+	atomic_bool reset_delay; /* a connection was accepted: start backoff again at 1 s */
+	char in_topic[320];
+	char out_prefix[320];    /* PREFIX/DEVICE_ID/out/ */
+	char client_id[64];
+	struct list_node sessions;
+	unsigned n_sessions;
+	bool connected;
+	char state[160];         /* for STATUS= */
+	void (*on_status)(void *userdata); /* the owner's: state changed */
+	void *status_data;
+};
+
+/* The thread's side (mqtt_thread.c): libmosquitto's callbacks, which copy
+ * what arrived into the queue and wake the loop, and the thread itself,
+ * which connects, serves and reconnects with backoff until m->stop. */
+void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
+		     const mosquitto_property *props);
+void mqtt_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+		     const mosquitto_property *props);
+void *mqtt_thread_main(void *arg);
+
+#endif
