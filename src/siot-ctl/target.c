@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "hostport.h"
 #include "keyfile.h"
+#include "utf8.h"
 
 void target_clear(struct target *t)
 {
@@ -240,7 +241,7 @@ unsigned target_check(const struct target *t, enum target_origin origin,
 		      target_problem_fn report, void *userdata)
 {
 	struct check_ctx x = { origin, report, userdata, 0 };
-	const char *n = t->name;
+	const char *n = t->name, *why;
 
 	/* Each format takes the target's name, then what the message names. */
 	if (t->baud >= 0 && !t->serial[0])
@@ -260,6 +261,16 @@ unsigned target_check(const struct target *t, enum target_origin origin,
 
 		if (hostport_mqtt_url(t->mqtt, h, sizeof(h), &p, &tls, err, sizeof(err)) < 0)
 			say(&x, "mqtt", "%.0smqtt %s", "%.0s-M %s", n, err);
+		if (strcmp(t->protocol, "classic") == 0)
+			say(&x, "protocol",
+			    "target \"%s\": protocol \"classic\" cannot go through a broker: it "
+			    "binds no device id, so the request could be forwarded to another device",
+			    "%.0s--protocol classic cannot go through a broker (-M): it binds no device "
+			    "id, so the request could be forwarded to another device",
+			    n);
+		if (t->mqtt_prefix[0] && (why = utf8_topic_problem(t->mqtt_prefix)) != NULL)
+			say(&x, "mqtt_prefix", "%.0smqtt_prefix \"%s\": %s",
+			    "%.0s--mqtt-prefix \"%s\": %s", n, t->mqtt_prefix, why);
 		if (!t->device[0])
 			say(&x, NULL,
 			    "target \"%s\": mqtt needs device (its topics are named after it)",

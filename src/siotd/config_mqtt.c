@@ -6,6 +6,7 @@
 
 #include "config_parse.h"
 #include "hostport.h"
+#include "utf8.h"
 
 static void parse_broker(struct cfg_reader *r, const config_setting_t *s, struct mqtt_config *m)
 {
@@ -41,7 +42,7 @@ void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct
 					    NULL };
 	const config_setting_t *g = config_setting_get_member(root, "mqtt");
 	struct mqtt_config *m;
-	const char *v;
+	const char *v, *why;
 
 	if (!g || !cfg_want_type(r, g, "mqtt", CONFIG_TYPE_GROUP))
 		return;
@@ -61,12 +62,18 @@ void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct
 	}
 	v = cfg_get_string(r, g, "prefix");
 	m->prefix = config_xstrdup(v ? v : "siot");
-	if (!m->prefix[0] || strpbrk(m->prefix, "#+") || m->prefix[0] == '/' ||
-	    m->prefix[strlen(m->prefix) - 1] == '/' || strlen(m->prefix) > 128)
+	if ((why = utf8_topic_problem(m->prefix)) != NULL)
 		cfg_report(r, config_setting_get_member(g, "prefix"),
-			   "mqtt: prefix \"%s\": a topic of up to 128 characters, without + or # "
-			   "and without a / at either end",
-			   m->prefix);
+			   "mqtt: prefix \"%s\": a topic of up to 128 characters of UTF-8, without + "
+			   "or #, control characters, a leading $ or a / at either end (%s)",
+			   m->prefix, why);
+	/* Classic binds no device id: whoever can read one device's topics and
+	 * write another's could hand a client one device's challenge and
+	 * forward its request to the other (siot-protocol(7)). */
+	if (c->params.profile == SIOT_PROFILE_CLASSIC)
+		cfg_report(r, g, "mqtt: protocol \"classic\" cannot be served through a broker: it "
+				 "binds no device id, so a request could be forwarded to another device; "
+				 "use protocol \"v1\"");
 	v = cfg_get_string(r, g, "username");
 	if (v)
 		m->username = config_xstrdup(v);

@@ -295,6 +295,35 @@ class Mqtt(Case):
             self.assertIn(said, p.stderr)
         self.assertEqual(self.ran(), [])
 
+    def test_classic_never_through_a_broker(self):
+        # Classic binds no device id: a request through a broker could be
+        # handed to another device.  Refused on the command line (64), in a
+        # target of the client config (78), and by siotd's config check.
+        p = self.via('--protocol', 'classic', 'send', 'ok')
+        self.assertExit(p, 64)
+        self.assertIn('--protocol classic cannot go through a broker', p.stderr)
+        p = self.via('--mqtt-prefix', '$SYS/x', 'send', 'ok')
+        self.assertExit(p, 64)
+        self.assertIn("--mqtt-prefix \"$SYS/x\": a topic that starts with $ is the broker's own",
+                      p.stderr)
+        cfg = self.path('ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "cab"; mqtt = "mqtt://127.0.0.1:%d"; device = "cab"; '
+                    'protocol = "classic"; key_file = "%s"; } );\n'
+                    % (self.broker.port, self.alice_key_path))
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, '-t', 'cab', 'send', 'ok'])
+        self.assertExit(p, 78)
+        self.assertIn('protocol "classic" cannot go through a broker', p.stderr)
+        conf = self.path('classic.conf')
+        with open(conf, 'w') as f:
+            f.write(self.conf(extra='protocol = "classic";\n'))
+        p = subprocess.run([SIOTD, '--check-config', '-c', conf], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('protocol "classic" cannot be served through a broker', p.stderr)
+        self.assertEqual(self.ran(), [])
+
     def test_cannot_connect_and_no_hello(self):
         port = free_port()
         p = ctl(['-M', 'mqtt://127.0.0.1:%d' % port, '-D', 'dev1', '-i', 'alice', '-k',

@@ -233,6 +233,21 @@ static const struct problem_case problem_cases[] = {
 	  { "1: mqtt: prefix \"/a\": a topic" } },
 	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"a/\"; };\n" CLIENT EXEC_T,
 	  { "1: mqtt: prefix \"a/\": a topic" } },
+	/* Topic text a broker would refuse to subscribe to, or its own. */
+	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"$SYS/x\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: prefix \"$SYS/x\": a topic of up to 128 characters of UTF-8, without + or "
+	    "#, control characters, a leading $ or a / at either end (a topic that starts with "
+	    "$ is the broker's own)" } },
+	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"a\\tb\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: prefix \"a\tb\": a topic" } },
+	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"a\xff\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: prefix \"a\xff\": a topic" } },
+	{ "mqtt = { broker = \"mqtt://b\"; prefix = \"a\xc2\x85\"; };\n" CLIENT EXEC_T,
+	  { "1: mqtt: prefix \"a\xc2\x85\": a topic" } },
+	/* Classic binds no device id: never through a broker. */
+	{ "protocol = \"classic\";\nmqtt = { broker = \"mqtt://b\"; };\n" CLIENT
+	  "commands = ( { name = \"tt\"; exec = [ \"/bin/true\" ]; } );\n",
+	  { "2: mqtt: protocol \"classic\" cannot be served through a broker" } },
 	{ "mqtt = { broker = \"mqtt://b\"; tls_key_file = \"/k\"; };\n" CLIENT EXEC_T,
 	  { "1: mqtt: ca_file, tls_cert_file and tls_key_file are for mqtts://",
 	    "1: mqtt: tls_cert_file and tls_key_file go together" } },

@@ -52,3 +52,28 @@ bool utf8_valid(const uint8_t *s, size_t n)
 	}
 	return true;
 }
+
+const char *utf8_topic_problem(const char *s)
+{
+	size_t n = strlen(s);
+	uint32_t cp;
+
+	if (n == 0 || n > 128)
+		return "it must be 1 to 128 bytes long";
+	if (s[0] == '$')
+		return "a topic that starts with $ is the broker's own";
+	if (s[0] == '/' || s[n - 1] == '/')
+		return "it must not start or end with /";
+	for (size_t i = 0; i < n;) {
+		int len = utf8_decode((const uint8_t *)s + i, n - i, &cp);
+
+		if (len < 0)
+			return "it is not UTF-8";
+		if (cp == '+' || cp == '#')
+			return "+ and # are wildcards, not topic text";
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return "it holds a control character";
+		i += (size_t)len;
+	}
+	return NULL;
+}

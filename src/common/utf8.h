@@ -5,8 +5,8 @@
  * sequences are refused by glibc; code points past U+10FFFF and the old 5-
  * and 6-byte forms, which glibc still accepts, are refused here.
  */
-#ifndef SIOT_CTL_UTF8_H
-#define SIOT_CTL_UTF8_H
+#ifndef SIOT_UTF8_H
+#define SIOT_UTF8_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,5 +17,12 @@
 int utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 /* True when all of s[0..n) is UTF-8. */
 bool utf8_valid(const uint8_t *s, size_t n);
+
+/* What keeps s from being a part of an MQTT topic that siot builds (the
+ * prefix, a device id): NULL when it may be one, which is 1 to 128 bytes of
+ * UTF-8 with no control character (U+0000..U+001F, U+007F..U+009F), no
+ * wildcard (+ or #), no $ at its start (the broker's own topics) and no /
+ * at either end. */
+const char *utf8_topic_problem(const char *s);
 
 #endif
