@@ -67,6 +67,24 @@ int net_rule_parse(const char *text, struct net_rule *rule, char *err, size_t er
 		}
 		rule->prefix = (unsigned)p;
 	}
+	/* Peers are compared as IPv4 when they are v4-mapped (a dual-stack
+	 * socket's ::ffff:a.b.c.d), so such a rule is read as the IPv4 one it
+	 * names: ::ffff:127.0.0.1 is 127.0.0.1, ::ffff:0:0/96 is 0.0.0.0/0. */
+	if (rule->family == AF_INET6 && rule->prefix >= 96 &&
+	    IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)rule->addr)) {
+		memmove(rule->addr, rule->addr + 12, 4);
+		memset(rule->addr + 4, 0, 12);
+		rule->family = AF_INET;
+		rule->prefix -= 96;
+		inet_ntop(AF_INET, rule->addr, addr, sizeof(addr));
+	} else if (rule->family == AF_INET6 && rule->prefix < 96 &&
+		   IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)rule->addr)) {
+		snprintf(err, errlen,
+			 "\"%s\": a v4-mapped network shorter than /96 matches no peer (peers are "
+			 "compared as IPv4): give the IPv4 network, such as 0.0.0.0/0",
+			 text);
+		return -EINVAL;
+	}
 	/* 192.168.1.5/24 is a typo for a host or for its network: say which. */
 	memset(masked, 0, sizeof(masked));
 	memcpy(masked, rule->addr, rule->prefix / 8);

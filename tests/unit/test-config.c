@@ -430,6 +430,24 @@ START_TEST(from_networks)
 	ck_assert_int_eq(net_rule_parse("10.0.0.0/", &r[0], err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(net_rule_parse("10.0.0.0/-1", &r[0], err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(net_rule_parse("/8", &r[0], err, sizeof(err)), -EINVAL);
+	/* v4-mapped entries are the IPv4 rules they name, as peers are. */
+	a = (struct net_addr){ .family = AF_INET, .addr = { 127, 0, 0, 1 } };
+	ck_assert_int_eq(net_rule_parse("::ffff:127.0.0.1", &r[0], err, sizeof(err)), 0);
+	ck_assert_int_eq(r[0].family, AF_INET);
+	ck_assert_uint_eq(r[0].prefix, 32);
+	ck_assert(net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("::ffff:0:0/96", &r[0], err, sizeof(err)), 0);
+	ck_assert_uint_eq(r[0].prefix, 0);
+	ck_assert(net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("::ffff:10.1.0.0/112", &r[0], err, sizeof(err)), 0);
+	ck_assert(!net_rules_match(r, 1, &a));
+	a.addr[0] = 10;
+	a.addr[1] = 1;
+	ck_assert(net_rules_match(r, 1, &a));
+	ck_assert_int_eq(net_rule_parse("::ffff:10.1.0.1/112", &r[0], err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "write 10.1.0.0/16 for the network"), "%s", err);
+	ck_assert_int_eq(net_rule_parse("::ffff:0:0/80", &r[0], err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, "give the IPv4 network"), "%s", err);
 }
 END_TEST
 
