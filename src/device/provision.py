@@ -1,27 +1,47 @@
 #!/usr/bin/env python3
 """Write a device's provisioned secrets as an EEPROM image (provision.h).
 
-  provision.py --key KEYFILE --client-id ID --device-id ID -o eeprom.bin
+  provision.py --key KEYFILE --client-id ID --device-id ID
+               (--avrdude "AVRDUDE OPTIONS" | -o IMAGE)
                [--profile v1|classic] [--wakeup N] [--timeout MS]
                [--size BYTES] [--boot N]
 
 The key file is a siot key file (siot-ctl keygen): hex or base64 on one
-line.  The DRBG seed is 32 fresh bytes from the OS.  The image is --size
-bytes (default 1024, the ATmega328P's EEPROM), erased (0xFF) past the
-layout.  Write it to a board with, for example,
-  avrdude -p m328p -c arduino -P /dev/ttyUSB0 -b 57600 -U eeprom:w:eeprom.bin:r
-(an Uno's bootloader cannot write EEPROM; use an ISP programmer there), or
-give it to tests/firmware's avr-bridge with --eeprom.
+line.  The DRBG seed is 32 fresh bytes from the OS, drawn anew on every
+run.  The image is --size bytes (default 1024, the ATmega328P's EEPROM),
+erased (0xFF) past the layout.
 
-The image holds the key and the seed: keep it as private as the key file.
+An image is single-use.  A board draws its challenges from that seed and
+its boot counter; written to a board a second time, the same image makes
+the board draw the same challenges again, and a request recorded after the
+first writing would run again.  So:
+
+  --avrdude "-p m328p -c usbasp"   writes the EEPROM at once through avrdude
+                                   (-U eeprom:w:-:r, the image on its
+                                   standard input): no image is left on disk.
+  -o IMAGE                         writes the image to a file (0600, replaced
+                                   atomically, never through a symlink) whose
+                                   name says single-use: ".single-use" is put
+                                   before the extension unless the name has it.
+                                   Write it to one board once, then delete it;
+                                   the mps2 board's flash page is such a file.
+
+A firmware update afterwards writes the flash only (-U flash:w:...), with
+the EESAVE fuse set so that a chip erase keeps the EEPROM (README, "A
+firmware update").  The image holds the key and the seed: keep it as
+private as the key file.
 """
 import argparse
 import base64
 import binascii
 import os
 import re
+import shlex
+import stat
 import struct
+import subprocess
 import sys
+import tempfile
 
 MAGIC = b'SIOT'
 VERSION = 1
@@ -46,8 +66,39 @@ def read_key(path):
     return key
 
 
+def single_use_name(path):
+    """path, with ".single-use" before its extension unless its name says so."""
+    head, tail = os.path.split(path)
+    if 'single-use' in tail:
+        return path
+    stem, ext = os.path.splitext(tail)
+    return os.path.join(head, f'{stem}.single-use{ext}')
+
+
+def write_private(path, data):
+    """data into path: 0600 from the start, replaced atomically, never
+    through a symlink (the secrets would land where the link points)."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            sys.exit(f'{path}: a symbolic link; give the real path (provision.py never '
+                     'writes through one)')
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.', prefix='.provision-')
+    try:
+        with os.fdopen(fd, 'wb') as f:  # mkstemp makes it 0600
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def main():
-    ap = argparse.ArgumentParser(description='Write a siot device EEPROM image.')
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--key', required=True)
     ap.add_argument('--client-id', required=True)
     ap.add_argument('--device-id', required=True)
@@ -56,8 +107,13 @@ def main():
     ap.add_argument('--timeout', type=int, default=5000, help='per-HELLO deadline, ms')
     ap.add_argument('--size', type=int, default=1024)
     ap.add_argument('--boot', type=int, default=0, help='the boot counter to start from')
-    ap.add_argument('-o', '--output', required=True)
+    ap.add_argument('-o', '--output',
+                    help='write a single-use image file (its name gets ".single-use")')
+    ap.add_argument('--avrdude', metavar='OPTIONS',
+                    help='write the EEPROM through avrdude with these options, leaving no image')
     a = ap.parse_args()
+    if not a.output and a.avrdude is None:
+        sys.exit('give --avrdude "OPTIONS" (no image left on disk) or -o IMAGE')
     for name in ('client_id', 'device_id'):
         if not ID_RE.match(getattr(a, name)):
             sys.exit(f'--{name.replace("_", "-")}: 1 to 32 of [A-Za-z0-9._-]')
@@ -79,9 +135,18 @@ def main():
     img[173] = a.wakeup
     img[174:176] = struct.pack('<H', a.timeout)
     img[176:208] = os.urandom(32)  # the dummy key
-    fd = os.open(a.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'wb') as f:
-        f.write(img)
+    if a.output:
+        path = single_use_name(a.output)
+        write_private(path, bytes(img))
+        print(path)
+        print(f'provision.py: wrote {path}: single-use; write it to one board once, then '
+              'delete it', file=sys.stderr)
+    if a.avrdude is not None:
+        cmd = ['avrdude'] + shlex.split(a.avrdude) + ['-U', 'eeprom:w:-:r']
+        r = subprocess.run(cmd, input=bytes(img))
+        if r.returncode != 0:
+            sys.exit(f'provision.py: avrdude exited {r.returncode}; the EEPROM may be '
+                     'half written: run this again (a new seed), never an old image')
 
 
 main()

@@ -95,10 +95,11 @@ def key_file(path, raw):
 
 def provision(workdir, key_path, name='ee.bin', profile='v1', wakeup=4, timeout=5000):
     out = os.path.join(workdir, name)
-    subprocess.run([sys.executable, PROVISION, '--key', key_path, '--client-id', CLIENT,
-                    '--device-id', DEVICE, '--profile', profile, '--wakeup', str(wakeup),
-                    '--timeout', str(timeout), '-o', out], check=True)
-    return out
+    r = subprocess.run([sys.executable, PROVISION, '--key', key_path, '--client-id', CLIENT,
+                        '--device-id', DEVICE, '--profile', profile, '--wakeup', str(wakeup),
+                        '--timeout', str(timeout), '-o', out], check=True,
+                       capture_output=True, text=True)
+    return r.stdout.strip()  # the name it wrote: NAME.single-use.bin
 
 
 class Bridge:
