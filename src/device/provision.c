@@ -2,6 +2,7 @@
 /* Reading the provisioned layout (provision.h), the same for every board. */
 #include "provision.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Zero a secret in a way the compiler keeps. */
@@ -57,6 +58,50 @@ int prov_load_key(prov_read_fn read, uint8_t client, struct siot_key *key)
 	rc = siot_key_init(key, SIOT_HASH_SHA256, raw, len);
 	wipe(raw, sizeof(raw));
 	return rc;
+}
+
+/* Copy at offset: its count, and whether its complement matches. */
+static bool boot_copy(prov_read_fn read, uint16_t offset, uint32_t *count)
+{
+	uint8_t b[PROV_BOOT_COPY];
+	uint32_t c = 0, n = 0;
+
+	read(offset, b, sizeof(b));
+	for (int i = 3; i >= 0; i--) {
+		c = c << 8 | b[i];
+		n = n << 8 | b[4 + i];
+	}
+	*count = c;
+	return (c ^ n) == 0xffffffffu;
+}
+
+int prov_boot_next(prov_read_fn read, prov_write_fn write, uint32_t *boot)
+{
+	uint32_t a, b, next, check;
+	bool va = boot_copy(read, PROV_OFF_BOOT_A, &a), vb = boot_copy(read, PROV_OFF_BOOT_B, &b);
+	uint16_t over;
+	uint8_t out[PROV_BOOT_COPY];
+
+	if (!va && !vb)
+		return -1;
+	if (va && (!vb || a >= b)) {
+		next = a + 1;
+		over = PROV_OFF_BOOT_B;
+	} else {
+		next = b + 1;
+		over = PROV_OFF_BOOT_A;
+	}
+	if (next == 0)
+		return -1; /* 2^32 boots: exhausted */
+	for (int i = 0; i < 4; i++) {
+		out[i] = (uint8_t)(next >> (8 * i));
+		out[4 + i] = (uint8_t)(~next >> (8 * i));
+	}
+	write(over, out, sizeof(out));
+	if (!boot_copy(read, over, &check) || check != next)
+		return -1;
+	*boot = next;
+	return 0;
 }
 
 int prov_seed_drbg(prov_read_fn read, uint32_t boot, const uint8_t *entropy, size_t n)

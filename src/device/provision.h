@@ -6,10 +6,10 @@
  *
  *   offset size
  *        0    4  magic "SIOT"
- *        4    1  layout version, 1
+ *        4    1  layout version, 2
  *        5    1  key length, 16 .. 64
- *        6    4  boot counter: incremented before the first challenge
- *                after every reset (PROTOCOL.md, "Serial lines")
+ *        6    4  unused (version 1's boot counter, which a reset in the
+ *                middle of its write could take back)
  *       10   32  the DRBG's seed: secret, random, one per device
  *       42   64  client 0's key (key length bytes used)
  *      106   33  client 0's id, NUL-terminated
@@ -18,16 +18,24 @@
  *      173    1  wake-up length, 1 .. 255
  *      174    2  the per-HELLO timeout in ms (0: 5000)
  *      176   32  the dummy key unknown client ids are scanned with: random
- *      208       end
+ *      208    8  boot counter, copy A: the count, then its complement
+ *      216    8  boot counter, copy B: the same
+ *      224       end
+ *
+ * The boot counter is incremented before the first challenge after every
+ * reset (PROTOCOL.md, "Serial lines").  A copy is valid when its complement
+ * matches; the count is the larger valid one, and the next is written over
+ * the other copy.  A reset in the middle of that write leaves that copy
+ * invalid and the other one as it was, so the counter never goes back, and
+ * the count that was being written was never used to seed the DRBG.
  */
 #ifndef SIOT_PROVISION_H
 #define SIOT_PROVISION_H
 
 #define PROV_MAGIC "SIOT"
-#define PROV_VERSION 1
+#define PROV_VERSION 2
 #define PROV_OFF_VERSION 4
 #define PROV_OFF_KEY_LEN 5
-#define PROV_OFF_BOOT 6
 #define PROV_OFF_SEED 10
 #define PROV_SEED_LEN 32
 #define PROV_OFF_KEY 42
@@ -39,7 +47,10 @@
 #define PROV_OFF_TIMEOUT 174
 #define PROV_OFF_DUMMY 176
 #define PROV_DUMMY_LEN 32
-#define PROV_SIZE 208
+#define PROV_OFF_BOOT_A 208
+#define PROV_OFF_BOOT_B 216
+#define PROV_BOOT_COPY 8
+#define PROV_SIZE 224
 
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +73,15 @@ int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id,
 /* Client 0's key, or the dummy key for SIOT_DEV_DUMMY_KEY, into *key; the
  * raw bytes are wiped.  A siot_dev_board.load_key. */
 int prov_load_key(prov_read_fn read, uint8_t client, struct siot_key *key);
+
+/* A board's writer of its EEPROM or counter page: len bytes at offset. */
+typedef void (*prov_write_fn)(uint16_t offset, const void *in, size_t len);
+
+/* The next boot count: read from the two copies, written over the older
+ * (or torn) one and read back, into *boot.  0, or -1 when neither copy is
+ * valid (not provisioned), the count is exhausted or the write did not
+ * read back.  read and write address PROV_OFF_BOOT_A .. PROV_SIZE. */
+int prov_boot_next(prov_read_fn read, prov_write_fn write, uint32_t *boot);
 
 /* Seed the DRBG with the provisioned seed, personalised with boot, the boot
  * counter the board has already incremented and stored; then mix in

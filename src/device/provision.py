@@ -44,8 +44,8 @@ import sys
 import tempfile
 
 MAGIC = b'SIOT'
-VERSION = 1
-SIZE = 208
+VERSION = 2
+SIZE = 224
 ID_RE = re.compile(r'^[A-Za-z0-9._-]{1,32}$')
 
 
@@ -120,13 +120,15 @@ def main():
     if not 1 <= a.wakeup <= 255:
         sys.exit('--wakeup: 1 .. 255 (a serial line needs a wake-up)')
     if not 0 <= a.timeout <= 65535 or a.size < SIZE:
-        sys.exit('--timeout: 0 .. 65535 ms; --size: at least 208')
+        sys.exit('--timeout: 0 .. 65535 ms; --size: at least 224')
     key = read_key(a.key)
     img = bytearray(b'\xff' * a.size)
     img[0:4] = MAGIC
     img[4] = VERSION
     img[5] = len(key)
-    img[6:10] = struct.pack('<I', a.boot)
+    # Layout version 2: the boot counter as two copies, each with its
+    # complement (provision.h); copy A holds --boot, copy B is erased.
+    img[208:216] = struct.pack('<II', a.boot, a.boot ^ 0xffffffff)
     img[10:42] = os.urandom(32)
     img[42:106] = key.ljust(64, b'\0')
     img[106:139] = a.client_id.encode().ljust(33, b'\0')

@@ -6,13 +6,16 @@
  *
  *   avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty)
  *              [--mcu atmega328p] [--freq 16000000] [--eeprom-out FILE]
- *              [--reset-on-connect] [--boot-delay MS]
+ *              [--reset-on-connect] [--boot-delay MS] [--tear-eeprom AT,LEN,K]
  *
  * --pty offers the UART as a pseudo-terminal instead (siot-ctl -S PATH),
  * printed as "pty PATH".  --reset-on-connect resets the part when a client
  * connects, as opening an Uno's USB serial port does (DTR); --boot-delay
  * then stands for its bootloader: for MS after a reset, bytes sent to the
- * part are lost.
+ * part are lost.  --tear-eeprom resets the part (EEPROM kept) right after
+ * the K-th byte the firmware changes in EEPROM[AT .. AT+LEN), once: a reset
+ * in the middle of a multi-byte write, as a brown-out or a DTR pulse can
+ * cause on a board.
  *
  * It prints, one line each, on standard output:
  *   listening HOST PORT         (or: pty PATH)
@@ -35,6 +38,7 @@
  *   reset cycle=N               after SIGHUP (or a connection with
  *                               --reset-on-connect): the part is reset, its
  *                               EEPROM kept, like a board whose DTR fired
+ *   tear at=A cycle=N           --tear-eeprom's reset, after the byte at A
  * The simulation is held to real time, so the firmware's millisecond clock
  * and a client's timeouts agree.  SIGTERM ends it, writing the EEPROM to
  * --eeprom-out if given.
@@ -265,7 +269,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty) "
 			"[--mcu NAME] [--freq HZ] [--eeprom-out FILE] [--reset-on-connect] "
-			"[--boot-delay MS]\n");
+			"[--boot-delay MS] [--tear-eeprom AT,LEN,K]\n");
 	exit(2);
 }
 
@@ -275,6 +279,7 @@ static struct {
 	const char *mcu;
 	bool reset_on_connect, pty;
 	uint32_t boot_delay_ms;
+	unsigned tear_at, tear_len, tear_k; /* --tear-eeprom; tear_k 0: off */
 } opt = { .mcu = "atmega328p" };
 
 static void parse_args(int argc, char **argv)
@@ -298,6 +303,10 @@ static void parse_args(int argc, char **argv)
 			opt.pty = true;
 		else if (strcmp(a, "--boot-delay") == 0 && i + 1 < argc)
 			opt.boot_delay_ms = (uint32_t)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(a, "--tear-eeprom") == 0 && i + 1 < argc &&
+			 sscanf(argv[++i], "%u,%u,%u", &opt.tear_at, &opt.tear_len, &opt.tear_k) == 3 &&
+			 opt.tear_k > 0 && opt.tear_len <= 64 && opt.tear_at + opt.tear_len <= EEPROM_MAX)
+			continue;
 		else if (a[0] != '-' && !opt.elf)
 			opt.elf = a;
 		else
@@ -378,9 +387,40 @@ static avr_irq_t *wire_up(void)
 	return avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
 }
 
+/* --tear-eeprom: after each instruction, the bytes it watches against what
+ * they held; true (once) when the K-th change has just been made. */
+static bool tear_due(void)
+{
+	static uint8_t was[64];
+	static bool armed, done;
+	static unsigned changes;
+	const uint8_t *now;
+
+	if (!opt.tear_k || done)
+		return false;
+	now = eeprom_bytes() + opt.tear_at;
+	if (!armed) {
+		memcpy(was, now, opt.tear_len);
+		armed = true;
+		return false;
+	}
+	for (unsigned i = 0; i < opt.tear_len; i++) {
+		if (now[i] == was[i])
+			continue;
+		was[i] = now[i];
+		if (++changes == opt.tear_k) {
+			done = true;
+			printf("tear at=%u cycle=%llu\n", opt.tear_at + i,
+			       (unsigned long long)avr->cycle);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Up to 2,000 instructions, keeping the deepest stack seen; exits when the
- * firmware stops. */
-static void run_slice(void)
+ * firmware stops.  True when --tear-eeprom wants the part reset now. */
+static bool run_slice(void)
 {
 	int state = cpu_Running;
 
@@ -388,6 +428,8 @@ static void run_slice(void)
 		uint16_t sp;
 
 		state = avr_run(avr);
+		if (tear_due())
+			return true;
 		sp = sp_now();
 		/* Only with interrupts enabled and SP whole: a frame's SP update
 		 * writes SPH and SPL apart, and in between SP can read up to 255
@@ -402,6 +444,7 @@ static void run_slice(void)
 			state == cpu_Crashed ? "crashed" : "done");
 		exit(1);
 	}
+	return false;
 }
 
 /* Wait for a client or its bytes, at most until real time catches up with
@@ -479,7 +522,10 @@ int main(int argc, char **argv)
 	start_cycle = avr->cycle;
 
 	while (!want_stop) {
-		run_slice();
+		if (run_slice()) {
+			reset_keeping_eeprom(ee_size, opt.boot_delay_ms);
+			continue;
+		}
 		serve_io(lfd, start_us, start_cycle);
 		if (want_reset) {
 			want_reset = 0;

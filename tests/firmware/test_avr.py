@@ -93,11 +93,11 @@ def key_file(path, raw):
     os.chmod(path, 0o600)
 
 
-def provision(workdir, key_path, name='ee.bin', profile='v1', wakeup=4, timeout=5000):
+def provision(workdir, key_path, name='ee.bin', profile='v1', wakeup=4, timeout=5000, boot=0):
     out = os.path.join(workdir, name)
     r = subprocess.run([sys.executable, PROVISION, '--key', key_path, '--client-id', CLIENT,
                         '--device-id', DEVICE, '--profile', profile, '--wakeup', str(wakeup),
-                        '--timeout', str(timeout), '-o', out], check=True,
+                        '--timeout', str(timeout), '--boot', str(boot), '-o', out], check=True,
                        capture_output=True, text=True)
     return r.stdout.strip()  # the name it wrote: NAME.single-use.bin
 
@@ -180,8 +180,15 @@ class Bridge:
         self.reader.join(5)
 
     def boot_counter(self):
+        """The larger of the two valid copies (provision.h, layout 2)."""
         with open(self.eeprom_out, 'rb') as f:
-            return struct.unpack('<I', f.read(10)[6:10])[0]
+            ee = f.read(BOOT_AT + 16)
+        valid = [c for c, n in (struct.unpack('<II', ee[at:at + 8])
+                                for at in (BOOT_AT, BOOT_AT + 8)) if c ^ n == 0xffffffff]
+        return max(valid) if valid else None
+
+
+BOOT_AT = 208  # the boot counter's two copies (provision.h, PROV_OFF_BOOT_A)
 
 
 class RawSerial:
@@ -352,6 +359,41 @@ class Exchanges(Case):
         raw.close()
         b.stop()
         self.assertEqual(b.boot_counter(), 2)  # incremented at each boot
+
+    def test_boot_counter_survives_a_torn_write(self):
+        """A reset between the bytes of the boot counter's write never takes
+        the counter back: the torn copy is invalid and the other one holds
+        the last count, so the next boot counts on from it.  From 255, where
+        a single little-endian copy would read 0 after its first byte went
+        to 256, and so reuse every challenge since counter 1."""
+        ee = provision(self.dir, self.key_path, name='torn.bin', boot=255)
+        b = self.bridge(eeprom=ee)
+        raw = RawSerial(b.port)
+        hello = raw.hello()
+        req = RawSerial.request(self.key, hello, 'led-toggle')
+        m = b.mark()
+        self.assertEqual(raw.exchange(req)[0], 0)  # recorded, and ran once
+        self.assertEqual(b.pins(13, m)[-1][0], 1)
+        raw.close()
+        b.stop()
+        self.assertEqual(b.boot_counter(), 256)
+        first = os.path.join(self.dir, 'at-256.bin')
+        shutil.copy(b.eeprom_out, first)
+        # The next boot writes 257 over 255's copy, changing 4 bytes.  A
+        # reset after each of the first 3 leaves that copy torn; each run
+        # starts from the same EEPROM (at 256).
+        for k in (1, 2, 3):
+            b = self.bridge(eeprom=first, extra=('--tear-eeprom', '%d,16,%d' % (BOOT_AT, k)))
+            raw = RawSerial(b.port)
+            again = raw.hello()  # after the torn boot and its reset
+            self.assertTrue(any(l.startswith('tear at=') for l in b.lines), b.lines)
+            self.assertNotEqual(again[8:40], hello[8:40])
+            m = b.mark()
+            self.assertEqual(raw.exchange(req)[0], 2)  # the replay: refused
+            self.assertEqual(b.pins(13, m), [])
+            raw.close()
+            b.stop()
+            self.assertEqual(b.boot_counter(), 257)
 
     def test_same_eeprom_twice_the_counter_moves_on(self):
         """Two runs from one image: the second boot reads the counter the

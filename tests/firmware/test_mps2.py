@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -91,7 +92,9 @@ class Board:
         self.counter = os.path.join(workdir, 'counter.bin')
         if not os.path.exists(self.counter):
             with open(self.counter, 'wb') as f:
-                f.write(b'\0' * 4)  # an erased counter page reads as 0 here
+                # The layout's two boot counter copies (provision.h): A
+                # holds 0 and its complement, B is erased.
+                f.write(struct.pack('<II', 0, 0xffffffff) + b'\xff' * 8)
         self.events = []  # (monotonic time, LED register)
         self.lock = threading.Lock()
         self.start()
@@ -167,7 +170,7 @@ class Board:
             return
         self.stop_watch = True
         self.watcher.join(2)
-        self.monitor('pmemsave 0x%x 4 %s' % (COUNTER_ADDR, self.counter))
+        self.monitor('pmemsave 0x%x 16 %s' % (COUNTER_ADDR, self.counter))
         try:
             self.monitor('quit')
         except (OSError, AssertionError):

@@ -49,7 +49,11 @@ class Provision(unittest.TestCase):
         self.assertNotEqual(a[SEED], b[SEED])
         self.assertNotEqual(a[176:208], b[176:208])
         self.assertEqual(a[KEY], b[KEY])
-        self.assertEqual(a[6:10], b'\0\0\0\0')  # boot counter 0
+        # Layout 2: the boot counter 0 in copy A with its complement, copy
+        # B erased (invalid), version 1's counter bytes unused.
+        self.assertEqual(a[4], 2)
+        self.assertEqual(a[208:224], b'\0' * 4 + b'\xff' * 12)
+        self.assertEqual(a[6:10], b'\xff' * 4)
 
     def test_file_is_named_single_use_and_private(self):
         path, _ = self.image('ee.bin')

@@ -172,14 +172,19 @@ static struct siot_device dev;
  * emulator; the boot counter alone keeps challenges apart there). */
 static uint8_t leftover[8] __attribute__((section(".noinit")));
 
+static void eeprom_write(uint16_t offset, const void *in, size_t len)
+{
+	eeprom_update_block(in, (void *)(uintptr_t)offset, len);
+}
+
 /* The boot counter, incremented in EEPROM (and read back) before the DRBG
- * is seeded with it, so no two boots share a stream of challenges. */
+ * is seeded with it, so no two boots share a stream of challenges; its two
+ * copies keep it from going back when a reset tears the write. */
 static int seed_drbg(void)
 {
-	uint32_t boot = eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) + 1;
+	uint32_t boot;
 
-	eeprom_update_dword((uint32_t *)PROV_OFF_BOOT, boot);
-	if (eeprom_read_dword((const uint32_t *)PROV_OFF_BOOT) != boot)
+	if (prov_boot_next(eeprom_read, eeprom_write, &boot) < 0)
 		return -1;
 	return prov_seed_drbg(eeprom_read, boot, leftover, sizeof(leftover));
 }

@@ -38,7 +38,7 @@
 #define UART0_RX_IRQ 0
 
 #define PROV_PAGE ((const volatile uint8_t *)0x003FF000u)
-#define COUNTER_PAGE ((volatile uint32_t *)0x003FE000u)
+#define COUNTER_PAGE ((volatile uint8_t *)0x003FE000u)
 
 /* ---- start-up -------------------------------------------------------------- */
 
@@ -191,15 +191,32 @@ static struct siot_dev_config config = {
 };
 static struct siot_device dev;
 
+/* The counter page holds the layout's two boot counter copies
+ * (PROV_OFF_BOOT_A .. PROV_SIZE) at its start. */
+static void counter_read(uint16_t offset, void *out, size_t len)
+{
+	uint8_t *o = out;
+
+	for (size_t i = 0; i < len; i++)
+		o[i] = COUNTER_PAGE[offset - PROV_OFF_BOOT_A + i];
+}
+
+static void counter_write(uint16_t offset, const void *in, size_t len)
+{
+	const uint8_t *p = in;
+
+	for (size_t i = 0; i < len; i++)
+		COUNTER_PAGE[offset - PROV_OFF_BOOT_A + i] = p[i];
+}
+
 /* The boot counter, incremented in its page (and read back) before the DRBG
  * is seeded with it.  A Cortex-M3 has no entropy source here, and QEMU is
  * deterministic: the counter alone keeps boots apart. */
 static int seed_drbg(void)
 {
-	uint32_t boot = *COUNTER_PAGE + 1;
+	uint32_t boot;
 
-	*COUNTER_PAGE = boot;
-	if (*COUNTER_PAGE != boot)
+	if (prov_boot_next(counter_read, counter_write, &boot) < 0)
 		return -1;
 	return prov_seed_drbg(page_read, boot, NULL, 0);
 }

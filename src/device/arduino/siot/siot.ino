@@ -61,6 +61,14 @@ static void eeprom_read(uint16_t offset, void *out, size_t len)
 		o[i] = EEPROM.read(offset + i);
 }
 
+static void eeprom_write(uint16_t offset, const void *in, size_t len)
+{
+	const uint8_t *p = (const uint8_t *)in;
+
+	for (size_t i = 0; i < len; i++)
+		EEPROM.update(offset + i, p[i]);
+}
+
 static int board_load_key(void *, uint8_t client, struct siot_key *key)
 {
 	return prov_load_key(eeprom_read, client, key);
@@ -92,14 +100,10 @@ static bool serving;
 // pin's noise, if any, is mixed in.
 static bool seed_drbg()
 {
-	uint32_t boot, check;
+	uint32_t boot;
 	uint16_t noise = analogRead(A0);
 
-	EEPROM.get(PROV_OFF_BOOT, boot);
-	boot++;
-	EEPROM.put(PROV_OFF_BOOT, boot);
-	EEPROM.get(PROV_OFF_BOOT, check);
-	if (check != boot)
+	if (prov_boot_next(eeprom_read, eeprom_write, &boot) < 0)
 		return false;
 	return prov_seed_drbg(eeprom_read, boot, (const uint8_t *)&noise, sizeof(noise)) == 0;
 }
