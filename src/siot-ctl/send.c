@@ -204,7 +204,19 @@ static void session_close(struct session *s)
 	s->tty = false;
 }
 
-/* Make unread bytes available: >0 bytes in rx, 0 at EOF, -ETIMEDOUT, -errno. */
+/* A serial port whose other end went away (an adapter unplugged, a pty's
+ * master closed): poll says POLLHUP.  A read of 0 without it is no end: a
+ * serial port has no EOF. */
+static bool tty_hung_up(const struct session *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/* Make unread bytes available: >0 bytes in rx, 0 at EOF, -ETIMEDOUT,
+ * SESSION_HUNG_UP for a serial port that hung up, -errno. */
+#define SESSION_HUNG_UP (-ENOLINK)
 static int session_fill(struct session *s)
 {
 	ssize_t n;
@@ -229,8 +241,12 @@ static int session_fill(struct session *s)
 		n = s->tty ? read(s->fd, s->rx, sizeof(s->rx)) : recv(s->fd, s->rx, sizeof(s->rx), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n == 0 && s->tty)
-			continue; /* no carrier to lose: a serial port has no EOF */
+		if (s->tty && ((n < 0 && errno == EIO) || (n == 0 && tty_hung_up(s))))
+			return SESSION_HUNG_UP; /* at once: never a loop of empty reads */
+		if (n == 0 && s->tty) {
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+			continue;
+		}
 		if (n < 0)
 			return errno == ECONNRESET ? 0 : -errno;
 		s->rx_len = (size_t)n;
@@ -338,6 +354,11 @@ static int read_outcome(struct session *s, struct send_outcome *out)
 		return 0;
 	}
 	r = session_read(s, siot_client_feed_response);
+	if (r == SESSION_HUNG_UP)
+		return fail(out, EXIT_NETTIMEOUT,
+			    "the serial port %s hung up after the request was sent; the command may "
+			    "have run on the device",
+			    s->where);
 	if (r == -ETIMEDOUT)
 		return fail(out, EXIT_NETTIMEOUT,
 			    "timed out after %g s waiting for the response of %s; the command may "
@@ -398,6 +419,10 @@ static int wake(struct session *s, struct send_outcome *out)
 		r = session_write(s, wakeup_zeros, o->params.wakeup_length);
 		if (r == -ETIMEDOUT)
 			break;
+		if (r == -EIO && s->tty)
+			return fail(out, EXIT_UNREACHABLE,
+				    "the serial port %s hung up before its HELLO; nothing was sent",
+				    s->where);
 		if (r < 0)
 			return fail(out, EXIT_UNREACHABLE, "sending the wake-up to %s: %s", s->where,
 				    strerror(-r));
@@ -425,6 +450,10 @@ static int skip_noise(struct session *s, struct send_outcome *out)
 		if (r == -ETIMEDOUT)
 			return fail(out, EXIT_NETTIMEOUT, "timed out waiting for the HELLO of %s",
 				    s->where);
+		if (r == SESSION_HUNG_UP)
+			return fail(out, EXIT_UNREACHABLE,
+				    "the serial port %s hung up before its HELLO; nothing was sent",
+				    s->where);
 		if (r == 0)
 			return fail(out, EXIT_UNREACHABLE, "%s closed the connection before its HELLO",
 				    s->where);
@@ -450,6 +479,9 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 
 	*reconnect = false;
 	r = session_read(s, siot_client_feed_hello);
+	if (r == SESSION_HUNG_UP)
+		return fail(out, EXIT_UNREACHABLE,
+			    "the serial port %s hung up before its HELLO; nothing was sent", s->where);
 	if (r == 0 && reused) {
 		*reconnect = true;
 		return 0;
@@ -479,6 +511,11 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 	sodium_memzero(req, sizeof(req));
 	if (r == -ETIMEDOUT)
 		return fail(out, EXIT_NETTIMEOUT, "timed out sending to %s", s->where);
+	if (r == -EIO && s->tty)
+		return fail(out, EXIT_UNREACHABLE,
+			    "the serial port %s hung up before the request went out; the command did "
+			    "not run",
+			    s->where);
 	if (r < 0)
 		return fail(out, EXIT_UNREACHABLE, "sending to %s: %s", s->where, strerror(-r));
 	out->sent = true;

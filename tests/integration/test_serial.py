@@ -178,6 +178,66 @@ class Serial(Case):
         self.assertExit(p, 69)
         self.assertIn('not a serial port', p.stderr)
 
+    def hang_up(self, after_request):
+        """siot-ctl on a pty whose master is closed after the wake-up (or
+        after the request, following a real HELLO): its time and CPU."""
+        master, slave = os.openpty()
+        port = os.ttyname(slave)
+        os.close(slave)
+        got = []
+
+        def read(until):
+            # EIO until siot-ctl has the slave open.
+            try:
+                return os.read(master, 64)
+            except OSError:
+                assert time.monotonic() < until, 'siot-ctl never opened the port'
+                time.sleep(0.01)
+                return b''
+
+        def device():
+            until = time.monotonic() + 10
+            buf = b''
+            while buf.count(b'\0') < 4:
+                buf += read(until)
+            if after_request:
+                hello = b'SIOT' + bytes([1, 1, 32, 32]) + os.urandom(32) + lp(DEVICE.encode())
+                os.write(master, hello)
+                buf = b''
+                while len(buf.lstrip(b'\0')) < 1 + 5 + 32:
+                    buf += read(until)
+                got.append(buf)
+            os.close(master)
+
+        t = threading.Thread(target=device, daemon=True)
+        t.start()
+        before = os.times()
+        start = time.monotonic()
+        p = self.serial(port, 'lamp-on', extra=('-T', '10'))
+        took = time.monotonic() - start
+        after = os.times()
+        t.join(5)
+        cpu = (after.children_user + after.children_system) - (before.children_user +
+                                                               before.children_system)
+        return p, took, cpu, got
+
+    def test_hang_up_ends_the_exchange_at_once(self):
+        # The port hangs up before its HELLO: 69, nothing sent, at once and
+        # without spinning (it polled and read 14,000 times in 1.5 s, then
+        # timed out with 75).
+        p, took, cpu, _ = self.hang_up(after_request=False)
+        self.assertExit(p, 69)
+        self.assertIn('hung up before its HELLO; nothing was sent', p.stderr)
+        self.assertLess(took, 5)
+        self.assertLess(cpu, 1.0)
+        # After the request went out: 75, and the command may have run.
+        p, took, cpu, got = self.hang_up(after_request=True)
+        self.assertEqual(len(got), 1)
+        self.assertExit(p, 75)
+        self.assertIn('hung up after the request was sent; the command may have run', p.stderr)
+        self.assertLess(took, 5)
+        self.assertLess(cpu, 1.0)
+
     def test_usage_errors(self):
         for extra, words in (((['--wakeup-length', '0']), 'needs a wake-up'),
                              ((['--baud', '12345']), 'not a speed'),
