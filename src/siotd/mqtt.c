@@ -190,8 +190,8 @@ static void take_event(struct mqtt *m, const struct item *it)
 	case ITEM_CONNECTED:
 		if (it->rc == 0) {
 			m->connected = true;
-			log_info("mqtt: connected to %s; serving %s", b, m->in_topic);
-			set_state(m, "broker %s connected", b);
+			log_debug("mqtt: %s took the login; subscribing to %s", b, m->in_topic);
+			set_state(m, "broker %s: subscribing to %s", b, m->in_topic);
 		} else {
 			log_error("mqtt: %s refused the connection: %s", b,
 				  mosquitto_reason_string(it->rc));
@@ -199,13 +199,47 @@ static void take_event(struct mqtt *m, const struct item *it)
 				  mosquitto_reason_string(it->rc));
 		}
 		break;
+	case ITEM_SUBSCRIBED:
+		log_info("mqtt: connected to %s; serving %s", b, m->in_topic);
+		set_state(m, "broker %s connected", b);
+		break;
+	case ITEM_SUBSCRIBE_REFUSED: {
+		const char *why = it->rc < 0 ? mosquitto_strerror(-it->rc)
+					     : mosquitto_reason_string(it->rc);
+
+		/* Connected, but nothing would ever arrive: never "serving". */
+		log_error("mqtt: %s refused the subscription to %s: %s; trying again in %u s "
+			  "(the broker must let this login read that topic)",
+			  b, m->in_topic, why, it->delay);
+		set_state(m, "broker %s refused the subscription to %s: %s; retrying", b,
+			  m->in_topic, why);
+		break;
+	}
 	case ITEM_DISCONNECTED:
-		if (m->connected)
+		if (it->reason == MQTT_RC_SESSION_TAKEN_OVER)
+			log_warnx("mqtt: %s ended the connection: another client logged in with "
+				  "siotd's client id %s (session taken over, reason 0x8E); "
+				  "reconnecting with backoff (bind client ids to logins on the broker: "
+				  "see siot.conf(5))",
+				  b, m->client_id);
+		else if (m->connected && it->brief)
+			log_warnx("mqtt: %s ended the connection within %d s of accepting it (%s); "
+				  "reconnecting with backoff.  If another client logs in with siotd's "
+				  "client id %s, bind client ids to logins on the broker (siot.conf(5))",
+				  b, MQTT_STABLE_SECONDS,
+				  it->rc == MOSQ_ERR_ERRNO && it->err ? strerror(it->err)
+								     : mosquitto_strerror(it->rc),
+				  m->client_id);
+		else if (m->connected)
 			log_warnx("mqtt: lost the connection to %s (%s); reconnecting", b,
 				  it->rc == MOSQ_ERR_ERRNO && it->err ? strerror(it->err)
 								     : mosquitto_strerror(it->rc));
 		m->connected = false;
-		set_state(m, "broker %s unreachable; reconnecting", b);
+		if (it->reason == MQTT_RC_SESSION_TAKEN_OVER)
+			set_state(m, "broker %s: another login took client id %s; reconnecting", b,
+				  m->client_id);
+		else
+			set_state(m, "broker %s unreachable; reconnecting", b);
 		break;
 	case ITEM_CONNECT_FAILED:
 		m->connected = false;
@@ -393,6 +427,8 @@ static int setup_client(struct mqtt *m)
 		return -EINVAL;
 	}
 	mosquitto_connect_v5_callback_set(m->mosq, mqtt_on_connect);
+	mosquitto_subscribe_v5_callback_set(m->mosq, mqtt_on_subscribe);
+	mosquitto_disconnect_v5_callback_set(m->mosq, mqtt_on_disconnect);
 	mosquitto_message_v5_callback_set(m->mosq, mqtt_on_message);
 	return 0;
 }

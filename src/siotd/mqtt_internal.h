@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <systemd/sd-event.h>
 
@@ -22,8 +23,19 @@
 
 #define MQTT_CORR_LEN 16
 #define MQTT_MAX_DELAY 60 /* seconds between connection attempts, at most */
+/* A connection that lasted less does not reset the reconnect backoff: a
+ * broker that ends it at once (another login took the client id, say)
+ * must not have siotd reconnecting every second. */
+#define MQTT_STABLE_SECONDS 10
 
-enum item_kind { ITEM_MESSAGE, ITEM_CONNECTED, ITEM_DISCONNECTED, ITEM_CONNECT_FAILED };
+enum item_kind {
+	ITEM_MESSAGE,
+	ITEM_CONNECTED,
+	ITEM_DISCONNECTED,
+	ITEM_CONNECT_FAILED,
+	ITEM_SUBSCRIBED,          /* the broker granted the in-topic */
+	ITEM_SUBSCRIBE_REFUSED,   /* rc: SUBACK's reason (>= 0x80), or -MOSQ_ERR_ */
+};
 
 /* What the thread hands the loop. */
 struct item {
@@ -31,6 +43,9 @@ struct item {
 	enum item_kind kind;
 	int rc;                  /* CONNACK reason, disconnect or error code */
 	int err;                 /* errno, for a failed connect */
+	int reason;              /* a DISCONNECT's reason code from the broker, or 0 */
+	unsigned delay;          /* seconds until the next attempt (subscribe, connect) */
+	bool brief;              /* a connection lost within MQTT_STABLE_SECONDS */
 	bool oversize;           /* payload longer than any request: not copied */
 	bool retained;           /* a retained message: not for any session */
 	size_t corr_len;         /* as received (only 16 is valid) */
@@ -69,7 +84,6 @@ struct mqtt {
 	int efd;
 	sd_event_source *efd_src;
 	atomic_bool stop;
-	atomic_bool reset_delay; /* a connection was accepted: start backoff again at 1 s */
 	char in_topic[320];
 	char out_prefix[320];    /* PREFIX/DEVICE_ID/out/ */
 	char client_id[64];
@@ -79,6 +93,13 @@ struct mqtt {
 	char state[160];         /* for STATUS= */
 	void (*on_status)(void *userdata); /* the owner's: state changed */
 	void *status_data;
+	/* The thread's own: the subscription's backoff and next attempt
+	 * (CLOCK_MONOTONIC seconds, 0 none), and the broker's last DISCONNECT
+	 * reason. */
+	unsigned sub_delay;
+	time_t resub_at;
+	int disconnect_reason;
+	time_t connected_at;
 };
 
 /* The thread's side (mqtt_thread.c): libmosquitto's callbacks, which copy
@@ -88,6 +109,10 @@ void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 		     const mosquitto_property *props);
 void mqtt_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
 		     const mosquitto_property *props);
+void mqtt_on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+		       const int *granted_qos, const mosquitto_property *props);
+void mqtt_on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+			const mosquitto_property *props);
 void *mqtt_thread_main(void *arg);
 
 #endif

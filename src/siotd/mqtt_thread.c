@@ -44,6 +44,14 @@ static void push(struct mqtt *m, struct item *it)
 	}
 }
 
+static time_t now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
 static void push_event(struct mqtt *m, enum item_kind kind, int rc, int err)
 {
 	struct item *it = calloc(1, sizeof(*it));
@@ -53,7 +61,57 @@ static void push_event(struct mqtt *m, enum item_kind kind, int rc, int err)
 	it->kind = kind;
 	it->rc = rc;
 	it->err = err;
+	it->reason = m->disconnect_reason;
+	it->delay = m->sub_delay;
+	it->brief = kind == ITEM_DISCONNECTED && now_s() - m->connected_at < MQTT_STABLE_SECONDS;
 	push(m, it);
+}
+
+/* The subscription failed (rc as ITEM_SUBSCRIBE_REFUSED has it): say so,
+ * and try again after the backoff (1 s, doubling up to a minute). */
+static void subscribe_failed(struct mqtt *m, int rc)
+{
+	m->sub_delay = m->sub_delay ? m->sub_delay : 1;
+	push_event(m, ITEM_SUBSCRIBE_REFUSED, rc, 0);
+	m->resub_at = now_s() + m->sub_delay;
+	m->sub_delay = m->sub_delay * 2 > MQTT_MAX_DELAY ? MQTT_MAX_DELAY : m->sub_delay * 2;
+}
+
+static void subscribe(struct mqtt *m)
+{
+	/* QoS 1; not our own messages back. */
+	int rc = mosquitto_subscribe_v5(m->mosq, NULL, m->in_topic, 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
+
+	m->resub_at = 0;
+	if (rc != MOSQ_ERR_SUCCESS)
+		subscribe_failed(m, -rc);
+}
+
+void mqtt_on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+		       const int *granted_qos, const mosquitto_property *props)
+{
+	struct mqtt *m = obj;
+
+	(void)mosq;
+	(void)mid;
+	(void)props;
+	/* One topic, so one reason code: 0 .. 2 granted, 0x80 and up refused. */
+	if (qos_count < 1 || granted_qos[0] >= 0x80) {
+		subscribe_failed(m, qos_count < 1 ? 0x80 : granted_qos[0]);
+		return;
+	}
+	m->sub_delay = 0;
+	push_event(m, ITEM_SUBSCRIBED, granted_qos[0], 0);
+}
+
+void mqtt_on_disconnect(struct mosquitto *mosq, void *obj, int rc,
+			const mosquitto_property *props)
+{
+	struct mqtt *m = obj;
+
+	(void)mosq;
+	(void)props;
+	m->disconnect_reason = rc;
 }
 
 void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
@@ -61,14 +119,15 @@ void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 {
 	struct mqtt *m = obj;
 
+	(void)mosq;
 	(void)flags;
 	(void)props;
-	if (rc == 0) {
-		atomic_store(&m->reset_delay, true);
-		/* QoS 1; not our own messages back. */
-		mosquitto_subscribe_v5(mosq, NULL, m->in_topic, 1, MQTT_SUB_OPT_NO_LOCAL, NULL);
-	}
+	m->disconnect_reason = 0;
 	push_event(m, ITEM_CONNECTED, rc, 0);
+	if (rc == 0) {
+		m->connected_at = now_s();
+		subscribe(m);
+	}
 }
 
 void mqtt_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
@@ -119,9 +178,12 @@ static void pause_thread(struct mqtt *m, unsigned seconds)
 
 /* Connect, serve until the connection is lost, and try again with
  * exponential backoff (1 s, doubling up to a minute; back to 1 s after a
- * connection the broker accepted).  The loop wakes at least twice a second
- * to see whether it should stop; a publish from the event loop wakes it at
- * once (libmosquitto's socket pair). */
+ * connection the broker accepted, unless it ended because another client
+ * took siotd's client id: then the backoff goes on, so that two clients of
+ * one id do not take it from each other every second).  The loop wakes at
+ * least twice a second to see whether it should stop or subscribe again;
+ * a publish from the event loop wakes it at once (libmosquitto's socket
+ * pair). */
 void *mqtt_thread_main(void *arg)
 {
 	struct mqtt *m = arg;
@@ -136,15 +198,21 @@ void *mqtt_thread_main(void *arg)
 		if (rc == MOSQ_ERR_SUCCESS) {
 			while (!atomic_load(&m->stop) &&
 			       (rc = mosquitto_loop(m->mosq, 500, 1)) == MOSQ_ERR_SUCCESS)
-				;
+				if (m->resub_at && now_s() >= m->resub_at)
+					subscribe(m);
 			if (atomic_load(&m->stop))
 				break;
+			m->resub_at = 0;
 			push_event(m, ITEM_DISCONNECTED, rc, errno);
+			/* Back to 1 s only after a connection that held. */
+			if (m->connected_at && now_s() - m->connected_at >= MQTT_STABLE_SECONDS &&
+			    m->disconnect_reason != MQTT_RC_SESSION_TAKEN_OVER)
+				delay = 1;
+			m->connected_at = 0;
 		} else {
 			push_event(m, ITEM_CONNECT_FAILED, rc, errno);
 		}
-		if (atomic_exchange(&m->reset_delay, false))
-			delay = 1;
+		m->sub_delay = 0;
 		pause_thread(m, delay);
 		delay = delay * 2 > MQTT_MAX_DELAY ? MQTT_MAX_DELAY : delay * 2;
 	}

@@ -82,7 +82,7 @@ class Daemon:
     systemd-socket-activate, the way systemd starts it (Accept=no)."""
 
     def __init__(self, workdir, config_text, mode='listen', port=None, extra=(),
-                 cgroup=None):
+                 cgroup=None, env=None):
         self.workdir = workdir
         self.port = port or free_port()
         self.conf = os.path.join(workdir, 'siot.conf')
@@ -92,6 +92,7 @@ class Daemon:
         self.mode = mode
         self.extra = list(extra)
         self.cgroup = cgroup  # a cgroup v2 folder to start in, as systemd would
+        self.env = env or {}  # more of the environment (NOTIFY_SOCKET, say)
         self.proc = None
 
     def start(self, expect_ready=True):
@@ -105,6 +106,7 @@ class Daemon:
         env.pop('LISTEN_FDS', None)
         env.pop('JOURNAL_STREAM', None)
         env.pop('INVOCATION_ID', None)
+        env.update(self.env)
         join = None
         if self.cgroup:
             # What systemd does for a unit with Delegate=yes: start the

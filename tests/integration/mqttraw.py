@@ -91,15 +91,16 @@ class Message:
 
 
 class MqttRaw:
-    def __init__(self, port, user=None, password=None, timeout=5.0):
+    def __init__(self, port, user=None, password=None, timeout=5.0, client_id=None,
+                 keepalive=30):
         self.sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
         self.buf = b''
         self.pending = []      # PUBLISH messages read while waiting for something else
         self.acks = {}         # packet id -> reason code
         self.next_id = 1
         flags = 0x02 | (0x80 if user else 0) | (0x40 if password else 0)
-        body = string('MQTT') + bytes([5, flags]) + struct.pack('>H', 30) + varint(0)
-        body += string('siot-test-%d' % id(self))
+        body = string('MQTT') + bytes([5, flags]) + struct.pack('>H', keepalive) + varint(0)
+        body += string(client_id or 'siot-test-%d' % id(self))
         if user:
             body += string(user)
         if password:
@@ -107,7 +108,10 @@ class MqttRaw:
         self._send(CONNECT, 0, body)
         kind, _, data = self._read_packet(time.monotonic() + timeout)
         if kind != CONNACK or data[1] != 0:
-            raise ConnectionError('CONNACK %r' % data[:2])
+            self.sock.close()
+            err = ConnectionError('CONNACK %r' % data[:2])
+            err.reason = data[1] if kind == CONNACK and len(data) > 1 else None
+            raise err
 
     def close(self):
         try:

@@ -6,6 +6,7 @@ the real siot-ctl, or mqttraw.MqttRaw for what siot-ctl would never publish
 (replays, duplicates, floods, wrong topics).  The MACs are computed by the
 harness's independent Raw code.
 """
+import glob
 import json
 import os
 import shutil
@@ -294,6 +295,108 @@ class Mqtt(Case):
             self.assertExit(p, code)
             self.assertIn(said, p.stderr)
         self.assertEqual(self.ran(), [])
+
+    def notify_socket(self):
+        """A socket that stands for systemd's notify socket: STATUS= lines."""
+        path = self.path('notify.sock')
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(path)
+        s.setblocking(False)
+        self.addCleanup(s.close)
+        statuses = []
+
+        def read():
+            while True:
+                try:
+                    msg = s.recv(4096).decode()
+                except BlockingIOError:
+                    return statuses
+                statuses.extend(l[7:] for l in msg.split('\n') if l.startswith('STATUS='))
+        return path, read
+
+    def test_refused_subscription_is_reported_and_retried(self):
+        # mosquitto's dynamic security plugin answers a SUBSCRIBE its ACL
+        # does not allow with SUBACK 0x87.  siotd once logged "connected;
+        # serving" whatever the SUBACK said, and never tried again.
+        plugins = glob.glob('/usr/lib/*/mosquitto_dynamic_security.so')
+        if not plugins or not shutil.which('mosquitto_ctrl'):
+            why = 'needs mosquitto\'s dynamic security plugin and mosquitto_ctrl'
+            if os.environ.get('CI') == 'true':
+                self.fail(why)
+            self.skipTest(why)
+        plugin = plugins[0]
+        dynsec = self.path('dynsec.json')
+        subprocess.run(['mosquitto_ctrl', 'dynsec', 'init', dynsec, 'admin', 'adminpw'],
+                       check=True, capture_output=True)
+        b = self.new_broker('dynsec', lines=['allow_anonymous false', 'plugin ' + plugin,
+                                             'plugin_opt_config_file ' + dynsec])
+
+        def ctrl(*args):
+            subprocess.run(['mosquitto_ctrl', '-h', '127.0.0.1', '-p', str(b.port), '-u', 'admin',
+                            '-P', 'adminpw', 'dynsec'] + list(args), check=True,
+                           capture_output=True, timeout=30)
+        ctrl('createClient', 'dev1', '-p', 'devpw')
+        ctrl('createRole', 'device')
+        ctrl('addRoleACL', 'device', 'publishClientSend', 'siot/dev1/out/#', 'allow')
+        ctrl('addClientRole', 'dev1', 'device')
+        ctrl('createClient', 'alice', '-p', 'alicepw')
+        ctrl('createRole', 'client')
+        ctrl('addRoleACL', 'client', 'publishClientSend', 'siot/dev1/in', 'allow')
+        ctrl('addRoleACL', 'client', 'subscribePattern', 'siot/dev1/out/#', 'allow')
+        ctrl('addClientRole', 'alice', 'client')
+        devpass = self.path('dev.pass')
+        with open(devpass, 'w') as f:
+            f.write('devpw\n')
+        os.chmod(devpass, 0o600)
+        sock, statuses = self.notify_socket()
+        d = self.daemon(self.conf('username = "dev1"; password_file = "%s";' % devpass,
+                                  broker='mqtt://127.0.0.1:%d' % b.port),
+                        env={'NOTIFY_SOCKET': sock})
+        self.assertTrue(wait_until(lambda: 'refused the subscription' in d.log(), 10), d.log())
+        self.assertIn('refused the subscription to siot/dev1/in: Not authorized; trying again '
+                      'in 1 s', d.log())
+        self.assertNotIn('serving', d.log())
+        self.assertTrue(wait_until(lambda: any('refused the subscription to siot/dev1/in'
+                                               in s for s in statuses()), 5), statuses())
+        # Allowed now: the next try (1 s, 2 s, ... later) subscribes.
+        ctrl('addRoleACL', 'device', 'subscribeLiteral', 'siot/dev1/in', 'allow')
+        self.assertTrue(wait_until(lambda: 'mqtt: connected' in d.log(), 15), d.log())
+        self.assertTrue(wait_until(lambda: statuses() and 'connected' in statuses()[-1], 5),
+                        statuses())
+        apw = self.path('alice.pass')
+        with open(apw, 'w') as f:
+            f.write('alicepw\n')
+        os.chmod(apw, 0o600)
+        p = self.via('--mqtt-user', 'alice', '--mqtt-password-file', apw, 'send', 'ok', broker=b)
+        self.assertExit(p, 0)
+        self.assertEqual(self.ran(), ['ok'])
+
+    def test_client_id_taken_over_is_logged_and_backed_off(self):
+        # Another login with siotd's client id: the broker ends siotd's
+        # connection.  siotd says what may be the cause, and does not take
+        # the id back every second: over about 8 s of takeovers it
+        # reconnects only a few times (backoff 1, 2, 4 s); it reconnected
+        # once a second, 10 times in 10 s.
+        d = self.device()
+        intruders = 0
+        end = time.monotonic() + 8
+        while time.monotonic() < end and intruders < 40:
+            try:
+                mq = MqttRaw(self.broker.port, client_id='siotd-dev1', keepalive=31)
+                intruders += 1
+                mq.close()
+            except (ConnectionError, OSError):
+                pass
+            time.sleep(0.2)
+        # mosquitto 2.0 closes the old connection without a DISCONNECT
+        # (newer brokers send reason 0x8E, which siotd names as a takeover).
+        self.assertRegex(d.log(), r'ended the connection within 10 s of accepting it .*'
+                                  r'If another client logs in with siotd\'s client id '
+                                  r'siotd-dev1, bind client ids to logins')
+        siotd_connects = len([l for l in self.broker.log().splitlines()
+                              if 'as siotd-dev1 (p5, c1, k30' in l])
+        self.assertGreaterEqual(intruders, 20)
+        self.assertLessEqual(siotd_connects, 5, self.broker.log())
 
     def test_classic_never_through_a_broker(self):
         # Classic binds no device id: a request through a broker could be
