@@ -65,6 +65,8 @@ const char *output_reason(const struct send_outcome *o)
 					"attempts; wait a while and try again"
 		     : o->result == 0 ? "the command or its GPIO line is in use; try again when it "
 					"has finished"
+		     : o->result == 2 ? "the device is over its request rate through the broker "
+					"(mqtt.request_rate); try again in a moment"
 				      : "for a reason this siot-ctl does not know";
 	if (o->outcome == OUTCOME_REJECTED)
 		return o->result == 0 ? "no command that this client may run has this name"

@@ -38,7 +38,9 @@
 #define CONFIG_MAX_BACKOFF_FAILURES 64
 #define CONFIG_MAX_LINES 256
 #define CONFIG_MAX_PULSE 3600.0
-#define CONFIG_DEFAULT_MQTT_SESSIONS 16
+#define CONFIG_DEFAULT_MQTT_SESSIONS 64
+#define CONFIG_DEFAULT_MQTT_RATE 100
+#define CONFIG_MAX_MQTT_RATE 100000
 #define CONFIG_MAX_MQTT_SESSIONS 4096
 /* The shortest durations siot.conf(5) allows, in seconds. */
 #define CONFIG_MIN_TIMEOUT 0.1   /* timeout, a command's timeout */
@@ -108,6 +110,7 @@ struct mqtt_config {
 	char *username, *password_file;
 	char *ca_file, *tls_cert_file, *tls_key_file;
 	unsigned max_sessions;   /* sessions at once, apart from max_connections */
+	unsigned request_rate;   /* requests scanned a second, at most */
 	unsigned keepalive;      /* seconds */
 	int line;
 };

@@ -39,7 +39,7 @@ void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct
 	static const char *const keys[] = { "broker",  "prefix",	 "username",
 					    "password_file", "ca_file",	 "tls_cert_file",
 					    "tls_key_file",  "max_sessions", "keepalive",
-					    NULL };
+					    "request_rate",  NULL };
 	const config_setting_t *g = config_setting_get_member(root, "mqtt");
 	struct mqtt_config *m;
 	const char *v, *why;
@@ -50,6 +50,7 @@ void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct
 	c->mqtt = m;
 	m->line = (int)config_setting_source_line(g);
 	m->max_sessions = CONFIG_DEFAULT_MQTT_SESSIONS;
+	m->request_rate = CONFIG_DEFAULT_MQTT_RATE;
 	m->keepalive = 30;
 	cfg_check_members(r, g, keys, "mqtt");
 	v = cfg_get_string(r, g, "broker");
@@ -93,6 +94,7 @@ void config_load_mqtt(struct cfg_reader *r, const config_setting_t *root, struct
 		cfg_report(r, g, "mqtt: tls_cert_file and tls_key_file go together");
 	cfg_get_uint(r, g, "max_sessions", &m->max_sessions, 1, CONFIG_MAX_MQTT_SESSIONS);
 	cfg_get_uint(r, g, "keepalive", &m->keepalive, 5, 3600);
+	cfg_get_uint(r, g, "request_rate", &m->request_rate, 1, CONFIG_MAX_MQTT_RATE);
 }
 
 void config_free_mqtt(struct mqtt_config *m)

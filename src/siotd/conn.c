@@ -395,6 +395,9 @@ static int handle_request(struct conn *c)
 		return r;
 	request_decide(c->cfg, c->d->limits, &c->src, &c->addr, &c->ex, c->request_time,
 		       &c->decision);
+	if (c->cfg->mqtt && dec->reason != REQUEST_OVER_RATE && dec->reason != REQUEST_BACKING_OFF)
+		limiter_note_scan(c->d->limits, &c->src, c->cfg->mqtt->request_rate,
+				  c->request_time);
 
 	switch (dec->verdict) {
 	case REQUEST_REJECT:
@@ -410,9 +413,13 @@ static int handle_request(struct conn *c)
 			limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
 		log_outcome(c, "busy", request_reason_word(dec->reason),
 			    request_reason_note(dec->reason));
-		/* The result byte says why (siot-protocol(7)): 1 backing off, 0 in use. */
-		return respond(c, SIOT_STATUS_BUSY, dec->reason == REQUEST_BACKING_OFF ? 1 : 0, NULL,
-			       0);
+		/* The result byte says why (siot-protocol(7)): 1 backing off, 2 over
+		 * the broker's request rate, 0 in use. */
+		return respond(c, SIOT_STATUS_BUSY,
+			       dec->reason == REQUEST_BACKING_OFF ? 1
+			       : dec->reason == REQUEST_OVER_RATE ? 2
+								   : 0,
+			       NULL, 0);
 	case REQUEST_RUN:
 		limiter_note_success(c->d->limits, &c->src, dec->client->id, c->request_time);
 		return run(c);

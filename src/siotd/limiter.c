@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "limiter.h"
+#include "usec.h"
 
 #include <errno.h>
 #include <math.h>
@@ -44,6 +45,9 @@ struct limiter {
 	unsigned total;
 	struct running *running;
 	size_t n_running;
+	/* The broker's scan rate (GCRA): when the next scan is due at the
+	 * steady rate; up to a second's worth may come at once. */
+	uint64_t mqtt_scan_tat;
 };
 
 void source_key_from_sockaddr(const struct sockaddr_storage *sa, uid_t uid,
@@ -233,7 +237,11 @@ unsigned limiter_conns_of(const struct limiter *l, const struct source_key *key)
 bool limiter_backing_off(const struct limiter *l, const struct source_key *key,
 			 const char *client_id, uint64_t now)
 {
-	const struct source *s = find(l, key);
+	const struct source *s;
+
+	if (key->family == NET_FAMILY_MQTT)
+		return false; /* anyone may publish anything: see limiter.h */
+	s = find(l, key);
 	const struct pair *p = client_id ? find_pair(l, key, client_id) : NULL;
 
 	return (s && now < s->whole.blocked_until) || (p && now < p->b.blocked_until);
@@ -276,9 +284,12 @@ static void backoff_fail(struct backoff *k, unsigned threshold, const struct bac
 void limiter_note_failure(struct limiter *l, const struct source_key *key, const char *client_id,
 			  const struct backoff_config *b, uint64_t now)
 {
-	struct source *s = find_or_add(l, key, now);
+	struct source *s;
 	struct pair *p;
 
+	if (key->family == NET_FAMILY_MQTT)
+		return; /* a stranger's failure must not back anyone off */
+	s = find_or_add(l, key, now);
 	if (s)
 		s->last_seen = now;
 	if (!client_id) {
@@ -352,4 +363,29 @@ void limiter_command_release(struct limiter *l, const char *name)
 			return;
 		}
 	}
+}
+
+/* The steady interval between scans at rate per second, in usec. */
+static uint64_t scan_interval(unsigned rate)
+{
+	return USEC_PER_SEC / (rate ? rate : 1);
+}
+
+bool limiter_scan_allowed(const struct limiter *l, const struct source_key *key, unsigned rate,
+			  uint64_t now)
+{
+	uint64_t t = scan_interval(rate);
+	uint64_t tat = l->mqtt_scan_tat > now ? l->mqtt_scan_tat : now;
+
+	if (key->family != NET_FAMILY_MQTT)
+		return true;
+	return tat - now <= (uint64_t)(rate ? rate - 1 : 0) * t;
+}
+
+void limiter_note_scan(struct limiter *l, const struct source_key *key, unsigned rate,
+		       uint64_t now)
+{
+	if (key->family != NET_FAMILY_MQTT)
+		return;
+	l->mqtt_scan_tat = (l->mqtt_scan_tat > now ? l->mqtt_scan_tat : now) + scan_interval(rate);
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "netmatch.h"
 
 /* Most sources remembered.  When full, a source with no connection is
  * forgotten: the one seen longest ago (a connection, a failure or a
@@ -60,7 +61,11 @@ unsigned limiter_conns_of(const struct limiter *l, const struct source_key *key)
 
 /* True while key as a whole, or the pair (key, client_id) when client_id
  * is not NULL, is backed off: its requests get BUSY with no candidate
- * computed. */
+ * computed.  Never for the broker (NET_FAMILY_MQTT): a broker does not say
+ * who published, and anyone may claim any id, so a failure there is not
+ * counted (limiter_note_failure ignores it) and cannot back an honest
+ * client off; the broker's cost is bounded by the scan rate below and by
+ * mqtt.max_sessions instead. */
 bool limiter_backing_off(const struct limiter *l, const struct source_key *key,
 			 const char *client_id, uint64_t now);
 /* A failure from key: client_id is the known id it claimed, or NULL. */
@@ -69,6 +74,15 @@ void limiter_note_failure(struct limiter *l, const struct source_key *key, const
 /* A verified request from key as client_id: forget that pair's failures. */
 void limiter_note_success(struct limiter *l, const struct source_key *key, const char *client_id,
 			  uint64_t now);
+
+/* The scan rate through the broker: true when a request from key may be
+ * scanned now at `rate` scans a second (a second's worth may come at once);
+ * always for a source that is not the broker.  limiter_note_scan counts a
+ * scan that was made. */
+bool limiter_scan_allowed(const struct limiter *l, const struct source_key *key, unsigned rate,
+			  uint64_t now);
+void limiter_note_scan(struct limiter *l, const struct source_key *key, unsigned rate,
+		       uint64_t now);
 
 /* True when command `name` may start one more of its max concurrent runs. */
 bool limiter_command_available(const struct limiter *l, const char *name, unsigned max);

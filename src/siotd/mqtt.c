@@ -53,24 +53,36 @@ static void log_message(struct mqtt *m, const char *session, const char *outcome
 	log_unverified("mqtt", now, &l);
 }
 
-/* At max_sessions: end the oldest session that has not sent a request.
- * True when one was ended. */
+/* At max_sessions: end a session that has not sent a request, chosen at
+ * random.  The oldest would do as long as opens are rare; under a flood of
+ * opens it would end every honest session whose client takes longer than
+ * max_sessions / (opens a second) to answer its HELLO.  At random, such a
+ * client keeps its session with probability (1 - 1/max_sessions) per open
+ * that comes in meanwhile: siot.conf(5) gives the figures.  True when one
+ * was ended. */
 static bool evict_waiting(struct mqtt *m)
 {
-	struct list_node *n;
+	struct mqtt_session *victim = NULL;
+	unsigned n = 0, pick;
+	struct list_node *node, *tmp;
 
-	for (n = m->sessions.prev; n != &m->sessions; n = n->prev) {
-		struct mqtt_session *s = list_entry(n, struct mqtt_session, node);
-		struct conn *c = s->c;
+	list_for_each_safe(node, tmp, &m->sessions)
+		n += conn_awaits_request(list_entry(node, struct mqtt_session, node)->c);
+	if (n == 0)
+		return false;
+	pick = randombytes_uniform(n);
+	list_for_each_safe(node, tmp, &m->sessions) {
+		struct mqtt_session *s = list_entry(node, struct mqtt_session, node);
 
-		if (conn_awaits_request(c)) {
-			conn_log_dropped(c, "dropped", "no request yet, ended for a new session at "
-						       "mqtt.max_sessions");
-			conn_finish(c, -ENOSPC);
-			return true;
+		if (conn_awaits_request(s->c) && pick-- == 0) {
+			victim = s;
+			break;
 		}
 	}
-	return false;
+	conn_log_dropped(victim->c, "dropped",
+			 "no request yet, ended for a new session at mqtt.max_sessions");
+	conn_finish(victim->c, -ENOSPC);
+	return true;
 }
 
 static void open_session(struct mqtt *m, const struct item *it, const char *hex)
@@ -114,36 +126,15 @@ static void open_session(struct mqtt *m, const struct item *it, const char *hex)
 
 static void take_message(struct mqtt *m, const struct item *it)
 {
-	char hex[2 * MQTT_CORR_LEN + 1], want[sizeof(m->out_prefix) + sizeof(hex)];
+	char hex[2 * MQTT_CORR_LEN + 1];
 	struct mqtt_session *s;
 	struct conn *c;
 
+	/* (Retained, oversized, or without the session's ids or topic: dropped
+	 * by the thread already, mqtt_thread.c.) */
 	if (m->d->stopping)
 		return;
-	if (it->retained) {
-		/* Kept by the broker from some earlier time: a session's messages
-		 * are never retained (and one would open a session at every
-		 * start). */
-		log_message(m, NULL, "malformed", "a retained message, dropped");
-		return;
-	}
-	if (it->oversize) {
-		log_message(m, NULL, "malformed",
-			    "a message larger than any request, dropped before any MAC");
-		return;
-	}
-	if (it->corr_len != MQTT_CORR_LEN || !it->rtopic) {
-		log_message(m, NULL, "malformed",
-			    "no Response Topic, or Correlation Data that is not 16 bytes");
-		return;
-	}
 	sodium_bin2hex(hex, sizeof(hex), it->corr, MQTT_CORR_LEN);
-	snprintf(want, sizeof(want), "%s%s", m->out_prefix, hex);
-	if (strcmp(it->rtopic, want) != 0) {
-		/* Answering elsewhere would let a publisher aim our replies. */
-		log_message(m, hex, "malformed", "its Response Topic is not PREFIX/DEVICE/out/SESSION");
-		return;
-	}
 	s = find_session(m, it->corr);
 	if (it->len == 0) {
 		if (!s)
@@ -254,11 +245,39 @@ static void take_event(struct mqtt *m, const struct item *it)
 	}
 }
 
+/* What the thread dropped since the loop last looked: the early drops as
+ * unverified lines are (summarised per source), a full queue at most once
+ * every 10 s. */
+static void report_drops(struct mqtt *m, unsigned full, const unsigned early[DROP_KINDS])
+{
+	static const char *const why[DROP_KINDS] = {
+		[DROP_RETAINED] = "a retained message, dropped",
+		[DROP_OVERSIZE] = "a message larger than any request, dropped before any MAC",
+		[DROP_NO_IDS] = "no Response Topic, or Correlation Data that is not 16 bytes",
+		[DROP_WRONG_TOPIC] = "its Response Topic is not PREFIX/DEVICE/out/SESSION",
+	};
+	uint64_t now = 0;
+
+	for (int k = 0; k < DROP_KINDS; k++)
+		if (early[k])
+			log_message(m, NULL, "malformed", why[k]);
+	m->full_unlogged += full;
+	sd_event_now(m->d->event, CLOCK_MONOTONIC, &now);
+	if (m->full_unlogged &&
+	    (!m->full_logged_at || now - m->full_logged_at >= 10 * USEC_PER_SEC)) {
+		log_warnx("mqtt: %u message(s) dropped: more arrived than the loop could take "
+			  "(a flood through the broker?)",
+			  m->full_unlogged);
+		m->full_logged_at = now ? now : 1;
+		m->full_unlogged = 0;
+	}
+}
+
 static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct mqtt *m = userdata;
 	struct item *it, *next;
-	unsigned dropped;
+	unsigned dropped, early[DROP_KINDS];
 	uint64_t v;
 
 	(void)src;
@@ -271,11 +290,10 @@ static int on_wake(sd_event_source *src, int fd, uint32_t revents, void *userdat
 	m->queued = 0;
 	dropped = m->dropped_full;
 	m->dropped_full = 0;
+	memcpy(early, m->dropped_early, sizeof(early));
+	memset(m->dropped_early, 0, sizeof(m->dropped_early));
 	pthread_mutex_unlock(&m->lock);
-	if (dropped)
-		log_warnx("mqtt: %u message(s) dropped: more arrived than the loop could take "
-			  "(a flood through the broker?)",
-			  dropped);
+	report_drops(m, dropped, early);
 	for (; it; it = next) {
 		next = it->next;
 		take_event(m, it);

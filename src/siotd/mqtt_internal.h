@@ -37,6 +37,16 @@ enum item_kind {
 	ITEM_SUBSCRIBE_REFUSED,   /* rc: SUBACK's reason (>= 0x80), or -MOSQ_ERR_ */
 };
 
+/* Messages the thread drops before they reach the queue, by why: none of
+ * them could belong to a session, so none costs a MAC or a queue entry. */
+enum drop_kind {
+	DROP_RETAINED,    /* kept by the broker from some earlier time */
+	DROP_OVERSIZE,    /* longer than any request */
+	DROP_NO_IDS,      /* no Response Topic, or Correlation Data not 16 bytes */
+	DROP_WRONG_TOPIC, /* a Response Topic that is not PREFIX/DEVICE/out/SESSION */
+	DROP_KINDS
+};
+
 /* What the thread hands the loop. */
 struct item {
 	struct item *next;
@@ -46,9 +56,7 @@ struct item {
 	int reason;              /* a DISCONNECT's reason code from the broker, or 0 */
 	unsigned delay;          /* seconds until the next attempt (subscribe, connect) */
 	bool brief;              /* a connection lost within MQTT_STABLE_SECONDS */
-	bool oversize;           /* payload longer than any request: not copied */
-	bool retained;           /* a retained message: not for any session */
-	size_t corr_len;         /* as received (only 16 is valid) */
+	size_t corr_len;         /* 16: the thread dropped every other */
 	uint8_t corr[MQTT_CORR_LEN];
 	char *rtopic;            /* Response Topic, or NULL */
 	size_t len;
@@ -81,6 +89,9 @@ struct mqtt {
 	pthread_cond_t wake;     /* ends the thread's wait between attempts */
 	struct item *head, *tail;
 	unsigned queued, max_queue, dropped_full;
+	unsigned dropped_early[DROP_KINDS]; /* since the loop last looked */
+	uint64_t full_logged_at; /* the loop's: when it last said the queue was full */
+	unsigned full_unlogged;  /* dropped for a full queue since that line */
 	int efd;
 	sd_event_source *efd_src;
 	atomic_bool stop;

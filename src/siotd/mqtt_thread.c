@@ -130,36 +130,78 @@ void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
 	}
 }
 
+/* Count a message dropped here; the first since the loop last looked
+ * wakes it, so that it says so. */
+static void drop(struct mqtt *m, enum drop_kind why)
+{
+	uint64_t one = 1;
+	bool first = true;
+
+	pthread_mutex_lock(&m->lock);
+	for (int k = 0; k < DROP_KINDS; k++)
+		first &= m->dropped_early[k] == 0;
+	m->dropped_early[why]++;
+	pthread_mutex_unlock(&m->lock);
+	if (first && write(m->efd, &one, sizeof(one)) < 0) {
+		/* The counter is not going to overflow; nothing to do. */
+	}
+}
+
+/* Why a message can belong to no session, or DROP_KINDS when it may:
+ * checked here, in the thread, so that a flood of such messages costs no
+ * queue entry, no wake-up and no MAC (siot-protocol(7), MQTT). */
+static enum drop_kind check_message(const struct mqtt *m, const struct mosquitto_message *msg,
+				    const void *corr, uint16_t corr_len, const char *rtopic)
+{
+	char want[sizeof(m->out_prefix) + 2 * MQTT_CORR_LEN + 1];
+	size_t at = strlen(m->out_prefix);
+
+	if (msg->retain)
+		return DROP_RETAINED;
+	if (msg->payloadlen < 0 || (size_t)msg->payloadlen > SIOT_MAX_REQUEST)
+		return DROP_OVERSIZE;
+	if (corr_len != MQTT_CORR_LEN || !rtopic)
+		return DROP_NO_IDS;
+	/* Answering elsewhere would let a publisher aim our replies. */
+	memcpy(want, m->out_prefix, at);
+	sodium_bin2hex(want + at, sizeof(want) - at, corr, MQTT_CORR_LEN);
+	return strcmp(rtopic, want) == 0 ? DROP_KINDS : DROP_WRONG_TOPIC;
+}
+
 void mqtt_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
 	struct mqtt *m = obj;
-	bool oversize = msg->payloadlen < 0 || (size_t)msg->payloadlen > SIOT_MAX_REQUEST;
-	size_t len = oversize ? 0 : (size_t)msg->payloadlen;
-	struct item *it = calloc(1, sizeof(*it) + len);
 	void *corr = NULL;
 	uint16_t corr_len = 0;
 	char *rtopic = NULL;
+	struct item *it = NULL;
+	enum drop_kind why;
 
 	(void)mosq;
-	if (!it)
-		return;
-	it->kind = ITEM_MESSAGE;
-	it->oversize = oversize;
-	it->retained = msg->retain;
-	it->len = len;
-	if (len)
-		memcpy(it->payload, msg->payload, len);
-	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
-					   false)) {
+	if (!mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
+					    false))
+		corr_len = 0;
+	if (!mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rtopic, false))
+		rtopic = NULL;
+	why = check_message(m, msg, corr, corr_len, rtopic);
+	if (why == DROP_KINDS)
+		it = calloc(1, sizeof(*it) + (size_t)msg->payloadlen);
+	if (it) {
+		it->kind = ITEM_MESSAGE;
+		it->len = (size_t)msg->payloadlen;
+		if (it->len)
+			memcpy(it->payload, msg->payload, it->len);
 		it->corr_len = corr_len;
-		if (corr_len == MQTT_CORR_LEN)
-			memcpy(it->corr, corr, MQTT_CORR_LEN);
-		free(corr);
-	}
-	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rtopic, false))
+		memcpy(it->corr, corr, MQTT_CORR_LEN);
 		it->rtopic = rtopic;
-	push(m, it);
+		rtopic = NULL;
+		push(m, it);
+	} else if (why != DROP_KINDS) {
+		drop(m, why);
+	}
+	free(corr);
+	free(rtopic);
 }
 
 /* Wait up to seconds, or until told to stop. */

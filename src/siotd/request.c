@@ -78,6 +78,10 @@ void request_decide(const struct config *cfg, const struct limiter *limits,
 	if (limiter_backing_off(limits, src, d.client ? d.client->id : NULL, now)) {
 		d.verdict = REQUEST_BUSY;
 		d.reason = REQUEST_BACKING_OFF;
+	} else if (cfg->mqtt &&
+		   !limiter_scan_allowed(limits, src, cfg->mqtt->request_rate, now)) {
+		d.verdict = REQUEST_BUSY;
+		d.reason = REQUEST_OVER_RATE;
 	} else if (v1) {
 		scan_v1(cfg, ex, &d);
 	} else {
@@ -106,6 +110,8 @@ const char *request_reason_note(enum request_reason reason)
 		return "";
 	case REQUEST_BACKING_OFF:
 		return "source is backing off";
+	case REQUEST_OVER_RATE:
+		return "over mqtt.request_rate: too many requests through the broker";
 	case REQUEST_AT_CONCURRENCY:
 		return "command at its concurrency limit";
 	case REQUEST_NO_MATCH:
@@ -131,6 +137,8 @@ const char *request_reason_word(enum request_reason reason)
 		return NULL;
 	case REQUEST_BACKING_OFF:
 		return "backing-off";
+	case REQUEST_OVER_RATE:
+		return "over-rate";
 	case REQUEST_AT_CONCURRENCY:
 		return "in-use";
 	case REQUEST_NO_MATCH:

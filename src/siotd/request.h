@@ -7,7 +7,8 @@
  * action, answers).  The order is the security order of ARCHITECTURE.md:
  *
  *   1. a source in backoff, or the pair (source, claimed known id), is
- *      BUSY before any candidate is computed;
+ *      BUSY before any candidate is computed; so is a request through the
+ *      broker over mqtt.request_rate (the broker has no backoff);
  *   2. the client is looked up (v1); an unknown or invalid id is scanned
  *      with the config's secret dummy key, against every command;
  *   3. the scan computes every candidate's tag and compares each in
@@ -17,7 +18,7 @@
  *
  * MACs computed per kind of request (counted in ex->macs), so that timing
  * does not tell which client ids exist or what they may run:
- *   backoff: 0 here (the caller's BUSY response computes one);
+ *   backoff, over the rate: 0 here (the caller's BUSY response computes one);
  *   v1, any id (known, unknown, invalid, restricted or not): every command,
  *     N, under the client's key or the dummy key; whether the client may
  *     run the command that matched is looked at only after the full scan;
@@ -37,6 +38,7 @@ enum request_verdict { REQUEST_RUN, REQUEST_REJECT, REQUEST_BUSY };
 enum request_reason {
 	REQUEST_MATCHED,          /* RUN */
 	REQUEST_BACKING_OFF,      /* BUSY: the source is backing off */
+	REQUEST_OVER_RATE,        /* BUSY: over mqtt.request_rate (the broker) */
 	REQUEST_AT_CONCURRENCY,   /* BUSY: the command runs as often as it may */
 	REQUEST_NO_MATCH,         /* REJECT, classic: no candidate matched */
 	REQUEST_INVALID_ID,       /* REJECT, v1: the id has characters no id has */

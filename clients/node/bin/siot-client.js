@@ -100,6 +100,7 @@ function reasonFor(status, result) {
   if (status === 'busy') {
     if (result === 1) return 'this client or address is backing off after failed attempts; wait a while and try again';
     if (result === 0) return 'the command or its GPIO line is in use; try again when it has finished';
+    if (result === 2) return 'the device is over its request rate through the broker (mqtt.request_rate); try again in a moment';
   } else if (status === 'rejected') {
     if (result === 0) return 'no command that this client may run has this name';
     if (result === 1) return 'this client may not connect from this address';
