@@ -53,6 +53,17 @@ static const char *single_device_flag(const struct target *f)
 					: NULL;
 }
 
+/* Every target's and group's name, none left out. */
+static void print_names(const struct target_names *names)
+{
+	fprintf(stderr, "siot-ctl: its targets:");
+	for (unsigned i = 0; i < names->n; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", names->name[i]);
+	for (unsigned i = 0; i < names->n_groups; i++)
+		fprintf(stderr, "%s %s (group)", i || names->n ? "," : "", names->group[i]);
+	fprintf(stderr, "\n");
+}
+
 /* The target: the config's (when there is one), then the flags on top.
  * Returns 0, an exit status, or -1 when the name is group's (in *group). */
 static int pick_target(const struct options *o, struct target *t, struct target_group *group,
@@ -104,8 +115,7 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 				o->target_name ? o->target_name : "?",
 				o->target_name ? "" : " (set default, or give -t NAME)");
 		if (!near && names->n)
-			fprintf(stderr, "siot-ctl: its targets: %s%s\n", names->name[0],
-				names->n > 1 ? ", ..." : "");
+			print_names(names);
 		return EXIT_CONFIG;
 	}
 	if (r < 0 && r != -ENOENT)

@@ -25,6 +25,7 @@ enum {
 	OPT_JSON,
 	OPT_VERSION,
 	OPT_FORCE,
+	OPT_NEW_KEY,
 	OPT_PARALLEL,
 	OPT_MQTT_USER,
 	OPT_MQTT_PASSWORD_FILE,
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 	fputs("Usage: siot-ctl [OPTIONS] send COMMAND [COMMAND...]\n"
 	      "       siot-ctl keygen [-o FILE]\n"
 	      "       siot-ctl fingerprint -k FILE\n"
-	      "       siot-ctl enroll NAME -H HOST[:PORT] -i ID [-D DEVICE] [--force]\n"
+	      "       siot-ctl enroll NAME -H HOST[:PORT] -i ID [-D DEVICE] [--force] [--new-key]\n"
 	      "       siot-ctl [-c FILE] check\n"
 	      "\n"
 	      "Options:\n"
@@ -73,7 +74,8 @@ static void usage(FILE *f)
 	      "      --parallel N          a group: send to at most N devices at once (default 8)\n"
 	      "  -v, --verbose             a status line for commands that went well too\n"
 	      "  -o, --output FILE         keygen: write the key to FILE\n"
-	      "      --force               enroll: replace a target of that name\n"
+	      "      --force               enroll: replace a target of that name, in place\n"
+	      "      --new-key             enroll: a new key even for a target that has one\n"
 	      "      --version             print the version\n"
 	      "  -h, --help                print this help\n"
 	      "\n"
@@ -235,6 +237,9 @@ static int take(struct options *o, int opt, const char *arg)
 	case OPT_FORCE:
 		o->force = true;
 		return 0;
+	case OPT_NEW_KEY:
+		o->new_key = true;
+		return 0;
 	case OPT_PARALLEL:
 		return parse_int(arg, "--parallel", 1, OPTIONS_MAX_PARALLEL, &o->parallel);
 	case 'H':
@@ -276,8 +281,8 @@ static int subcommand(int argc, char **argv, struct options *o)
 		o->enroll_name = argv[optind];
 		return -1;
 	}
-	if (o->force) {
-		fprintf(stderr, "siot-ctl: --force is for enroll\n");
+	if (o->force || o->new_key) {
+		fprintf(stderr, "siot-ctl: %s is for enroll\n", o->force ? "--force" : "--new-key");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(sub, "fingerprint"))
@@ -343,6 +348,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "new-key", no_argument, NULL, OPT_NEW_KEY },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },

@@ -20,6 +20,7 @@ struct options {
 	bool json;
 	bool verbose;              /* -v: a status line for OK commands too */
 	bool force;                /* enroll --force */
+	bool new_key;              /* enroll --new-key */
 	const char *enroll_name;   /* enroll's NAME */
 	bool port_in_host;         /* -H gave HOST:PORT */
 	bool port_flag;            /* -p was given */

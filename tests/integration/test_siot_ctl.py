@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import SIOT_CTL, Case, ctl, wait_until, write_key, write_script
+from harness import SIOT_CTL, SIOTD, Case, ctl, free_port, wait_until, write_key, write_script
 
 
 class FakeServer:
@@ -778,7 +778,7 @@ class Ctl(Case):
         """siot-ctl enroll NAME: a key beside the client config, the target
         block added to the file as text (comments and the rest kept), the
         device-side steps printed; the same name again is refused unless
-        --force, which keeps the old block and key aside."""
+        --force, which replaces it in place and keeps its key."""
         def read(path):
             with open(path) as f:
                 return f.read()
@@ -789,13 +789,14 @@ class Ctl(Case):
         p = ctl(['enroll', 'bench', '-H', '127.0.0.1:%d' % d.port, '-i', 'alice', '-D',
                  'testdev'], env=env)
         self.assertExit(p, 0)
-        key = os.path.join(os.path.dirname(cfg), 'bench.key')
+        key = os.path.join(os.path.dirname(cfg), 'bench-alice.key')
         self.assertEqual(stat.S_IMODE(os.stat(key).st_mode), 0o600)
         fp = ctl(['fingerprint', '-k', key]).stdout.split()[0]
         self.assertIn('Created %s (%s)' % (key, fp), p.stdout)
-        self.assertIn('install -m 0640 -o root -g siot bench.key /etc/siot/keys/alice.key',
-                      p.stdout)
-        self.assertIn('{ id = "alice"; key_file = "/etc/siot/keys/alice.key"; },', p.stdout)
+        self.assertIn('install -D -m 0640 -o root -g siot bench-alice.key '
+                      '/etc/siot/keys/alice.key', p.stdout)
+        self.assertIn('{ id = "alice"; key_file = "/etc/siot/keys/alice.key"; }', p.stdout)
+        self.assertIn('device_id = "testdev";', p.stdout)
         # The device side, as printed: this test's siotd knows alice by the
         # key in alice.key; give it the enrolled one.
         with open(key, 'rb') as src, open(self.alice_key_path, 'wb') as dst:
@@ -830,17 +831,24 @@ class Ctl(Case):
         self.assertExit(p, 73)
         self.assertIn('already has a target "bench" (--force replaces it', p.stderr)
         self.assertEqual(read(cfg), text)
-        p = ctl(['enroll', 'bench', '-H', '127.0.0.1', '-p', str(d.port), '-i', 'alice',
+        with open(key) as f:
+            key_text = f.read()
+        p = ctl(['enroll', 'bench', '-H', '127.0.0.2', '-p', str(d.port), '-i', 'alice',
                  '--force'], env=env)
         self.assertExit(p, 0)
-        self.assertRegex(p.stdout, r'the old target is kept as "bench\.replaced-\d{8}-\d{6}"')
-        aside = [n for n in os.listdir(os.path.dirname(cfg)) if n.startswith('bench.key.replaced-')]
-        self.assertEqual(len(aside), 1)
-        self.assertIn('key_file = "%s"' % os.path.join(os.path.dirname(cfg), aside[0]),
-                      read(cfg))
+        # In place, under the same name, with the same key; the file as it
+        # was beside it, and no extra target.
+        self.assertIn('Kept %s' % key, p.stdout)
+        with open(key) as f:
+            self.assertEqual(f.read(), key_text)
+        m = re.search(r'Replaced target "bench" in (\S+) \(the file as it was: (\S+)\)', p.stdout)
+        self.assertTrue(m, p.stdout)
+        self.assertEqual(read(m.group(2)), text)
         p = ctl(['check'], env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertRegex(p.stdout, r'bench\.replaced-')
+        self.assertIn('127.0.0.2', p.stdout)
+        self.assertNotIn('replaced', p.stdout)
+        self.assertEqual(read(cfg).count('name = "bench"'), 1)
 
         # A file with problems is not edited; a usage error is 64.
         with open(cfg, 'w') as f:
@@ -853,6 +861,169 @@ class Ctl(Case):
         self.assertExit(ctl(['enroll', 'bad name', '-H', 'h', '-i', 'alice'], env=env), 64)
         self.assertExit(ctl(['enroll', '-H', 'h', '-i', 'alice'], env=env), 64)
         self.assertExit(ctl(['--force', 'send', 'ok'], env=env), 64)
+
+    def test_enroll_steps_make_a_working_device(self):
+        """The steps enroll prints, followed as printed on a fresh device
+        config: the key installed, the device id, client and command put in
+        siot.conf, the config checked, siotd (re)started, and the printed
+        send works.  (Paths under /etc are taken under this test's folder,
+        the key's group is this user's when there is no group siot, and the
+        harness starts siotd where step 3 asks systemd to.)  The steps once
+        left out the device id and the command, and ended with a reload
+        that fails while a socket-activated siotd is not running."""
+        import grp
+        home = self.path('steps-home')
+        cfg = os.path.join(home, '.config', 'siot', 'siot-ctl.conf')
+        env = {'SIOT_CTL_CONFIG': cfg}
+        port = free_port()
+        p = ctl(['enroll', 'shed', '-H', '127.0.0.1:%d' % port, '-i', 'alice'], env=env)
+        self.assertExit(p, 0)
+        out = p.stdout
+        root = self.path('device-root')
+        os.makedirs(root)
+        etc = lambda t: t.replace('/etc/', root + '/etc/')
+        install = [l.strip() for l in out.splitlines() if l.strip().startswith('install ')]
+        self.assertEqual(len(install), 1, out)
+        argv = etc(install[0]).split()
+        try:
+            grp.getgrnam('siot')
+        except KeyError:
+            argv[argv.index('-g') + 1] = grp.getgrgid(os.getgid()).gr_name
+        subprocess.run(argv, cwd=os.path.dirname(cfg), check=True)
+        # Step 2's lines, from "device_id" to the end of the commands list.
+        lines = out.splitlines()
+        first = next(i for i, l in enumerate(lines) if l.strip().startswith('device_id'))
+        last = next(i for i in range(first, len(lines)) if lines[i].strip() == ');' and
+                    any('commands' in l for l in lines[first:i]))
+        conf = os.path.join(root, 'etc', 'siot.conf')
+        with open(conf, 'w') as f:
+            f.write(etc('\n'.join(l[3:] for l in lines[first:last + 1])) + '\n')
+        with open(conf) as f:
+            self.assertIn('device_id = "shed";', f.read())
+        check = [l.strip() for l in lines if 'siotd --check-config' in l]
+        self.assertEqual(check, ['siotd --check-config && systemctl try-reload-or-restart '
+                                 'siotd.service'])
+        c = subprocess.run([SIOTD, '--check-config', '-c', conf], capture_output=True, text=True)
+        self.assertEqual(c.returncode, 0, c.stderr + c.stdout)
+        with open(conf) as f:
+            d = self.daemon(f.read(), port=port)
+        send = [l.split(': ', 1)[1] for l in lines if l.startswith('Then here: ')]
+        self.assertEqual(send, ['siot-ctl -t shed send hello'])
+        p = ctl(send[0].split()[1:], env=env)
+        self.assertExit(p, 0)
+        self.assertIn('hello from shed', p.stdout)
+        self.assertIn('outcome=ok', d.log())
+
+    def test_enroll_force_on_a_host_first_block(self):
+        """--force finds the target by its name setting: in a block written
+        host first, whose host is also its name, only that target changes,
+        its key is kept, the default still names it, and the other target
+        that has the same host stays as it was.  Text search once renamed the
+        host instead, and left a new key with the file unchanged."""
+        d = self.path('force')
+        os.makedirs(d)
+        cfg = os.path.join(d, 'siot-ctl.conf')
+        key = os.path.join(d, 'garage.key')
+        write_key(key)
+        with open(key) as f:
+            key_text = f.read()
+        text = ('default = "garage";\n'
+                'targets = (\n'
+                '  { host = "garage"; name = "garage"; id = "alice"; key_file = "%s"; },\n'
+                '  { name = "cabin"; host = "garage"; id = "alice"; key_file = "%s"; }\n'
+                ');\n' % (key, key))
+        with open(cfg, 'w') as f:
+            f.write(text)
+        os.chmod(cfg, 0o600)
+        env = {'SIOT_CTL_CONFIG': cfg}
+        p = ctl(['enroll', 'garage', '-H', 'garage2', '-i', 'alice', '--force'], env=env)
+        self.assertExit(p, 0)
+        with open(key) as f:
+            self.assertEqual(f.read(), key_text)
+        self.assertEqual(sorted(os.listdir(d))[:2], ['garage.key', 'siot-ctl.conf'])
+        p = ctl(['check'], env=env)
+        self.assertExit(p, 0)
+        self.assertRegex(p.stdout, r'\n  garage +garage2 +\(default\)\n')
+        self.assertRegex(p.stdout, r'\n  cabin +garage\n')
+        # --new-key: a key in a file of its own; the old one is left alone.
+        p = ctl(['enroll', 'garage', '-H', 'garage3', '-i', 'alice', '--force', '--new-key'],
+                env=env)
+        self.assertExit(p, 0)
+        self.assertIn('Created %s' % os.path.join(d, 'garage-alice.key'), p.stdout)
+        with open(key) as f:
+            self.assertEqual(f.read(), key_text)
+
+    def test_enroll_through_a_symlink(self):
+        """A symlinked siot-ctl.conf is edited where it points; the link
+        stays a link.  A link to nothing is refused, and nothing is made."""
+        real_dir, link_dir = self.path('real'), self.path('links')
+        os.makedirs(real_dir)
+        os.makedirs(link_dir)
+        real = os.path.join(real_dir, 'devices.conf')
+        with open(real, 'w') as f:
+            f.write('# mine\n')
+        os.chmod(real, 0o600)
+        link = os.path.join(link_dir, 'siot-ctl.conf')
+        os.symlink(real, link)
+        p = ctl(['enroll', 'pump', '-H', 'pump.lan', '-i', 'alice'], env={'SIOT_CTL_CONFIG': link})
+        self.assertExit(p, 0)
+        self.assertTrue(os.path.islink(link))
+        with open(real) as f:
+            self.assertIn('name = "pump"', f.read())
+        self.assertTrue(os.path.exists(os.path.join(real_dir, 'pump-alice.key')))
+        gone = os.path.join(link_dir, 'gone.conf')
+        os.symlink(os.path.join(real_dir, 'nothing.conf'), gone)
+        p = ctl(['enroll', 'well', '-H', 'well.lan', '-i', 'alice'], env={'SIOT_CTL_CONFIG': gone})
+        self.assertExit(p, 78)
+        self.assertIn('symbolic link to a file that is not there', p.stderr)
+        self.assertTrue(os.path.islink(gone))
+        self.assertFalse(os.path.exists(os.path.join(real_dir, 'nothing.conf')))
+        self.assertFalse([n for n in os.listdir(real_dir) if n.startswith('well')])
+
+    def test_broken_config_with_a_complete_command_line(self):
+        """-H, -i and -k give everything a send needs: a config with any
+        problem, syntax or not, is warned about and the send goes on (69
+        here: nothing listens); one with unsafe permissions is still
+        refused (78), as siot-ctl(1) says."""
+        port = free_port()
+        flags = ['-H', '127.0.0.1:%d' % port, '-i', 'alice', '-k', self.alice_key_path, '-T',
+                 '2', 'send', 'ok']
+        for text, said in (
+                ('targets = ( { name = "a"; host = "h"; }\n', 'syntax error'),
+                ('targets = ( { name = "a"; host = "h"; baud = 9600; } );\n',
+                 'baud is for a serial port'),
+                ('targets = ( { name = "a"; host = "h"; } );\n'
+                 'groups = ( { name = "g"; targets = [ "nope" ]; } );\n', 'no target named'),
+                ('default = "zz";\ntargets = ( { name = "a"; host = "h"; } );\n',
+                 'no such target or group'),
+                ('targets = ( { name = "a"; host = "h"; id = "bad id"; } );\n', 'use 1 to 32')):
+            with self.subTest(text=text):
+                cfg = self.path('broken.conf')
+                with open(cfg, 'w') as f:
+                    f.write(text)
+                os.chmod(cfg, 0o600)
+                p = ctl(['-c', cfg] + flags)
+                self.assertExit(p, 69)
+                self.assertIn('warning: %s:' % cfg, p.stderr)
+                self.assertIn(said, p.stderr)
+                self.assertIn('ignored: -H/-U, -i and -k give everything needed', p.stderr)
+                os.chmod(cfg, 0o622)
+                p = ctl(['-c', cfg] + flags)
+                self.assertExit(p, 78)
+                self.assertIn('writable by group and others', p.stderr)
+
+    def test_no_default_lists_every_target(self):
+        """No default and no -t: the message names every target and group,
+        never a few followed by '...'."""
+        cfg = self.path('many.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = (\n%s\n);\ngroups = ( { name = "all"; targets = [ "t0", "t1" ]; } );\n'
+                    % ',\n'.join('{ name = "t%d"; host = "h"; }' % i for i in range(12)))
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, 'send', 'ok'])
+        self.assertExit(p, 78)
+        self.assertIn('its targets: %s, all (group)\n' % ', '.join('t%d' % i for i in range(12)),
+                      p.stderr)
 
     def test_enroll_edits_every_shape_of_file(self):
         """An empty targets list, a file with no targets list, and comments
@@ -872,7 +1043,7 @@ class Ctl(Case):
             with self.subTest(shape=shape):
                 with open(cfg, 'w') as f:
                     f.write(shape)
-                key = self.path('n%d.key' % i)
+                key = self.path('n%d-alice.key' % i)
                 p = ctl(['enroll', 'n%d' % i, '-H', '127.0.0.1:1', '-i', 'alice'], env=env)
                 if shape.startswith('targets = ['):
                     # An array, not a list: refused, and the file is as it was.
@@ -887,8 +1058,8 @@ class Ctl(Case):
                 # Take the new block out again: what is left is the file as
                 # it was, but for a comma after the entry that was last and
                 # the space around it.
-                block = re.compile(r'\n  \{ name = "n%d";[^\n]*\n[^\n]*# siot-ctl enroll, '
-                                   r'[0-9-]+' % i)
+                block = re.compile(r'\n  \{ # siot-ctl enroll, [0-9-]+\n    name = "n%d";'
+                                   r'[^\n]*\n[^\n]*\}' % i)
                 self.assertEqual(len(block.findall(text)), 1, text)
                 rest = block.sub('', text)
                 squash = lambda t: ''.join(t.replace(',', '').split())
