@@ -275,13 +275,18 @@ export function findResult(ex, key, status, sealed, tag) {
   if (tag.length !== want) return -1;
   const len = HASHES[hash].length;
   const macs = candidateMacsBatched(hash, key, prefix) ?? candidateMacsEach(hash, key, prefix);
-  let found = -1;
+  // No early exit: every candidate is computed and compared, and which one
+  // matched is kept with integer masks, not a branch (a conditional here
+  // could be compiled to a jump whose timing says which result matched;
+  // that byte is not sent, so that nobody on the wire learns it).
+  // `found` holds r + 1 of the match, 0 for none.
+  let found = 0;
   for (let r = 0; r < 256; r++) {
     const eq = timingSafeEqual(macs.subarray(r * len, r * len + want), tag);
-    // No early exit: every candidate is computed and compared.
-    found = eq ? r : found;
+    const mask = -(+eq); // -1 when equal, 0 when not
+    found = (found & ~mask) | ((r + 1) & mask);
   }
-  return found;
+  return found - 1;
 }
 
 /**

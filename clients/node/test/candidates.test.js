@@ -69,3 +69,15 @@ test('findResult finds every result of an OK response without output, and only i
     assert.equal(findResult(exchange, key, 1, Buffer.alloc(0), tag), -1, `result ${r}, status 1`);
   }
 });
+
+test('findResult keeps the match without a branch on it', () => {
+  // Which result matched must not show in the search's timing: the loop
+  // compares all 256 candidates and folds the match in with integer masks.
+  const src = findResult.toString();
+  const loop = src.slice(src.indexOf('for (let r = 0; r < 256'), src.lastIndexOf('return'));
+  assert.ok(loop.includes('timingSafeEqual'), loop);
+  for (const branch of ['?', 'if (', 'if(', '&&', '||', 'break', 'return']) {
+    assert.ok(!loop.includes(branch), `${branch} in the search loop:\n${loop}`);
+  }
+});
+
