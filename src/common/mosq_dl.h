@@ -43,7 +43,8 @@
 	X(mosquitto_threaded_set)                                                               \
 	X(mosquitto_tls_set)                                                                    \
 	X(mosquitto_unsubscribe_v5)                                                             \
-	X(mosquitto_username_pw_set)
+	X(mosquitto_username_pw_set)                                                            \
+	X(mosquitto_want_write)
 
 #define MOSQ_DL_DECLARE(f) extern __typeof__(f) *mosq_dl_##f;
 MOSQ_DL_FUNCTIONS(MOSQ_DL_DECLARE)
@@ -81,6 +82,7 @@ int mosq_dl_load(char *err, size_t errlen);
 #define mosquitto_tls_set mosq_dl_mosquitto_tls_set
 #define mosquitto_unsubscribe_v5 mosq_dl_mosquitto_unsubscribe_v5
 #define mosquitto_username_pw_set mosq_dl_mosquitto_username_pw_set
+#define mosquitto_want_write mosq_dl_mosquitto_want_write
 #endif
 
 #endif

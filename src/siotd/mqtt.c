@@ -511,6 +511,19 @@ int mqtt_start(struct daemon *d, void (*on_status)(void *userdata), void *userda
  * answers: left to the process's end, and reachable (no leak reported). */
 static struct mqtt *left_running;
 
+/* At a stop, responses may still sit in libmosquitto's queue (an action
+ * that finished while siotd was stopping): give its thread up to a second
+ * to write them before it is told to stop, and say so when it could not. */
+static void drain(struct mqtt *m)
+{
+	for (int i = 0; i < 200 && m->connected && mosquitto_want_write(m->mosq); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	if (m->connected && mosquitto_want_write(m->mosq))
+		log_warnx("mqtt: stopping with messages not yet written to %s: a response in them "
+			  "is lost (its action ran; the client reports a timeout)",
+			  m->mc->broker);
+}
+
 void mqtt_stop(struct daemon *d)
 {
 	struct mqtt *m = d->mqtt;
@@ -522,6 +535,7 @@ void mqtt_stop(struct daemon *d)
 	if (m->thread_started) {
 		struct timespec until;
 
+		drain(m);
 		atomic_store(&m->stop, true);
 		pthread_mutex_lock(&m->lock);
 		pthread_cond_broadcast(&m->wake);

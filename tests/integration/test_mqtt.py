@@ -512,6 +512,24 @@ class Mqtt(Case):
         self.assertGreaterEqual(intruders, 20)
         self.assertLessEqual(siotd_connects, 5, self.broker.log())
 
+    def test_response_queued_at_sigterm_is_sent(self):
+        """SIGTERM while a session's action runs: siotd waits for it, and
+        its response reaches the client through the broker before siotd
+        disconnects (the stop waits for libmosquitto to write what is
+        queued, a bounded time)."""
+        d = self.device()
+        cmd = [SIOT_CTL, '-M', 'mqtt://127.0.0.1:%d' % self.broker.port, '-D', 'dev1', '-i',
+               'alice', '-k', self.alice_key_path, '-T', '20', 'send', 'slow']
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertTrue(wait_until(lambda: self.ran() == ['slow'], 10))
+        d.signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 0, err)
+        d.proc.wait(10)
+        self.assertIn('command=slow outcome=ok', d.log())
+        self.assertIn('stopped', d.log())
+
     def test_classic_never_through_a_broker(self):
         # Classic binds no device id: a request through a broker could be
         # handed to another device.  Refused on the command line (64), in a
