@@ -20,6 +20,8 @@ import unittest
 
 SIOTD = os.environ.get('SIOTD', 'siotd')
 SIOT_CTL = os.environ.get('SIOT_CTL', 'siot-ctl')
+SOURCE_ROOT = os.environ.get('SOURCE_ROOT', os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 SOCKET_ACTIVATE = shutil.which('systemd-socket-activate') or '/usr/bin/systemd-socket-activate'
 
 STATUS = {'ok': 0, 'failed': 1, 'rejected': 2, 'busy': 3, 'timeout': 4, 'error': 5}

@@ -19,9 +19,9 @@ import subprocess
 import time
 import unittest
 
-from harness import SIOT_CTL, SIOTD, Case, Daemon, Raw, ctl, free_port, gone, wait_until, \
-    write_key, write_script
-from mqttraw import MOSQUITTO, Broker, MqttRaw
+from harness import SIOT_CTL, SIOTD, SOURCE_ROOT, Case, Daemon, Raw, ctl, free_port, gone, \
+    wait_until, write_key, write_script
+from mqttraw import MOSQUITTO, Broker, MqttRaw, port_open
 
 HAVE_MOSQUITTO = os.path.exists(MOSQUITTO)
 MQTT_FLOOD = os.environ.get('MQTT_FLOOD', 'mqtt-flood')
@@ -529,6 +529,104 @@ class Mqtt(Case):
         d.proc.wait(10)
         self.assertIn('command=slow outcome=ok', d.log())
         self.assertIn('stopped', d.log())
+
+    def test_readme_broker_configuration(self):
+        """The README's broker set-up, typed as written: the CA and the
+        broker's certificate (openssl), the logins (mosquitto_passwd), the
+        ACL, the files' owners and modes, and the configuration, run by a
+        real mosquitto with TLS; then a device and a client configured as
+        the README says talk through it.  Its use_username_as_clientid
+        keeps another login from taking siotd's connection.  (Paths under
+        /etc go under this test's folder, broker.example.org is localhost,
+        the listener is on 127.0.0.1 and a free port, and this test starts
+        mosquitto where the README restarts its service.)"""
+        import pwd
+        try:
+            pwd.getpwnam('mosquitto')
+            root = os.geteuid() == 0
+        except KeyError:
+            root = False
+        if not root:
+            why = 'needs root and the mosquitto user (chown mosquitto:)'
+            if os.environ.get('CI') == 'true':
+                self.fail(why)
+            self.skipTest(why)
+        with open(os.path.join(SOURCE_ROOT, 'README.md')) as f:
+            readme = f.read()
+        section = readme[readme.index('## Devices behind NAT'):]
+        section = section[:section.index('\n## ', 3)]
+        blocks = re.findall(r'```(\w*)\n(.*?)```', section, re.S)
+        port = free_port()
+        top = self.path('etc')
+        os.makedirs(os.path.join(top, 'mosquitto', 'certs'))
+        os.makedirs(os.path.join(top, 'mosquitto', 'conf.d'))
+        os.makedirs(os.path.join(top, 'siot'))
+        client = self.path('client')
+        os.makedirs(client)
+
+        def here(text):
+            for a, b in (('/etc/', top + '/'), ('~/.config/siot/', client + '/'),
+                         ('broker.example.org', 'localhost'), (':8883', ':%d' % port),
+                         ('listener 8883', 'listener %d 127.0.0.1' % port), ('sudo ', '')):
+                text = text.replace(a, b)
+            return text
+        script = [l for l in here(blocks[0][1]).split('\n')
+                  if not l.startswith(('apt-get install', 'systemctl restart'))]
+        self.assertEqual(blocks[0][0], 'sh')
+        r = subprocess.run(['bash', '-e', '-c', '\n'.join(script)], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        conf = os.path.join(top, 'mosquitto', 'conf.d', 'siot.conf')
+        log = open(self.path('readme-broker.log'), 'w')
+        broker = subprocess.Popen([MOSQUITTO, '-c', conf], stdout=log, stderr=log,
+                                  start_new_session=True)
+        self.addCleanup(lambda: (broker.terminate(), broker.wait(10), log.close()))
+        self.assertTrue(wait_until(lambda: port_open(port), 10))
+
+        def broker_log():
+            with open(self.path('readme-broker.log')) as f:
+                return f.read()
+        ca = os.path.join(top, 'mosquitto', 'certs', 'ca.crt')
+        shutil.copy(ca, os.path.join(top, 'siot', 'broker-ca.crt'))
+        # The device: its device_id and mqtt block as the README gives them.
+        device = next(b for lang, b in blocks if b.startswith('device_id'))
+        with open(os.path.join(top, 'siot', 'mqtt.pass'), 'w') as f:
+            f.write('device password\n')
+        os.chmod(os.path.join(top, 'siot', 'mqtt.pass'), 0o600)
+        d = self.daemon(here(device) + 'listen = [];\n'
+                        'clients = ( { id = "alice"; key_file = "%s"; } );\n'
+                        'commands = ( { name = "ok"; exec = [ "%s/ok.sh" ]; output = true; } );\n'
+                        % (self.alice_key_path, self.dir))
+        self.assertTrue(wait_until(lambda: 'mqtt: connected' in d.log(), 15),
+                        d.log() + broker_log())
+        # The client: the README's target.
+        target = next(b for lang, b in blocks if b.startswith('{ name = "cabin"'))
+        shutil.copy(self.alice_key_path, os.path.join(client, 'cabin-alice.key'))
+        with open(os.path.join(client, 'mqtt.pass'), 'w') as f:
+            f.write('alice password\n')
+        os.chmod(os.path.join(client, 'mqtt.pass'), 0o600)
+        cfg = os.path.join(client, 'siot-ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = ( %s );\n' % here(target))
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, '-t', 'cabin', 'send', 'ok'])
+        self.assertExit(p, 0)
+        self.assertEqual(self.ran(), ['ok'])
+        self.assertNotRegex(broker_log(), r'(?i)world readable|owner is not|unable to open')
+        # Another login asks for siotd's client id: it gets its own login as
+        # its id, and siotd's connection stays.
+        for cid in ('siotd-cabin', 'cabin'):
+            r = subprocess.run(['mosquitto_pub', '-h', 'localhost', '-p', str(port), '--cafile', ca,
+                                '-u', 'alice', '-P', 'alice password', '-i', cid, '-V', '5',
+                                '-t', 'siot/cabin/in', '-m', 'x'], capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(0.5)
+        self.assertNotIn('ended the connection', d.log())
+        self.assertNotIn('lost the connection', d.log())
+        self.assertEqual(d.log().count('mqtt: connected'), 1)
+        p = ctl(['-c', cfg, '-t', 'cabin', 'send', 'ok'])
+        self.assertExit(p, 0)
 
     def test_classic_never_through_a_broker(self):
         # Classic binds no device id: a request through a broker could be
