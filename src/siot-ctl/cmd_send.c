@@ -78,6 +78,8 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 	target_clear(t);
 	r = target_load(path, o->target_name, t, optional ? print_warning : cfg_print_problem, false,
 			names, group);
+	if (r == 1 && optional)
+		r = 0; /* the default is a group, but the flags name one device whole */
 	if (r == 1) {
 		const char *flag = single_device_flag(&o->flags);
 
@@ -104,6 +106,8 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 		target_clear(t);
 		r = 0;
 	}
+	if (r == -ESRCH && optional)
+		r = 0; /* no default, and none needed */
 	if (r == -ESRCH) {
 		const char *near = o->target_name ? target_nearest(names, o->target_name) : NULL;
 
@@ -120,6 +124,9 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 	}
 	if (r < 0 && r != -ENOENT)
 		return EXIT_CONFIG;
+	if (optional)
+		target_clear(t); /* a target given whole on the command line takes
+				  * nothing from the file's default */
 	target_merge(t, &o->flags);
 	if (!t->host[0] && !t->socket[0] && !t->mqtt[0] && !t->serial[0]) {
 		fprintf(stderr,

@@ -494,6 +494,11 @@ static int send_one(struct session *s, const char *command, bool reused, bool *r
 			    "%s closed the connection before its HELLO (connection limit reached, "
 			    "or not a siot device)",
 			    s->where);
+	if (r == -ETIMEDOUT && !s->tty && !s->mq && !o->serial_framing && !s->rx_len)
+		return fail(out, EXIT_NETTIMEOUT,
+			    "timed out waiting for the HELLO of %s: nothing came on the connection "
+			    "(a serial line behind a TCP bridge needs --framing serial)",
+			    s->where);
 	if (r == -ETIMEDOUT)
 		return fail(out, EXIT_NETTIMEOUT, "timed out waiting for the HELLO of %s", s->where);
 	if (r == -EBADMSG)

@@ -1012,6 +1012,44 @@ class Ctl(Case):
                 self.assertExit(p, 78)
                 self.assertIn('writable by group and others', p.stderr)
 
+    def test_whole_command_line_takes_nothing_from_the_default(self):
+        """-H (or -S), -i and -k name a target whole: the default target's
+        device id, timeout or protocol do not apply to it.  -S without -D
+        once checked the default target's device id ("is device X, not
+        Y", 76)."""
+        d = self.daemon(self.conf_text)
+        cfg = self.path('default.conf')
+        with open(cfg, 'w') as f:
+            f.write('default = "garage";\n'
+                    'targets = ( { name = "garage"; host = "192.0.2.1"; device = "garage"; '
+                    'id = "bob"; key_file = "/nonexistent.key"; protocol = "classic"; } );\n'
+                    'groups = ( { name = "g"; targets = [ "garage" ]; } );\n')
+        os.chmod(cfg, 0o600)
+        p = ctl(['-c', cfg, '-H', '127.0.0.1:%d' % d.port, '-i', 'alice', '-k',
+                 self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+        with open(cfg) as f:
+            text = f.read().replace('default = "garage"', 'default = "g"')
+        with open(cfg, 'w') as f:
+            f.write(text)
+        p = ctl(['-c', cfg, '-H', '127.0.0.1:%d' % d.port, '-i', 'alice', '-k',
+                 self.alice_key_path, 'send', 'ok'])
+        self.assertExit(p, 0)
+
+    def test_silent_tcp_peer_hints_at_serial_framing(self):
+        """A TCP peer that sends nothing (a serial bridge without a wake-up,
+        say): the timeout's message says what a serial line behind a bridge
+        needs."""
+        srv = socket.socket()
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(1)
+        self.addCleanup(srv.close)
+        p = ctl(['-H', '127.0.0.1:%d' % srv.getsockname()[1], '-i', 'alice', '-k',
+                 self.alice_key_path, '-T', '1', 'send', 'ok'])
+        self.assertExit(p, 75)
+        self.assertIn('nothing came on the connection (a serial line behind a TCP bridge needs '
+                      '--framing serial)', p.stderr)
+
     def test_no_default_lists_every_target(self):
         """No default and no -t: the message names every target and group,
         never a few followed by '...'."""
