@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import Case, SIOTD, SOCKET_ACTIVATE, cgroup2_mount, ctl, free_port, gone, lp, wait_until, write_key, write_script
+from harness import Case, SIOTD, SOCKET_ACTIVATE, SOURCE_ROOT, cgroup2_mount, ctl, free_port, gone, lp, wait_until, write_key, write_script
 
 
 def connect_many(port, sources):
@@ -1390,6 +1390,36 @@ class Startup(Base):
         self.assertEqual(client.wait(30), 0)  # the answer still arrives
         self.assertEqual(d.proc.wait(30), 0)
         self.assertEqual(self.marker('ran-slow'), ['start', 'end'])
+
+
+class Readme(Case):
+    def test_trying_it_by_hand(self):
+        """The README's "Trying it by hand" block, typed as written in a
+        fresh folder (build/ there standing for this build): the check
+        passes, whoever runs it (as root, without --user, it spoke for the
+        packaged service's user and could fail), and the command runs."""
+        with open(os.path.join(SOURCE_ROOT, 'README.md')) as f:
+            readme = f.read()
+        section = readme[readme.index('## Trying it by hand'):]
+        block = re.search(r'```sh\n(.*?)```', section, re.S).group(1)
+        work = self.path('by-hand')
+        os.makedirs(work)
+        os.symlink(os.path.dirname(os.path.dirname(os.path.dirname(SIOTD))),
+                   os.path.join(work, 'build'))
+        port = free_port()
+        script = block.replace('127.0.0.1:7468', '127.0.0.1:%d' % port)
+        script = script.replace('-H 127.0.0.1 ', '-H 127.0.0.1:%d ' % port)
+        # siotd runs in the background, as typed: wait for it before the send.
+        script = script.replace(' &\n', ' &\nfor i in $(seq 50); do grep -q ready siotd.log && break; '
+                                        'sleep 0.1; done\n')
+        script = script.replace('--listen 127.0.0.1:%d &' % port,
+                                '--listen 127.0.0.1:%d 2> siotd.log &' % port)
+        r = subprocess.run(['bash', '-e', '-c', script + '\nkill %1; wait\n'], cwd=work,
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('my.conf: OK (1 client(s), 1 command(s)', r.stdout)
+        self.assertIn('hello', r.stdout.splitlines())
 
 
 del Core  # only its subclasses run, once per start mode
