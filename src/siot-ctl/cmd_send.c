@@ -158,6 +158,7 @@ static int send_one(const struct options *o, const struct target *t, struct send
 	}
 	so.key = key;
 	code = send_commands(&so, o->commands, o->n_commands, out);
+	prepare_values(t, out, o->n_commands);
 	prepare_free_key(key);
 	sodium_free(password); /* wipes; NULL is fine */
 	for (size_t i = 0; i < o->n_commands; i++) {

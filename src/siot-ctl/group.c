@@ -142,6 +142,7 @@ static _Noreturn void work(const struct options *o, struct member *m, int fd)
 	if (key) {
 		m->so.key = key;
 		rep->code = send_commands(&m->so, o->commands, o->n_commands, rep->out);
+		prepare_values(&m->t, rep->out, o->n_commands);
 		prepare_free_key(key);
 	} else {
 		/* The key was readable a moment ago; say what changed. */

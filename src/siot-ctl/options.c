@@ -26,6 +26,7 @@ enum {
 	OPT_VERSION,
 	OPT_FORCE,
 	OPT_NEW_KEY,
+	OPT_VALUE,
 	OPT_PARALLEL,
 	OPT_MQTT_USER,
 	OPT_MQTT_PASSWORD_FILE,
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 	      "                            4 with -S or --framing serial)\n"
 	      "  -T, --timeout SECONDS     bound on the whole exchange (default 30)\n"
 	      "      --json                one JSON object per command on stdout\n"
+	      "      --value               each command's result byte is a value (a pin read on a\n"
+	      "                            device without output): print it as its output\n"
 	      "      --parallel N          a group: send to at most N devices at once (default 8)\n"
 	      "  -v, --verbose             a status line for commands that went well too\n"
 	      "  -o, --output FILE         keygen: write the key to FILE\n"
@@ -240,6 +243,9 @@ static int take(struct options *o, int opt, const char *arg)
 	case OPT_NEW_KEY:
 		o->new_key = true;
 		return 0;
+	case OPT_VALUE: /* every command's result byte is its value */
+		snprintf(o->flags.values, sizeof(o->flags.values), "*");
+		return 0;
 	case OPT_PARALLEL:
 		return parse_int(arg, "--parallel", 1, OPTIONS_MAX_PARALLEL, &o->parallel);
 	case 'H':
@@ -349,6 +355,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "new-key", no_argument, NULL, OPT_NEW_KEY },
+		{ "value", no_argument, NULL, OPT_VALUE },
 		{ "parallel", required_argument, NULL, OPT_PARALLEL },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },

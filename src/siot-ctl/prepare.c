@@ -194,3 +194,15 @@ int prepare_check_names(const struct send_options *so, const struct options *o)
 	}
 	return 0;
 }
+
+void prepare_values(const struct target *t, struct send_outcome *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct send_outcome *o = &out[i];
+
+		if (o->authentic && o->outcome == OUTCOME_OK && o->output_len == 0 &&
+		    target_is_value(t, o->command))
+			o->output_len = (size_t)snprintf((char *)o->output, sizeof(o->output), "%u\n",
+							 o->result);
+	}
+}

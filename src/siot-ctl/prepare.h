@@ -31,4 +31,9 @@ void prepare_free_key(struct siot_key *key);
 #define PREPARE_MAX_PASSWORD 256
 int prepare_mqtt_password(const struct target *t, struct send_options *so, char **out);
 
+/* After a send: for each command t marks as a value (values, --value) that
+ * verified OK without output, its result byte as its output ("1\n"), as
+ * siotd's GPIO get gives it (siot-ctl(1), --value). */
+void prepare_values(const struct target *t, struct send_outcome *out, size_t n);
+
 #endif

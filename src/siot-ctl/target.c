@@ -61,6 +61,7 @@ void target_merge(struct target *base, const struct target *over)
 	MERGE_NUM(wakeup_length);
 	MERGE_NUM(timeout);
 	MERGE_NUM(classic_response);
+	MERGE_STR(values);
 	/* A socket, host, broker or serial port given on top of another wins
 	 * alone. */
 	if (over->socket[0]) {
@@ -308,8 +309,56 @@ static const char *const target_settings[] = {
 	"key_file", "protocol",	 "hash",     "tag_length",   "challenge_length", "wakeup_length",
 	"timeout",  "classic_response", "mqtt", "mqtt_prefix", "mqtt_username",
 	"mqtt_password_file", "mqtt_ca_file", "mqtt_tls_cert_file", "mqtt_tls_key_file",
-	"serial",   "baud",	 "framing",  NULL
+	"serial",   "baud",	 "framing",  "values",   NULL
 };
+
+bool target_is_value(const struct target *t, const char *command)
+{
+	size_t n = strlen(command);
+
+	if (strcmp(t->values, "*") == 0)
+		return true;
+	for (const char *p = t->values; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (len == n && strncmp(p, command, n) == 0)
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+/* values = [ "door", ... ]: command names, joined with commas. */
+static void read_values(struct cfg_reader *r, const config_setting_t *g, struct target *t)
+{
+	const config_setting_t *v = config_setting_get_member(g, "values");
+	int n = v ? config_setting_length(v) : 0;
+
+	if (!v)
+		return;
+	if (config_setting_type(v) != CONFIG_TYPE_ARRAY) {
+		cfg_report(r, v, "values must be an array of command names: [ \"door\", ... ]");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *c = config_setting_get_string_elem(v, (unsigned)i);
+		size_t have = strlen(t->values);
+
+		if (!c || !siot_valid_command(c, strlen(c))) {
+			cfg_report(r, v, "values: command names, 1 to 64 of A-Z a-z 0-9 . _ -");
+			return;
+		}
+		if (have + strlen(c) + 2 > sizeof(t->values)) {
+			cfg_report(r, v, "values: too many names (%zu bytes at most)",
+				   sizeof(t->values) - 1);
+			return;
+		}
+		snprintf(t->values + have, sizeof(t->values) - have, "%s%s", have ? "," : "", c);
+	}
+}
 
 /* One of a fixed set of words into buf. */
 static void read_word(struct cfg_reader *r, const config_setting_t *g, const char *setting,
@@ -394,6 +443,7 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		cfg_get_string_buf(r, g, string_fields[i].setting, (char *)t + string_fields[i].off,
 				   string_fields[i].size);
 	read_numbers(r, g, t);
+	read_values(r, g, t);
 	read_word(r, g, "framing", framings, "\"stream\" or \"serial\"", t->framing,
 		  sizeof(t->framing));
 	read_word(r, g, "protocol", protocols, "\"v1\" or \"classic\"", t->protocol,

@@ -33,7 +33,13 @@ struct target {
 	int tag_length, challenge_length, wakeup_length; /* -1: not set */
 	double timeout;         /* < 0: not set */
 	int classic_response;   /* -1: not set */
+	/* Commands whose result byte is a value (a device without sealed
+	 * output, reading a pin): "door,window"; "*": every command (--value). */
+	char values[512];
 };
+
+/* Whether command's result byte is a value for t (values, or --value). */
+bool target_is_value(const struct target *t, const char *command);
 
 /* Every field unset. */
 void target_clear(struct target *t);

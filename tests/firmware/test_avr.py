@@ -316,6 +316,32 @@ class Exchanges(Case):
         self.assertEqual(out[0]['result'], 0)
         self.assertEqual(b.pins(12, m)[-1][0], 1)
 
+    def test_a_get_prints_its_level(self):
+        """A get on the board answers its level in the result byte only (no
+        sealed output here): siot-ctl prints it when the command is marked
+        as a value, by --value or by the target's values, as it prints a
+        get's output from siotd.  Unmarked, it printed nothing."""
+        b = self.bridge()
+        where = ['-H', f'127.0.0.1:{b.port}', '--framing', 'serial']
+        base = [SIOT_CTL] + where + ['-D', DEVICE, '-i', CLIENT, '-k', self.key_path, '-T', '20']
+        # D2's pull-up: the door reads "closed" (active low): 0.
+        r = subprocess.run(base + ['--value', 'send', 'door'], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, '0\n'), r.stderr)
+        cfg = os.path.join(self.dir, 'ctl.conf')
+        with open(cfg, 'w') as f:
+            f.write('targets = ( { name = "board"; host = "127.0.0.1:%d"; framing = "serial"; '
+                    'device = "%s"; id = "%s"; key_file = "%s"; values = [ "door" ]; } );\n'
+                    % (b.port, DEVICE, CLIENT, self.key_path))
+        os.chmod(cfg, 0o600)
+        r = subprocess.run([SIOT_CTL, '-c', cfg, '-t', 'board', 'send', 'door', 'led-on'],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, 'door: 0\n'), r.stderr)
+        r = subprocess.run([SIOT_CTL, '-c', cfg, '-t', 'board', '--json', 'send', 'door'],
+                           capture_output=True, text=True, timeout=60)
+        obj = json.loads(r.stdout)
+        self.assertEqual((obj['result'], obj['output']), (0, '0\n'))
+
     def test_wrong_key_is_76_and_nothing_moves(self):
         b = self.bridge()
         other = os.path.join(self.dir, 'other')

@@ -111,6 +111,13 @@ class Gpio(Case):
         p = self.send(d, 'door-quiet', extra=['--json'])
         self.assertEqual(json.loads(p.stdout), {'command': 'door-quiet', 'status': 'ok',
                                                 'result': 1, 'authentic': True})
+        # Marked as a value (--value, or the target's values, as for a board
+        # without sealed output): the result byte printed the same way; a
+        # get that has output already keeps it.
+        p = self.send(d, 'door-quiet', extra=['--value'])
+        self.assertEqual((p.stdout, p.stderr), ('1\n', ''))
+        p = self.send(d, 'door', 'door-quiet', extra=['--value'])
+        self.assertEqual(p.stdout, 'door: 1\ndoor-quiet: 1\n')
 
     def pulse_width(self, d, command, line):
         """Send command (a pulse) and sample the line's published level from
