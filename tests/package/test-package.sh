@@ -1,13 +1,16 @@
 #!/bin/bash
-# Build the Debian packages from packaging/debian (siotd, siot-ctl and the
-# transitional siot), lint them, and in fresh Debian root file systems
-# (debootstrap, cached): install siot-ctl alone, siotd alone, then both,
-# checking what each put there (and what siot-ctl did not); upgrade from
-# the single siot 0.1.0 package (tests/package/siot-0.1.0) with a key and
-# an edited configuration, which must survive; purge, which must leave the
-# administrator's key files and nothing of the packages.
+# For each of Debian 12 (bookworm) and 13 (trixie): build the Debian
+# packages (siotd, siot-ctl and the transitional siot) with
+# packaging/build-debs in a fresh root file system of that release
+# (debootstrap, cached), as a new user would on a fresh device; lint them;
+# and in fresh roots of the same release install siot-ctl alone, siotd
+# alone, then both, checking what each put there (and what siot-ctl did
+# not); upgrade from the single siot 0.1.0 package (tests/package/siot-0.1.0,
+# built here) with a key and an edited configuration, which must survive;
+# purge, which must leave the administrator's key files and nothing of the
+# packages.
 #
-# Usage: test-package.sh SOURCE_DIR
+# Usage: test-package.sh SOURCE_DIR [SUITE...]   (default: bookworm trixie)
 # Needs root (chroot, mounts), debootstrap, dpkg-buildpackage, lintian and
 # the Debian mirror named in this machine's apt sources.  Exits 77 (skipped)
 # when not root.
@@ -30,8 +33,10 @@ done
 # The mirror and suite this machine uses, from its own apt sources.
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
 [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
-suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
-[ -n "$mirror" ] && [ -n "$suite" ] || { echo "cannot tell the apt mirror or suite"; exit 1; }
+[ -n "$mirror" ] || { echo "cannot tell the apt mirror"; exit 1; }
+shift
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
 
 roots=()
 work=$(mktemp -d /tmp/siot-package.XXXXXX)
@@ -45,38 +50,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== build (dpkg-buildpackage -us -uc -b)"
-"$(dirname "$0")/build-deb.sh" "$src" "$work/new" > "$work/new.list"
-sed 's|.*/||; s/^/built /' "$work/new.list"
-deb_siotd=$(grep '/siotd_' "$work/new.list")
-deb_ctl=$(grep '/siot-ctl_' "$work/new.list")
-deb_siot=$(grep '/siot_' "$work/new.list")
 echo "== build the siot 0.1.0 package (before the split), to upgrade from"
 DEB_BUILD_OPTIONS=nocheck "$(dirname "$0")/build-deb.sh" "$src" "$work/old" \
 	"$(dirname "$0")/siot-0.1.0" > "$work/old.list"
 deb_old=$(grep '/siot_0.1.0' "$work/old.list")
-echo "built $(basename "$deb_old")"
+echo "built $(basename "$deb_old") (on this machine, as a user of 0.1.0 had it)"
 
-echo "== lintian"
-lintian --fail-on error,warning "$work"/new/siot_*.changes | tee "$work/lintian.txt"
-echo "lintian: no errors, no unexplained warnings"
-
-echo "== a fresh $suite root file system"
 cache=${SIOT_TEST_CACHE:-/var/cache/siot-tests}
-tarball=$cache/debootstrap-$suite-minbase.tar
 mkdir -p "$cache"
-if [ ! -s "$tarball" ]; then
-	mkdir "$work/fresh"
-	debootstrap --variant=minbase "$suite" "$work/fresh" "$mirror" > "$work/debootstrap.log" 2>&1 ||
-		{ tail -n 30 "$work/debootstrap.log"; exit 1; }
-	tar -C "$work/fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
-	rm -rf "$work/fresh"
-fi
-
-roots=()
-# A fresh root in $root, with apt's lists and the packages to install in /tmp.
+# A fresh root file system of $suite in $root (debootstrap once, then from
+# the cache), mounted, with the packages to install in /tmp.
 new_root() {
-	root=$work/root-$1
+	local tarball=$cache/debootstrap-$suite-minbase.tar
+	if [ ! -s "$tarball" ]; then
+		echo "(debootstrap $suite, to $tarball)"
+		mkdir "$work/fresh"
+		debootstrap --variant=minbase "$suite" "$work/fresh" "$mirror" > "$work/debootstrap.log" 2>&1 ||
+			{ tail -n 30 "$work/debootstrap.log"; exit 1; }
+		tar -C "$work/fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+		rm -rf "$work/fresh"
+	fi
+	root=$work/root-$suite-$1
 	roots+=("$root")
 	mkdir "$root"
 	tar -C "$root" -xf "$tarball"
@@ -89,8 +83,53 @@ new_root() {
 		# libgpiod v2 is in bookworm-backports: the same mirror as the root's.
 		echo "deb $mirror bookworm-backports main" > "$root/etc/apt/sources.list.d/backports.list"
 	fi
-	cp "$deb_siotd" "$deb_ctl" "$deb_siot" "$deb_old" "$root/tmp/"
+	[ -z "${deb_siotd:-}" ] || cp "$deb_siotd" "$deb_ctl" "$deb_siot" "$deb_old" "$root/tmp/"
 	in_root apt-get update -q > "$work/apt.log" 2>&1 || { cat "$work/apt.log"; exit 1; }
+}
+
+# packaging/build-debs in a fresh root of $suite: the packages, into
+# $work/debs-$suite.  The root as it is after the build's dependencies is
+# cached (keyed by what decides them), so a later run only builds.
+build_in_root() {
+	local key deps
+	key=$(cat "$src/packaging/debian/control" "$src/packaging/build-debs" "$src/.ci/debian-mirror" |
+		sha256sum | cut -c1-12)
+	deps=$cache/build-$suite-$key.tar
+	deb_siotd=
+	root=$work/root-$suite-build
+	roots+=("$root")
+	mkdir "$root"
+	if [ -s "$deps" ]; then
+		tar -C "$root" -xf "$deps"
+		mount --bind /dev "$root/dev"
+		mount --bind /dev/pts "$root/dev/pts"
+		mount -t proc proc "$root/proc"
+		mount -t sysfs sysfs "$root/sys"
+	else
+		rmdir "$root"
+		roots=("${roots[@]:0:${#roots[@]}-1}")
+		new_root build
+	fi
+	mkdir "$root/src"
+	(cd "$src" && git ls-files -z -co --exclude-standard 2>/dev/null ||
+		find . -path ./build\* -prune -o -type f -print0) |
+		(cd "$src" && tar --ignore-failed-read --null -T - -cf - 2>/dev/null) | tar -C "$root/src" -xf -
+	# As a new user types it, as root (no sudo there).
+	if ! in_root sh -c 'cd /tmp && /src/packaging/build-debs /debs' > "$work/build-$suite.log" 2>&1; then
+		tail -n 40 "$work/build-$suite.log"
+		exit 1
+	fi
+	if [ ! -s "$deps" ]; then
+		rm -f "$cache"/build-"$suite"-*.tar
+		tar -C "$root" --exclude=./src --exclude=./debs --exclude='./proc/*' --exclude='./sys/*' \
+			--exclude='./dev/*' -cf "$deps.tmp" . && mv "$deps.tmp" "$deps"
+	fi
+	mkdir "$work/debs-$suite"
+	cp "$root"/debs/*.deb "$root"/debs/*.changes "$root"/debs/*.buildinfo "$work/debs-$suite/"
+	ls "$work/debs-$suite"/*.deb | grep -v -- '-dbgsym_' | sed 's|.*/|built |'
+	deb_siotd=$(ls "$work/debs-$suite"/siotd_*.deb)
+	deb_ctl=$(ls "$work/debs-$suite"/siot-ctl_*.deb)
+	deb_siot=$(ls "$work/debs-$suite"/siot_*.deb)
 }
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
 apt_install() { # the packages' file names in /tmp
@@ -144,77 +183,84 @@ check_siotd() {
 	done
 }
 
-echo "== siot-ctl alone (a laptop)"
-new_root ctl
-apt_install "$deb_ctl"
-check "siot-ctl installed, 755 root" stat_is /usr/bin/siot-ctl "755 root root"
-check "siot-ctl keygen works" sh -c "chroot '$root' siot-ctl keygen 2>/dev/null | grep -Eq '^[A-Za-z0-9+/]{43}=$'"
-for page in man1/siot-ctl.1 man7/siot-protocol.7; do
-	check "man page $page" test -f "$root/usr/share/man/$page.gz"
-done
-check "siotd was not pulled in" not_installed siotd
-check "no siot user" sh -c "! chroot '$root' getent passwd siot"
-check "no udev rule" absent /usr/lib/udev/rules.d/60-siot-gpio.rules
-check "no socket unit, nothing listening" absent /etc/systemd/system/sockets.target.wants/siotd.socket
-check "no /etc/siot.conf" absent /etc/siot.conf
-in_root apt-get purge -y -q siot-ctl >> "$work/apt.log" 2>&1
-check "siot-ctl purged, nothing left" absent /usr/bin/siot-ctl
+for suite in "${suites[@]}"; do
+	echo "== $suite: packaging/build-debs in a fresh root"
+	build_in_root
+	echo "== $suite: lintian"
+	lintian --fail-on error,warning "$work/debs-$suite"/siot_*.changes | tee "$work/lintian-$suite.txt"
+	echo "lintian: no errors, no unexplained warnings"
+	echo "== siot-ctl alone (a laptop)"
+	new_root ctl
+	apt_install "$deb_ctl"
+	check "siot-ctl installed, 755 root" stat_is /usr/bin/siot-ctl "755 root root"
+	check "siot-ctl keygen works" sh -c "chroot '$root' siot-ctl keygen 2>/dev/null | grep -Eq '^[A-Za-z0-9+/]{43}=$'"
+	for page in man1/siot-ctl.1 man7/siot-protocol.7; do
+		check "man page $page" test -f "$root/usr/share/man/$page.gz"
+	done
+	check "siotd was not pulled in" not_installed siotd
+	check "no siot user" sh -c "! chroot '$root' getent passwd siot"
+	check "no udev rule" absent /usr/lib/udev/rules.d/60-siot-gpio.rules
+	check "no socket unit, nothing listening" absent /etc/systemd/system/sockets.target.wants/siotd.socket
+	check "no /etc/siot.conf" absent /etc/siot.conf
+	in_root apt-get purge -y -q siot-ctl >> "$work/apt.log" 2>&1
+	check "siot-ctl purged, nothing left" absent /usr/bin/siot-ctl
 
-echo "== siotd alone (a device), then both"
-new_root both
-apt_install "$deb_siotd"
-check_siotd
-check "siot-ctl was not pulled in" not_installed siot-ctl
-check "siotd --check-config on the shipped configuration" in_root /usr/sbin/siotd --check-config
-in_root /usr/sbin/siotd --check-config
-apt_install "$deb_ctl"
-check "siot-ctl beside siotd" stat_is /usr/bin/siot-ctl "755 root root"
-echo "== purge, with a key the administrator put in /etc/siot/keys"
-in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
-in_root dpkg-query -L siotd siot-ctl | sort > "$work/files"
-in_root apt-get purge -y -q siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
-left=0
-while read -r f; do
-	# Folders shared with other packages (/etc, /usr/share/man, ...) stay,
-	# and /etc/siot with the administrator's key in it.
-	case $f in /etc/siot | /etc/siot/keys) continue ;; esac
-	if [ -e "$root$f" ] && [ ! -d "$root$f" ]; then
-		echo "left behind: $f"
-		left=1
-	fi
-done < "$work/files"
-for f in /etc/siot.conf /etc/systemd/system/sockets.target.wants/siotd.socket; do
-	absent "$f" || { echo "left behind: $f"; left=1; }
-done
-check "nothing of the packages is left after purge" test $left -eq 0
-check "the administrator's key is kept" test -s "$root/etc/siot/keys/alice.key"
-echo "(the system user siot stays, as Debian does with system users)"
+	echo "== siotd alone (a device), then both"
+	new_root both
+	apt_install "$deb_siotd"
+	check_siotd
+	check "siot-ctl was not pulled in" not_installed siot-ctl
+	check "siotd --check-config on the shipped configuration" in_root /usr/sbin/siotd --check-config
+	in_root /usr/sbin/siotd --check-config
+	apt_install "$deb_ctl"
+	check "siot-ctl beside siotd" stat_is /usr/bin/siot-ctl "755 root root"
+	echo "== purge, with a key the administrator put in /etc/siot/keys"
+	in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
+	in_root dpkg-query -L siotd siot-ctl | sort > "$work/files"
+	in_root apt-get purge -y -q siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
+	left=0
+	while read -r f; do
+		# Folders shared with other packages (/etc, /usr/share/man, ...) stay,
+		# and /etc/siot with the administrator's key in it.
+		case $f in /etc/siot | /etc/siot/keys) continue ;; esac
+		if [ -e "$root$f" ] && [ ! -d "$root$f" ]; then
+			echo "left behind: $f"
+			left=1
+		fi
+	done < "$work/files"
+	for f in /etc/siot.conf /etc/systemd/system/sockets.target.wants/siotd.socket; do
+		absent "$f" || { echo "left behind: $f"; left=1; }
+	done
+	check "nothing of the packages is left after purge" test $left -eq 0
+	check "the administrator's key is kept" test -s "$root/etc/siot/keys/alice.key"
+	echo "(the system user siot stays, as Debian does with system users)"
 
-echo "== upgrade from siot 0.1.0, with a key and an edited configuration"
-new_root upgrade
-apt_install "$deb_old"
-check "siot 0.1.0 installed" sh -c "chroot '$root' dpkg-query -W -f='\${Version}' siot | grep -qx 0.1.0"
-in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
-chroot "$root" chgrp siot /etc/siot/keys/alice.key
-chroot "$root" chmod 640 /etc/siot/keys/alice.key
-key_before=$(cat "$root/etc/siot/keys/alice.key")
-cat > "$root/etc/siot.conf" <<'CONF'
-# edited by the administrator
-clients  = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );
-commands = ( { name = "uptime"; exec = [ "/usr/bin/uptime" ]; output = true; } );
-CONF
-conf_before=$(cat "$root/etc/siot.conf")
-apt_install "$deb_siot" "$deb_siotd" "$deb_ctl"
-all_three() { installed siotd && installed siot-ctl && installed siot; }
-check "siotd, siot-ctl and the transitional siot are installed" all_three
-check "the key is kept" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
-check "the edited configuration is kept" test "$(cat "$root/etc/siot.conf")" = "$conf_before"
-check_siotd
-check "siotd --check-config reads the kept configuration and key" in_root /usr/sbin/siotd --check-config
-in_root /usr/sbin/siotd --check-config
-in_root apt-get purge -y -q siot siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
-check "after purging all three, the key is still there" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
-check "and the configuration is gone" absent /etc/siot.conf
+	echo "== upgrade from siot 0.1.0, with a key and an edited configuration"
+	new_root upgrade
+	apt_install "$deb_old"
+	check "siot 0.1.0 installed" sh -c "chroot '$root' dpkg-query -W -f='\${Version}' siot | grep -qx 0.1.0"
+	in_root siot-ctl keygen -o /etc/siot/keys/alice.key > /dev/null
+	chroot "$root" chgrp siot /etc/siot/keys/alice.key
+	chroot "$root" chmod 640 /etc/siot/keys/alice.key
+	key_before=$(cat "$root/etc/siot/keys/alice.key")
+	cat > "$root/etc/siot.conf" <<-'CONF'
+	# edited by the administrator
+	clients  = ( { id = "alice"; key_file = "/etc/siot/keys/alice.key"; } );
+	commands = ( { name = "uptime"; exec = [ "/usr/bin/uptime" ]; output = true; } );
+	CONF
+	conf_before=$(cat "$root/etc/siot.conf")
+	apt_install "$deb_siot" "$deb_siotd" "$deb_ctl"
+	all_three() { installed siotd && installed siot-ctl && installed siot; }
+	check "siotd, siot-ctl and the transitional siot are installed" all_three
+	check "the key is kept" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
+	check "the edited configuration is kept" test "$(cat "$root/etc/siot.conf")" = "$conf_before"
+	check_siotd
+	check "siotd --check-config reads the kept configuration and key" in_root /usr/sbin/siotd --check-config
+	in_root /usr/sbin/siotd --check-config
+	in_root apt-get purge -y -q siot siotd siot-ctl >> "$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; exit 1; }
+	check "after purging all three, the key is still there" test "$(cat "$root/etc/siot/keys/alice.key")" = "$key_before"
+	check "and the configuration is gone" absent /etc/siot.conf
+done
 
 [ $fail -eq 0 ] || exit 1
-echo "package test: all checks passed"
+echo "package test: all checks passed (${suites[*]})"

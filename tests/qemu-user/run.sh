@@ -1,40 +1,54 @@
 #!/bin/bash
-# Usage: tests/armhf/run.sh SOURCE_DIR
+# Usage: tests/qemu-user/run.sh SOURCE_DIR ARCH SUITE...
 #
-# The README's test command on 32-bit ARM (armhf, as 32-bit Raspberry Pi OS
-# runs): a Debian 13 armhf root file system (debootstrap, cached like the
-# VM image), run through qemu-user-static's binfmt handler; in it,
-# .ci/install-deps, a -Dwerror=true build, and the unit, integration and
-# node suites.  Debian 13 because it is what Raspberry Pi OS is built on and
-# its Node.js is new enough for the Node.js client.  The vm and package
-# suites need a kernel and a real dpkg root of their own and stay amd64.
-# Prints how long each step took.
+# The README's test command on a Raspberry Pi's architectures: a Debian 13
+# root file system of ARCH (arm64, as 64-bit Raspberry Pi OS runs, its
+# default; armhf, as the 32-bit one does), by debootstrap and cached, run
+# through qemu-user-static's binfmt handler; in it, .ci/install-deps, a
+# -Dwerror=true build, and the SUITEs (CI: unit, integration and node on
+# arm64; unit and integration on armhf).  Debian 13 because it is what
+# Raspberry Pi OS is built on and its Node.js is new enough for the Node.js
+# client.  The vm and package suites need a kernel and a real dpkg root of
+# their own and stay amd64.  Prints how long each step took, as ARCH: ...
 #
 # Needs root (chroot, mounts, binfmt_misc), debootstrap and
 # qemu-user-static; exits 77 (skipped) without them, except in CI.
 set -euo pipefail
 src=$(cd "$1" && pwd)
+arch=$2
+shift 2
+suites=("$@")
+case $arch in
+armhf) qemu=qemu-arm ;;
+arm64) qemu=qemu-aarch64 ;;
+*) echo "usage: run.sh SOURCE_DIR armhf|arm64 SUITE..."; exit 2 ;;
+esac
+[ ${#suites[@]} -gt 0 ] || { echo "usage: run.sh SOURCE_DIR ARCH SUITE..."; exit 2; }
 
 skip() {
-	[ -n "${CI:-}" ] && { echo "FAIL: $1 (CI must run the armhf suites)"; exit 1; }
+	[ -n "${CI:-}" ] && { echo "FAIL: $1 (CI must run the $arch suites)"; exit 1; }
 	echo "SKIP: $1"
 	exit 77
 }
 [ "$(id -u)" -eq 0 ] || skip "needs root (chroot, mounts, binfmt_misc)"
 command -v debootstrap >/dev/null || skip "needs debootstrap"
-[ -e /usr/lib/binfmt.d/qemu-arm.conf ] || skip "needs qemu-user-static"
+[ -e /usr/lib/binfmt.d/$qemu.conf ] || skip "needs qemu-user-static"
 
 # The binfmt handler: qemu-user-static ships it for systemd-binfmt; where
 # no systemd registers it (a container), register it here.  Its F flag
 # opens the interpreter now, so the root needs no copy of it.
 binfmt=/proc/sys/fs/binfmt_misc
+# (Two runs may start side by side: the second may find the first's mount
+# and handler already there.)
 if [ ! -e "$binfmt/register" ]; then
-	mount -t binfmt_misc binfmt_misc "$binfmt" || skip "cannot mount binfmt_misc"
+	mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null || [ -e "$binfmt/register" ] ||
+		skip "cannot mount binfmt_misc"
 fi
-if [ ! -e "$binfmt/qemu-arm" ]; then
-	grep -v '^#' /usr/lib/binfmt.d/qemu-arm.conf > "$binfmt/register"
+if [ ! -e "$binfmt/$qemu" ]; then
+	grep -v '^#' /usr/lib/binfmt.d/$qemu.conf > "$binfmt/register" 2>/dev/null ||
+		[ -e "$binfmt/$qemu" ] || skip "cannot register the $qemu binfmt handler"
 fi
-grep -qx enabled "$binfmt/qemu-arm" || skip "the qemu-arm binfmt handler is not enabled"
+grep -qx enabled "$binfmt/$qemu" || skip "the $qemu binfmt handler is not enabled"
 
 # The mirror this machine uses, from its own apt sources.
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
@@ -42,7 +56,7 @@ mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/*.sources 2>/d
 [ -n "$mirror" ] || { echo "cannot tell the apt mirror"; exit 1; }
 suite=trixie
 
-work=$(mktemp -d /tmp/siot-armhf.XXXXXX)
+work=$(mktemp -d /tmp/siot-$arch.XXXXXX)
 root=$work/root
 cleanup() {
 	for m in sys dev/pts dev proc ""; do
@@ -55,16 +69,16 @@ step_start=$(date +%s)
 step() { # name: how long the step before it took
 	local now
 	now=$(date +%s)
-	echo "armhf: ${1}: $((now - step_start)) s"
+	echo "$arch: ${1}: $((now - step_start)) s"
 	step_start=$now
 }
 
 cache=${SIOT_TEST_CACHE:-/var/cache/siot-tests}
-tarball=$cache/debootstrap-$suite-armhf-minbase.tar
+tarball=$cache/debootstrap-$suite-$arch-minbase.tar
 mkdir -p "$cache"
 if [ ! -s "$tarball" ]; then
-	echo "== a $suite armhf root file system (debootstrap under qemu-arm; cached)"
-	debootstrap --arch=armhf --variant=minbase "$suite" "$work/fresh" "$mirror" \
+	echo "== a $suite $arch root file system (debootstrap under $qemu; cached)"
+	debootstrap --arch=$arch --variant=minbase "$suite" "$work/fresh" "$mirror" \
 		> "$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log"; exit 1; }
 	tar -C "$work/fresh" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
 	rm -rf "$work/fresh"
@@ -73,7 +87,7 @@ fi
 # The root with the build dependencies installed (install-deps takes
 # minutes under emulation): cached too, keyed by install-deps itself.
 deps_key=$(sha256sum "$src/.ci/install-deps" | cut -c1-12)
-deps_tarball=$cache/armhf-$suite-deps-$deps_key.tar
+deps_tarball=$cache/$arch-$suite-deps-$deps_key.tar
 mkdir "$root"
 if [ -s "$deps_tarball" ]; then
 	tar -C "$root" -xf "$deps_tarball"
@@ -117,7 +131,7 @@ in_root() {
 	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
 		DEBIAN_FRONTEND=noninteractive CI="${CI:-}" SIOT_QEMU_USER=1 "${extra_env[@]}" "$@"
 }
-echo "== .ci/install-deps (armhf)"
+echo "== .ci/install-deps ($arch)"
 # Run even on the cached root: it is quick when everything is there, and
 # it is the README's step.
 in_root sh -c 'cd /src && .ci/install-deps' > "$work/deps.log" 2>&1 || { tail -n 40 "$work/deps.log"; exit 1; }
@@ -125,7 +139,7 @@ echo "$(in_root uname -m), gcc $(in_root gcc -dumpversion), Node.js $(in_root no
 step "install-deps$([ "$have_deps" = 1 ] && echo " (cached root)")"
 if [ "$have_deps" = 0 ]; then
 	# Keep the root as it is now (without the source tree) for next time.
-	rm -f "$cache"/armhf-"$suite"-deps-*.tar
+	rm -f "$cache"/"$arch"-"$suite"-deps-*.tar
 	tar -C "$root" --exclude=./src --exclude=./shared --exclude='./proc/*' --exclude='./sys/*' \
 		--exclude='./dev/*' -cf "$deps_tarball.tmp" . && mv "$deps_tarball.tmp" "$deps_tarball"
 	step "root with dependencies cached"
@@ -135,13 +149,15 @@ in_root sh -c 'cd /src && meson setup build -Dwerror=true > /dev/null && meson c
 	> "$work/build.log" 2>&1 || { tail -n 60 "$work/build.log"; exit 1; }
 grep -c "warning" "$work/build.log" | sed 's/^/compiler warnings: /' || true
 step "build"
-echo "== unit, integration and node suites"
+echo "== the suites: ${suites[*]}"
 rc=0
+args=""
+for s in "${suites[@]}"; do args="$args --suite $s"; done
 # Not the TypeScript check (suite typecheck): it reads the source, the same
 # on every architecture, and under qemu-user it took 163 s.
-in_root sh -c 'cd /src && meson test -C build --suite unit --suite integration --suite node \
-	--no-suite typecheck --print-errorlogs --timeout-multiplier 4' || rc=$?
+in_root sh -c "cd /src && meson test -C build $args --no-suite typecheck --print-errorlogs \
+	--timeout-multiplier 4" || rc=$?
 step "suites"
 # The results, for the caller's tally.
-[ -z "${ARMHF_TESTLOG:-}" ] || cp "$root/src/build/meson-logs/testlog.json" "$ARMHF_TESTLOG"
+[ -z "${QEMU_TESTLOG:-}" ] || cp "$root/src/build/meson-logs/testlog.json" "$QEMU_TESTLOG"
 exit $rc
