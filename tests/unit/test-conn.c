@@ -264,6 +264,19 @@ static unsigned client_status(struct peer_side *cl, const struct fake *f, unsign
 	return cl->ex.status;
 }
 
+/* The whole request, as one read from the transport. */
+static void deliver(struct fake *f, const struct peer_side *cl)
+{
+	conn_finish(f->c, conn_received(f->c, cl->req, cl->req_len));
+}
+
+/* A reload's swap of the current config. */
+static void reload(struct config *next)
+{
+	config_unref(d.config);
+	d.config = next;
+}
+
 /* Run the loop until f's connection is gone (at most 3 s); the time it took. */
 static uint64_t run_until_released(struct fake *f)
 {
@@ -291,7 +304,7 @@ START_TEST(one_exchange)
 	ck_assert_uint_eq(f.n_msgs, 1); /* the HELLO */
 	ck_assert(f.reading);
 	client_request(&cl, &f, 0, "on");
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 2);
 	ck_assert_uint_eq(client_status(&cl, &f, 1), SIOT_STATUS_OK);
 	ck_assert_int_eq(led(), 1);
@@ -311,7 +324,7 @@ START_TEST(drain_until_eof)
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
 	f.reading = false;
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(client_status(&cl, &f, 1), SIOT_STATUS_OK);
 	ck_assert_uint_eq(f.shutdowns, 1);
 	ck_assert_uint_eq(f.released, 0); /* draining */
@@ -371,10 +384,9 @@ START_TEST(reload_revokes)
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
 	next = load("dev", "", false);
-	config_unref(d.config);
-	d.config = next;
+	reload(next);
 	ck_assert_int_eq(gpio_apply(d.gpio, next->lines, next->n_lines, (char[64]){ 0 }, 64), 0);
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 2);
 	/* Rejected: verified with the dummy key, so alice cannot verify it. */
 	ck_assert_uint_eq(f.msg[1][0], SIOT_STATUS_REJECTED);
@@ -397,9 +409,8 @@ START_TEST(reload_changes_parameters)
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
 	next = load("other", "", true);
-	config_unref(d.config);
-	d.config = next;
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	reload(next);
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 1);
 	ck_assert_uint_eq(f.released, 1);
 	ck_assert_int_eq(led(), 0);
@@ -432,7 +443,7 @@ START_TEST(early_bytes_before_next_hello)
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
 	f.early = true;
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 2); /* the response, no HELLO after it */
 	ck_assert_uint_eq(client_status(&cl, &f, 1), SIOT_STATUS_OK);
 	ck_assert_uint_eq(f.released, 1);
@@ -450,13 +461,13 @@ START_TEST(second_request)
 	daemon_up("max_requests = 2;");
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 3); /* HELLO, response, HELLO */
 	ck_assert_uint_eq(client_status(&cl, &f, 1), SIOT_STATUS_OK);
 	ck_assert_int_eq(led(), 1);
 	ck_assert_uint_eq(f.released, 0);
 	client_request(&cl, &f, 2, "off");
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 4);
 	ck_assert_uint_eq(client_status(&cl, &f, 3), SIOT_STATUS_OK);
 	ck_assert_int_eq(led(), 0);
@@ -475,11 +486,11 @@ START_TEST(replay_on_one_connection)
 	daemon_up("max_requests = 2;");
 	open_conn(&f);
 	client_request(&cl, &f, 0, "on");
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(client_status(&cl, &f, 1), SIOT_STATUS_OK);
 	/* off, then the same "on" request again. */
 	ck_assert_int_eq(gpio_set(gpio_lookup(d.gpio, &d.config->lines[0]), 0), 0);
-	conn_finish(f.c, conn_received(f.c, cl.req, cl.req_len));
+	deliver(&f, &cl);
 	ck_assert_uint_eq(f.n_msgs, 4);
 	ck_assert_uint_eq(f.msg[3][0], SIOT_STATUS_REJECTED);
 	ck_assert_int_eq(led(), 0);
