@@ -4,7 +4,8 @@
 # knows, as they are in the working tree) with DEBIAN_DIR (default:
 # packaging/debian) as debian/.  Leaves the .debs, .changes and the build
 # log in OUT_DIR and prints the paths of the .debs (not the debug symbols).
-# The package suite uses it for the siot 0.1.0 package it upgrades from:
+# The vm suite builds the packages it installs with it, on this machine, and
+# the package suite the siot 0.1.0 package it upgrades from:
 # today's tree under 0.1.0's debian/, whose Build-Depends are 0.1.0's (-d:
 # the tree builds with today's, which .ci/install-deps installs); the
 # packages themselves are built with packaging/build-debs.
