@@ -50,12 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== build the siot 0.1.0 package (before the split), to upgrade from"
-DEB_BUILD_OPTIONS=nocheck "$(dirname "$0")/build-deb.sh" "$src" "$work/old" \
-	"$(dirname "$0")/siot-0.1.0" > "$work/old.list"
-deb_old=$(grep '/siot_0.1.0' "$work/old.list")
-echo "built $(basename "$deb_old") (on this machine, as a user of 0.1.0 had it)"
-
 cache=${SIOT_TEST_CACHE:-/var/cache/siot-tests}
 mkdir -p "$cache"
 # A fresh root file system of $suite in $root (debootstrap once, then from
@@ -119,14 +113,24 @@ build_in_root() {
 		tail -n 40 "$work/build-$suite.log"
 		exit 1
 	fi
+	# The siot 0.1.0 package (before the split), to upgrade from: built for
+	# this release too, as its users had it.
+	if ! in_root env DEB_BUILD_OPTIONS=nocheck /src/tests/package/build-deb.sh /src /old \
+		/src/tests/package/siot-0.1.0 > "$work/old-$suite.log" 2>&1; then
+		tail -n 40 "$work/old-$suite.log"
+		exit 1
+	fi
 	if [ ! -s "$deps" ]; then
 		rm -f "$cache"/build-"$suite"-*.tar
 		tar -C "$root" --exclude=./src --exclude=./debs --exclude='./proc/*' --exclude='./sys/*' \
-			--exclude='./dev/*' -cf "$deps.tmp" . && mv "$deps.tmp" "$deps"
+			--exclude='./dev/*' --exclude=./old -cf "$deps.tmp" . && mv "$deps.tmp" "$deps"
 	fi
 	mkdir "$work/debs-$suite"
 	cp "$root"/debs/*.deb "$root"/debs/*.changes "$root"/debs/*.buildinfo "$work/debs-$suite/"
-	ls "$work/debs-$suite"/*.deb | grep -v -- '-dbgsym_' | sed 's|.*/|built |'
+	mkdir "$work/old-$suite"
+	cp "$root"/old/siot_0.1.0_*.deb "$work/old-$suite/"
+	deb_old=$(ls "$work/old-$suite"/siot_0.1.0_*.deb)
+	ls "$work/debs-$suite"/*.deb "$deb_old" | grep -v -- '-dbgsym_' | sed 's|.*/|built |'
 	deb_siotd=$(ls "$work/debs-$suite"/siotd_*.deb)
 	deb_ctl=$(ls "$work/debs-$suite"/siot-ctl_*.deb)
 	deb_siot=$(ls "$work/debs-$suite"/siot_*.deb)
