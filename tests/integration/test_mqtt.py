@@ -450,6 +450,15 @@ class Mqtt(Case):
         dynsec = self.path('dynsec.json')
         subprocess.run(['mosquitto_ctrl', 'dynsec', 'init', dynsec, 'admin', 'adminpw'],
                        check=True, capture_output=True)
+        if os.geteuid() == 0:
+            # mosquitto started as root drops to its own user, which must
+            # read and write the plugin's file (2.0.21 checks; 2.0.11 did not).
+            import pwd
+            try:
+                pw = pwd.getpwnam('mosquitto')
+                os.chown(dynsec, pw.pw_uid, pw.pw_gid)
+            except KeyError:
+                pass
         b = self.new_broker('dynsec', lines=['allow_anonymous false', 'plugin ' + plugin,
                                              'plugin_opt_config_file ' + dynsec])
 
