@@ -355,7 +355,8 @@ class Mqtt(Case):
         print('flood of %d messages/s dropped before any MAC: siotd at %.0f%% of a core, '
               'alice in %d try(ies)' % (rate, load * 100, tries))
         self.assertGreaterEqual(rate, 16000)  # the flood the test meant
-        self.assertLess(load, 1.0)
+        if os.environ.get('SIOT_INSTRUMENTED') != '1':  # sanitizers cost CPU of their own
+            self.assertLess(load, 1.0)
         self.assertIn('outcome=malformed', d.log())  # said (then summarised)
 
     @native_only
