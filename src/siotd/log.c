@@ -80,16 +80,6 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_ERR, true, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
 /* An IPv4 address and port in one format call: inet_ntop and a second
  * snprintf cost about as much again, once per connection. */
 static void format_v4(const uint8_t a[4], uint16_t port_be, char *out, size_t len)

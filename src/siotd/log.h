@@ -46,8 +46,6 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* An error with ": strerror(errno)", then exit(1): for start-up only. */
-void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* A peer as the log names it: "192.0.2.1:5000", "[2001:db8::1]:5000" (an
  * IPv4-mapped address as IPv4), or "uid=1000" for a Unix socket's peer. */
