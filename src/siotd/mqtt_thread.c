@@ -15,9 +15,18 @@
 
 #include <mqtt_protocol.h>
 
-static void push(struct mqtt *m, struct item *it)
+/* Wake the loop through the eventfd. */
+static void wake_loop(struct mqtt *m)
 {
 	uint64_t one = 1;
+
+	if (write(m->efd, &one, sizeof(one)) < 0) {
+		/* The counter is not going to overflow; nothing to do. */
+	}
+}
+
+static void push(struct mqtt *m, struct item *it)
+{
 	bool full;
 
 	pthread_mutex_lock(&m->lock);
@@ -38,10 +47,7 @@ static void push(struct mqtt *m, struct item *it)
 		free(it->rtopic);
 		free(it);
 	}
-	/* Even when dropped: the loop reports the count. */
-	if (write(m->efd, &one, sizeof(one)) < 0) {
-		/* The counter is not going to overflow; nothing to do. */
-	}
+	wake_loop(m); /* even when dropped: the loop reports the count */
 }
 
 static time_t now_s(void)
@@ -134,7 +140,6 @@ void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
  * wakes it, so that it says so. */
 static void drop(struct mqtt *m, enum drop_kind why)
 {
-	uint64_t one = 1;
 	bool first = true;
 
 	pthread_mutex_lock(&m->lock);
@@ -142,9 +147,8 @@ static void drop(struct mqtt *m, enum drop_kind why)
 		first &= m->dropped_early[k] == 0;
 	m->dropped_early[why]++;
 	pthread_mutex_unlock(&m->lock);
-	if (first && write(m->efd, &one, sizeof(one)) < 0) {
-		/* The counter is not going to overflow; nothing to do. */
-	}
+	if (first)
+		wake_loop(m);
 }
 
 /* Why a message can belong to no session, or DROP_KINDS when it may:
