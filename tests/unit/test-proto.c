@@ -1166,6 +1166,8 @@ static Suite *proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parse");
+	/* Every split of every vector: seconds under valgrind or emulation. */
+	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, request_every_split, 0, N_ELEM(v1_vectors));
 	tcase_add_loop_test(tc, client_every_split, 0, N_ELEM(v1_vectors));
 	tcase_add_test(tc, request_id_length);
