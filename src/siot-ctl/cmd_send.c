@@ -108,6 +108,12 @@ static int pick_target(const struct options *o, struct target *t, struct target_
 	}
 	if (r == -ESRCH && optional)
 		r = 0; /* no default, and none needed */
+	if (r == -ESRCH && o->target_name && target_is_pattern(o->target_name)) {
+		fprintf(stderr, "siot-ctl: %s: no target matches \"%s\"\n", path, o->target_name);
+		if (names->n)
+			print_names(names);
+		return EXIT_CONFIG;
+	}
 	if (r == -ESRCH) {
 		const char *near = o->target_name ? target_nearest(names, o->target_name) : NULL;
 
@@ -162,6 +168,8 @@ static int send_one(const struct options *o, const struct target *t, struct send
 	prepare_free_key(key);
 	sodium_free(password); /* wipes; NULL is fine */
 	for (size_t i = 0; i < o->n_commands; i++) {
+		if (o->quiet && out[i].outcome == OUTCOME_OK && out[i].exit_code == 0)
+			continue;
 		if (o->json)
 			output_json(&out[i]);
 		else
@@ -189,9 +197,10 @@ int cmd_send(const struct options *o)
 	}
 	code = pick_target(o, &w->t, &w->group, &w->names);
 	if (code == -1)
-		code = cmd_send_group(o, o->path, &w->group);
+		code = cmd_send_group(o, &w->group);
 	else if (code == 0)
 		code = send_one(o, &w->t, w->out);
+	target_group_free(&w->group);
 	sodium_memzero(w->out, sizeof(w->out)); /* commands' outputs */
 	free(w);
 	return code;

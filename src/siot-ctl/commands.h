@@ -34,7 +34,7 @@ int cmd_send(const struct options *o);
  * before anything is sent, then at most o->parallel sends at a time, one
  * line (or --json objects) per device as each finishes.  Returns the worst
  * status (group_worse). */
-int cmd_send_group(const struct options *o, const char *path, const struct target_group *g);
+int cmd_send_group(const struct options *o, const struct target_group *g);
 
 /* Whether exit status a is worse than b for a group: 76 > 69 > 75 > 5 > 4 >
  * 3 > 2 > 1 > 0, and anything else (a worker that died) worse than all. */

@@ -1,47 +1,89 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * siot-ctl -t GROUP send: the same commands to every member of a group.
+ * siot-ctl -t GROUP send: the same commands to every member of a group (or
+ * of a pattern), from a handful of devices to a fleet.
  *
  * Everything that can be wrong on this side (a member's target, its key
  * file) is checked before the first byte is sent, so that a usage or
- * configuration error never leaves half a fleet switched.  Then each member
- * gets its own process (send.c keeps one session at a time, and a process
- * per device keeps one device's stall or crash from touching another's),
- * at most o->parallel at once.  A worker hands its outcomes back through a
- * pipe; the parent prints them as each device finishes.
+ * configuration error never leaves half a fleet switched.  The file was
+ * read once (target_load); each member's target comes from it.
+ *
+ * Then the work goes to worker processes, at most o->parallel at a time:
+ *   - a member reached directly (TCP, a Unix socket) gets a worker of its
+ *     own, so that one device's stall or crash never touches another's;
+ *   - the members on one broker with one login share a worker and its one
+ *     MQTT connection (send_mqtt.h): a thread per session, at most
+ *     o->parallel sessions at once, each with its own correlation data,
+ *     response topic and deadline.
+ * A worker hands each member's outcomes back through its pipe as a record;
+ * the parent prints every member's part in the group's order, keeps a
+ * progress line on a terminal, and ends with a summary.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
-#include "prepare.h"
 #include "output.h"
+#include "prepare.h"
 #include "send.h"
+#include "send_mqtt.h"
 
-/* What a worker hands back: every command's outcome, then the status. */
-struct report {
-	struct send_outcome out[OPTIONS_MAX_COMMANDS];
+/* A record in a worker's pipe: the member's place in the group, its
+ * status, then o->n_commands outcomes. */
+struct record_head {
+	unsigned pos;
 	int code;
 };
 
-struct worker {
-	unsigned member;      /* index into the group */
+/* What one worker process does: one member, or a broker's members. */
+struct job {
+	unsigned *pos;          /* places in the group, in order */
+	unsigned n;
+	bool broker;            /* shared broker connection, a thread per session */
+	unsigned reported;      /* records read back */
 	pid_t pid;
-	int fd;               /* read end of its pipe */
-	size_t got;           /* bytes of the report read so far */
-	struct report *rep;
+	int fd;                 /* read end of its pipe */
+	size_t got;             /* bytes of the current record read so far */
+	unsigned char *rec;     /* the record being read (rec_size bytes) */
 };
 
-struct member {
-	struct target t;
-	struct send_options so;
+/* What became of each member, kept until its turn to be printed. */
+struct result {
+	bool done;
+	int code;
+	char *text;
+	size_t len;
 };
+
+struct fan {
+	const struct options *o;
+	const struct target_group *g;
+	size_t rec_size;
+	struct result *res;     /* by place in the group */
+	unsigned next_print, answered, failed;
+	unsigned count[10];     /* by outcome class (status_class) */
+	bool progress;          /* a progress line on stderr */
+	bool progress_shown;
+	int64_t progress_ms;
+	int worst;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* A status's place in 76 > 69 > 75 > 5 > 4 > 3 > 2 > 1 > 0: higher is worse. */
 static int rank(int code)
@@ -60,53 +102,145 @@ bool group_worse(int a, int b)
 	return rank(a) > rank(b);
 }
 
-/* Check every member as a single send would, and read its key once (then
- * wipe it): 0, or the exit status after a message naming the member. */
-static int prepare(const struct options *o, const char *path, const struct target_group *g,
-		   struct member *m)
+/* The summary's words for each rank, and for everything else. */
+static const char *const class_name[10] = {
+	"ok", "failed", "rejected", "busy", "timed out", "error", "network timeout",
+	"unreachable", "not authentic", "local error",
+};
+
+static unsigned status_class(int code)
 {
-	for (unsigned i = 0; i < g->n; i++) {
-		struct siot_key *key;
-		int code = 0;
+	int r = rank(code);
 
-		target_clear(&m[i].t);
-		if (target_load(path, g->member[i], &m[i].t, cfg_print_problem, false, NULL, NULL) <
-		    0)
-			code = EXIT_CONFIG;
-		if (!code) {
-			target_merge(&m[i].t, &o->flags); /* only -T can be set */
-			if (!m[i].t.host[0] && !m[i].t.socket[0] && !m[i].t.mqtt[0]) {
-				fprintf(stderr, "siot-ctl: %s: target \"%s\" has no host, socket or mqtt\n",
-					path, g->member[i]);
-				code = EXIT_CONFIG;
-			}
-		}
-		if (!code)
-			code = prepare_options(&m[i].t, &m[i].so);
-		if (!code)
-			code = prepare_check_names(&m[i].so, o);
-		if (!code) {
-			char *password = NULL;
+	return r < 9 ? (unsigned)r : 9;
+}
 
-			code = prepare_mqtt_password(&m[i].t, &m[i].so, &password);
-			sodium_free(password);
-			m[i].so.mqtt_password = NULL;
-		}
-		if (!code) {
-			key = prepare_read_key(&m[i].t, m[i].so.params.hash, &code);
-			if (key)
-				code = 0;
-			prepare_free_key(key);
-		}
-		if (code) {
-			fprintf(stderr,
-				"siot-ctl: (in target \"%s\" of group \"%s\"; nothing was sent to any "
-				"device)\n",
-				g->member[i], g->name);
-			return code;
-		}
+/* Member pos's target, checked as a single send would check it, with its
+ * key read once (then wiped): 0, or the exit status after a message. */
+static int check_member(const struct options *o, const struct target_group *g, unsigned pos,
+			struct target *t, char **broker_key)
+{
+	struct send_options so;
+	struct siot_key *key;
+	char *password = NULL;
+	int code = 0;
+
+	target_group_get(g, pos, t);
+	target_merge(t, &o->flags); /* only -T can be set */
+	if (!t->host[0] && !t->socket[0] && !t->mqtt[0]) {
+		fprintf(stderr, "siot-ctl: target \"%s\" has no host, socket or mqtt\n", t->name);
+		return EXIT_CONFIG;
+	}
+	if ((code = prepare_options(t, &so)) != 0 || (code = prepare_check_names(&so, o)) != 0)
+		return code;
+	code = prepare_mqtt_password(t, &so, &password);
+	sodium_free(password);
+	if (code)
+		return code;
+	key = prepare_read_key(t, so.params.hash, &code);
+	if (!key)
+		return code;
+	prepare_free_key(key);
+	/* Members share a connection when everything that makes it is equal. */
+	if (t->mqtt[0] && asprintf(broker_key, "%s\n%s\n%s\n%s\n%s\n%s", t->mqtt, t->mqtt_username,
+				   t->mqtt_password_file, t->mqtt_ca_file, t->mqtt_tls_cert_file,
+				   t->mqtt_tls_key_file) < 0) {
+		*broker_key = NULL;
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		return 70;
 	}
 	return 0;
+}
+
+struct keyed {
+	const char *key;
+	unsigned pos;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int job_cmp(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+
+	return (x->pos[0] > y->pos[0]) - (x->pos[0] < y->pos[0]);
+}
+
+/* The jobs for members whose broker keys are keys[] (NULL: reached
+ * directly): a job per direct member, one per broker connection; in the
+ * order of their first members.  NULL when out of memory. */
+static struct job *plan(char **keys, unsigned n, unsigned *n_jobs, unsigned **pos_block)
+{
+	struct keyed *k = calloc(n, sizeof(*k));
+	struct job *jobs = calloc(n, sizeof(*jobs));
+	unsigned *pos = calloc(n, sizeof(*pos));
+	unsigned nk = 0, nj = 0, used = 0;
+
+	if (!k || !jobs || !pos) {
+		free(k);
+		free(jobs);
+		free(pos);
+		return NULL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (keys[i]) {
+			k[nk++] = (struct keyed){ keys[i], i };
+			continue;
+		}
+		pos[used] = i;
+		jobs[nj++] = (struct job){ .pos = &pos[used++], .n = 1 };
+	}
+	qsort(k, nk, sizeof(*k), keyed_cmp);
+	for (unsigned i = 0; i < nk; i++) {
+		if (i == 0 || strcmp(k[i].key, k[i - 1].key) != 0)
+			jobs[nj++] = (struct job){ .pos = &pos[used], .broker = true };
+		pos[used++] = k[i].pos;
+		jobs[nj - 1].n++;
+	}
+	free(k);
+	qsort(jobs, nj, sizeof(*jobs), job_cmp);
+	*n_jobs = nj;
+	*pos_block = pos; /* the jobs' places: freed with them */
+	return jobs;
+}
+
+/* Check every member, and plan the work.  0, or the exit status after a
+ * message naming the member. */
+static int prepare(const struct options *o, const struct target_group *g, struct job **jobs,
+		   unsigned *n_jobs, unsigned **pos_block)
+{
+	struct target *t = malloc(sizeof(*t));
+	char **keys = calloc(g->n, sizeof(*keys));
+	int code = 0;
+
+	if (!t || !keys) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		code = 70;
+	}
+	for (unsigned i = 0; !code && i < g->n; i++) {
+		code = check_member(o, g, i, t, &keys[i]);
+		if (code)
+			fprintf(stderr,
+				"siot-ctl: (in target \"%s\" %s \"%s\"; nothing was sent to any "
+				"device)\n",
+				target_group_member(g, i),
+				target_is_pattern(g->name) ? "matching" : "of group", g->name);
+	}
+	if (!code && !(*jobs = plan(keys, g->n, n_jobs, pos_block))) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		code = 70;
+	}
+	for (unsigned i = 0; keys && i < g->n; i++)
+		free(keys[i]);
+	free(keys);
+	free(t);
+	return code;
 }
 
 /* All of buf to fd; false when the parent has gone. */
@@ -127,40 +261,216 @@ static bool write_all(int fd, const void *buf, size_t len)
 	return true;
 }
 
-/* In the worker: send to one member and hand the report back. */
-static _Noreturn void work(const struct options *o, struct member *m, int fd)
+/* Every command not sent, with why in the first. */
+static void not_sent(const struct options *o, struct send_outcome *out, int code,
+		     const char *why)
 {
-	struct report *rep = calloc(1, sizeof(*rep));
+	memset(out, 0, o->n_commands * sizeof(*out));
+	for (size_t i = 0; i < o->n_commands; i++) {
+		out[i].command = o->commands[i];
+		out[i].outcome = OUTCOME_NOT_SENT;
+	}
+	snprintf(out[0].error, sizeof(out[0].error), "%s", why);
+	out[0].exit_code = code;
+}
+
+/* In a worker: send to member pos (through broker when not NULL); its
+ * outcomes into out, its status returned. */
+static int run_member(const struct options *o, const struct target_group *g, unsigned pos,
+		      struct ctl_broker *broker, struct send_outcome *out)
+{
+	struct target *t = malloc(sizeof(*t));
+	struct send_options so;
 	struct siot_key *key = NULL;
 	char *password = NULL;
+	int code;
 
-	if (!rep)
-		_exit(70); /* reported by the parent: no report */
-	rep->code = prepare_mqtt_password(&m->t, &m->so, &password);
-	if (!rep->code)
-		key = prepare_read_key(&m->t, m->so.params.hash, &rep->code);
+	if (!t) {
+		not_sent(o, out, 70, "out of memory");
+		return 70;
+	}
+	target_group_get(g, pos, t);
+	target_merge(t, &o->flags);
+	code = prepare_options(t, &so);
+	so.broker = broker;
+	if (!code && !broker)
+		code = prepare_mqtt_password(t, &so, &password);
+	if (!code)
+		key = prepare_read_key(t, so.params.hash, &code);
 	if (key) {
-		m->so.key = key;
-		rep->code = send_commands(&m->so, o->commands, o->n_commands, rep->out);
-		prepare_values(&m->t, rep->out, o->n_commands);
+		so.key = key;
+		code = send_commands(&so, o->commands, o->n_commands, out);
+		prepare_values(t, out, o->n_commands);
 		prepare_free_key(key);
 	} else {
 		/* The key was readable a moment ago; say what changed. */
-		for (size_t i = 0; i < o->n_commands; i++) {
-			rep->out[i].command = o->commands[i];
-			rep->out[i].outcome = OUTCOME_NOT_SENT;
-		}
-		snprintf(rep->out[0].error, sizeof(rep->out[0].error),
-			 "its key or password file could no longer be read");
-		rep->out[0].exit_code = rep->code;
+		not_sent(o, out, code, "its key or password file could no longer be read");
 	}
 	sodium_free(password);
-	_exit(write_all(fd, rep, sizeof(*rep)) ? 0 : 1);
+	free(t);
+	return code;
 }
 
-/* Start a worker for member i into w; 0, or -errno. */
-static int start(const struct options *o, struct member *m, unsigned i, struct worker *w,
-		 const struct worker *all, unsigned n_all)
+/* A worker's pipe, shared by its threads. */
+struct pipe_out {
+	int fd;
+	pthread_mutex_t lock;
+	size_t rec_size;
+	bool broken;
+};
+
+/* Member pos's record; without out (no memory for it), zeros that the
+ * parent reads as "not sent". */
+static void report(struct pipe_out *p, unsigned pos, int code, const struct send_outcome *out)
+{
+	static const unsigned char zeros[1024];
+	struct record_head h = { pos, code };
+	size_t left = p->rec_size - sizeof(h);
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->broken)
+		p->broken = !write_all(p->fd, &h, sizeof(h));
+	if (!p->broken && out)
+		p->broken = !write_all(p->fd, out, left);
+	while (!p->broken && !out && left) {
+		size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+
+		p->broken = !write_all(p->fd, zeros, n);
+		left -= n;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The threads of a broker's worker: each takes the next member. */
+struct sessions {
+	const struct options *o;
+	const struct target_group *g;
+	const struct job *j;
+	struct ctl_broker *b;
+	struct pipe_out *out;
+	pthread_mutex_t lock;
+	unsigned next;
+};
+
+static void *session_thread(void *arg)
+{
+	struct sessions *s = arg;
+	struct send_outcome *out = calloc(s->o->n_commands, sizeof(*out));
+
+	for (;;) {
+		unsigned k;
+		int code;
+
+		pthread_mutex_lock(&s->lock);
+		k = s->next < s->j->n ? s->next++ : s->j->n;
+		pthread_mutex_unlock(&s->lock);
+		if (k == s->j->n)
+			break;
+		if (!out) {
+			report(s->out, s->j->pos[k], 70, NULL);
+			continue;
+		}
+		code = run_member(s->o, s->g, s->j->pos[k], s->b, out);
+		report(s->out, s->j->pos[k], code, out);
+		sodium_memzero(out, s->o->n_commands * sizeof(*out));
+	}
+	free(out);
+	return NULL;
+}
+
+/* Connect to the broker that the job's first member names: 0, or the
+ * status with why in err. */
+static int connect_broker(const struct options *o, const struct target_group *g,
+			  const struct job *j, struct ctl_broker **b, char *err, size_t errlen)
+{
+	struct target *t = malloc(sizeof(*t));
+	struct send_options so;
+	char *password = NULL;
+	int code;
+
+	*b = NULL;
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return 70;
+	}
+	target_group_get(g, j->pos[0], t);
+	target_merge(t, &o->flags);
+	code = prepare_options(t, &so);
+	if (!code && (code = prepare_mqtt_password(t, &so, &password)) != 0)
+		snprintf(err, errlen, "its password file could no longer be read");
+	if (!code)
+		code = ctl_broker_connect(b, &so, now_ms() + (int64_t)(so.timeout * 1000), err,
+					  errlen);
+	sodium_free(password); /* libmosquitto keeps its own copy */
+	free(t);
+	return code;
+}
+
+/* A broker's worker: one connection, up to o->parallel sessions at once. */
+static void work_broker(const struct options *o, const struct target_group *g,
+			const struct job *j, struct pipe_out *p)
+{
+	unsigned n = (unsigned)o->parallel < j->n ? (unsigned)o->parallel : j->n;
+	struct sessions s = { o, g, j, NULL, p, PTHREAD_MUTEX_INITIALIZER, 0 };
+	pthread_t *th = calloc(n, sizeof(*th));
+	pthread_attr_t attr;
+	char err[512];
+	unsigned started = 0;
+	int code = connect_broker(o, g, j, &s.b, err, sizeof(err));
+
+	if (!code && th) {
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 512 * 1024);
+		for (; started < n; started++)
+			if (pthread_create(&th[started], &attr, session_thread, &s) != 0)
+				break;
+		pthread_attr_destroy(&attr);
+		if (started == 0)
+			session_thread(&s); /* no thread to be had: one at a time */
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+	} else {
+		struct send_outcome *out = calloc(o->n_commands, sizeof(*out));
+
+		if (!th)
+			code = 70, snprintf(err, sizeof(err), "out of memory");
+		for (unsigned k = 0; k < j->n; k++) {
+			if (out)
+				not_sent(o, out, code, err);
+			report(p, j->pos[k], code, out);
+		}
+		free(out);
+	}
+	ctl_broker_free(s.b);
+	free(th);
+}
+
+/* In the worker process: job j's members, each reported as it ends. */
+static _Noreturn void work(const struct options *o, const struct target_group *g,
+			   const struct job *j, int fd)
+{
+	struct pipe_out p = { fd, PTHREAD_MUTEX_INITIALIZER,
+			      sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome),
+			      false };
+
+	if (j->broker) {
+		work_broker(o, g, j, &p);
+	} else {
+		struct send_outcome *out = calloc(o->n_commands, sizeof(*out));
+		int code;
+
+		if (!out)
+			_exit(70); /* reported by the parent: no record */
+		code = run_member(o, g, j->pos[0], NULL, out);
+		report(&p, j->pos[0], code, out);
+		sodium_memzero(out, o->n_commands * sizeof(*out));
+	}
+	_exit(p.broken ? 1 : 0);
+}
+
+/* Start job j's worker; 0, or -errno. */
+static int start(const struct options *o, const struct target_group *g, struct job *j,
+		 const struct job *all, unsigned n_all)
 {
 	int p[2];
 
@@ -168,141 +478,289 @@ static int start(const struct options *o, struct member *m, unsigned i, struct w
 		return -errno;
 	fflush(stdout);
 	fflush(stderr);
-	w->pid = fork();
-	if (w->pid < 0) {
+	j->pid = fork();
+	if (j->pid < 0) {
 		int e = errno;
 		close(p[0]);
 		close(p[1]);
 		return -e;
 	}
-	if (w->pid == 0) {
+	if (j->pid == 0) {
 		/* Only its own pipe: another worker's write end held here would
 		 * keep the parent from seeing that worker finish. */
 		for (unsigned k = 0; k < n_all; k++)
-			if (all[k].pid > 0 && &all[k] != w)
+			if (all[k].pid > 0 && &all[k] != j)
 				close(all[k].fd);
 		close(p[0]);
-		work(o, &m[i], p[1]);
+		work(o, g, j, p[1]);
 	}
 	close(p[1]);
-	w->member = i;
-	w->fd = p[0];
-	w->got = 0;
-	memset(w->rep, 0, sizeof(*w->rep));
+	j->fd = p[0];
+	j->got = 0;
 	return 0;
 }
 
-/* Worker w's pipe is readable: read on; true when it has finished (its
- * report complete, or it died), with its status in *code. */
-static bool collect(struct worker *w, const struct options *o, int *code)
+/* The progress line, at most ten times a second (force: now). */
+static void show_progress(struct fan *f, bool force)
 {
-	ssize_t n = read(w->fd, (char *)w->rep + w->got, sizeof(*w->rep) - w->got);
+	int64_t t = now_ms();
+
+	if (!f->progress || (!force && t - f->progress_ms < 100))
+		return;
+	f->progress_ms = t;
+	fprintf(stderr, "\r%u/%u answered, %u failed\033[K", f->answered, f->g->n, f->failed);
+	fflush(stderr);
+	f->progress_shown = true;
+}
+
+static void hide_progress(struct fan *f)
+{
+	if (f->progress_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		f->progress_shown = false;
+	}
+}
+
+/* Print what is done in the group's order, from the first not printed. */
+static void print_ready(struct fan *f)
+{
+	bool any = false;
+
+	while (f->next_print < f->g->n && f->res[f->next_print].done) {
+		struct result *r = &f->res[f->next_print++];
+
+		if (r->len) {
+			if (!any)
+				hide_progress(f);
+			any = true;
+			fwrite(r->text, 1, r->len, stdout);
+		}
+		free(r->text);
+		r->text = NULL;
+	}
+	if (any) {
+		fflush(stdout);
+		show_progress(f, true);
+	}
+}
+
+/* Member pos is done: its text kept for its turn, its status counted. */
+static void finish(struct fan *f, unsigned pos, int code, const struct send_outcome *out)
+{
+	struct result *r = &f->res[pos];
+	FILE *mem;
+
+	if (r->done)
+		return; /* a worker never reports a member twice; never count it twice */
+	r->done = true;
+	r->code = code;
+	f->answered++;
+	f->failed += code != 0;
+	f->count[status_class(code)]++;
+	if (group_worse(code, f->worst))
+		f->worst = code;
+	if ((!f->o->quiet || code != 0) && (mem = open_memstream(&r->text, &r->len)) != NULL) {
+		output_group(mem, target_group_member(f->g, pos), out, f->o->n_commands, code,
+			     f->o->json, f->o->n_commands > 1);
+		fclose(mem);
+	}
+	print_ready(f);
+	show_progress(f, false);
+}
+
+/* Job j's pipe is readable: read on; true when it has ended. */
+static bool collect(struct fan *f, struct job *j)
+{
+	ssize_t n = read(j->fd, j->rec + j->got, f->rec_size - j->got);
 	int status = 0;
 
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return false;
 	if (n > 0) {
-		w->got += (size_t)n;
+		j->got += (size_t)n;
+		if (j->got == f->rec_size) {
+			struct send_outcome *out = (struct send_outcome *)(j->rec + sizeof(struct record_head));
+			struct record_head h;
+
+			memcpy(&h, j->rec, sizeof(h));
+			j->got = 0;
+			j->reported++;
+			if (!out[0].command) /* the worker had no memory for it */
+				not_sent(f->o, out, h.code, "siot-ctl's worker ran out of memory");
+			if (h.pos < f->g->n)
+				finish(f, h.pos, h.code, out);
+		}
 		return false;
 	}
-	close(w->fd);
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+	close(j->fd);
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	w->pid = 0;
-	if (w->got == sizeof(*w->rep)) {
-		*code = w->rep->code;
-		return true;
+	j->pid = 0;
+	if (j->reported < j->n) {
+		/* Died before reporting them all: whether those requests left
+		 * is unknown. */
+		struct send_outcome *out = (struct send_outcome *)(j->rec + sizeof(struct record_head));
+		char why[200];
+
+		snprintf(why, sizeof(why),
+			 "siot-ctl's worker for this device %s %d before it reported; the command "
+			 "may have run",
+			 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		for (unsigned k = 0; k < j->n; k++) {
+			if (f->res[j->pos[k]].done)
+				continue;
+			not_sent(f->o, out, 70, why);
+			out[0].outcome = OUTCOME_ERROR;
+			finish(f, j->pos[k], 70, out);
+		}
 	}
-	/* Died before reporting: whether its request left is unknown. */
-	memset(w->rep, 0, sizeof(*w->rep));
-	for (size_t i = 0; i < o->n_commands; i++) {
-		w->rep->out[i].command = o->commands[i];
-		w->rep->out[i].outcome = OUTCOME_NOT_SENT;
-	}
-	snprintf(w->rep->out[0].error, sizeof(w->rep->out[0].error),
-		 "siot-ctl's worker for this device %s %d before it reported; the command may "
-		 "have run",
-		 WIFSIGNALED(status) ? "was killed by signal" : "exited with",
-		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	w->rep->out[0].outcome = OUTCOME_ERROR;
-	*code = w->rep->out[0].exit_code = 70;
 	return true;
 }
 
-int cmd_send_group(const struct options *o, const char *path, const struct target_group *g)
+/* Room for every pipe and connection: the soft limit on open files raised
+ * toward the hard one.  Returns how many workers may run at once. */
+static unsigned fit_files(unsigned want)
 {
-	unsigned slots = (unsigned)o->parallel < g->n ? (unsigned)o->parallel : g->n;
-	struct member *m = calloc(g->n, sizeof(*m));
-	struct worker *w = calloc(slots, sizeof(*w));
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return want;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+		return want;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	want = rl.rlim_cur > 96 ? (unsigned)(rl.rlim_cur - 64) : 32;
+	fprintf(stderr,
+		"siot-ctl: warning: this process may open only %llu files (ulimit -n, hard limit "
+		"%llu): at most %u devices at once\n",
+		(unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, want);
+	return want;
+}
+
+/* The summary: how many devices, and how many of each outcome. */
+static void summary(struct fan *f)
+{
+	bool first = true;
+
+	if (f->o->quiet && f->failed == 0)
+		return;
+	fprintf(stderr, "siot-ctl: %s \"%s\", %u device%s:",
+		target_is_pattern(f->g->name) ? "targets matching" : "group", f->g->name, f->g->n,
+		f->g->n == 1 ? "" : "s");
+	for (unsigned c = 0; c < 10; c++) {
+		if (!f->count[c])
+			continue;
+		fprintf(stderr, "%s %u %s", first ? "" : ",", f->count[c], class_name[c]);
+		first = false;
+	}
+	fputc('\n', stderr);
+}
+
+/* Run every job, at most slots at once. */
+static void run_jobs(struct fan *f, struct job *jobs, unsigned n_jobs, unsigned slots)
+{
+	struct job **run = calloc(slots, sizeof(*run));
 	struct pollfd *pfd = calloc(slots, sizeof(*pfd));
 	unsigned next = 0, running = 0;
-	int worst = 0, code;
 
-	if (!m || !w || !pfd) {
+	if (!run || !pfd) {
 		fprintf(stderr, "siot-ctl: out of memory\n");
-		worst = 70;
-		goto out;
+		f->worst = 70;
+		n_jobs = 0;
 	}
-	for (unsigned k = 0; k < slots; k++)
-		if (!(w[k].rep = malloc(sizeof(*w[k].rep)))) {
-			fprintf(stderr, "siot-ctl: out of memory\n");
-			worst = 70;
-			goto out;
-		}
-	if ((worst = prepare(o, path, g, m)) != 0)
-		goto out;
-	/* A reader that goes away (siot-ctl ... | head) must not kill the
-	 * parent before every worker has been waited for. */
-	signal(SIGPIPE, SIG_IGN);
-	while (next < g->n || running) {
-		for (unsigned k = 0; k < slots && next < g->n; k++) {
+	while (next < n_jobs || running) {
+		for (unsigned k = 0; k < slots && next < n_jobs; k++) {
 			int r;
 
-			if (w[k].pid > 0)
+			if (run[k])
 				continue;
-			if ((r = start(o, m, next, &w[k], w, slots)) < 0) {
+			if (!(jobs[next].rec = malloc(f->rec_size)))
+				r = -ENOMEM;
+			else
+				r = start(f->o, f->g, &jobs[next], jobs, n_jobs);
+			if (r < 0) {
 				/* Out of processes: what is running finishes;
 				 * the rest are not sent, and say so. */
-				for (; next < g->n; next++)
-					fprintf(stderr, "siot-ctl: %s: not sent: cannot start a worker: "
-							"%s\n",
-						g->member[next], strerror(-r));
-				worst = 71;
+				hide_progress(f);
+				for (; next < n_jobs; next++)
+					for (unsigned m = 0; m < jobs[next].n; m++)
+						fprintf(stderr, "siot-ctl: %s: not sent: cannot start a "
+								"worker: %s\n",
+							target_group_member(f->g, jobs[next].pos[m]),
+							strerror(-r));
+				f->worst = 71;
 				break;
 			}
-			next++;
+			run[k] = &jobs[next++];
 			running++;
 		}
 		for (unsigned k = 0; k < slots; k++) {
-			pfd[k].fd = w[k].pid > 0 ? w[k].fd : -1;
+			pfd[k].fd = run[k] ? run[k]->fd : -1;
 			pfd[k].events = POLLIN;
 			pfd[k].revents = 0;
 		}
+		if (!running)
+			break;
 		if (poll(pfd, slots, -1) < 0 && errno != EINTR) {
 			fprintf(stderr, "siot-ctl: poll: %s\n", strerror(errno));
-			worst = 71;
-			goto out;
+			f->worst = 71;
+			break;
 		}
-		for (unsigned k = 0; k < slots; k++) {
-			if (!pfd[k].revents || !collect(&w[k], o, &code))
-				continue;
-			running--;
-			output_group(g->member[w[k].member], w[k].rep->out, o->n_commands, code,
-				     o->json, o->n_commands > 1);
-			if (group_worse(code, worst))
-				worst = code;
-		}
+		for (unsigned k = 0; k < slots; k++)
+			if (pfd[k].revents && collect(f, run[k])) {
+				/* The outcomes may hold a command's output. */
+				sodium_memzero(run[k]->rec, f->rec_size);
+				free(run[k]->rec);
+				run[k]->rec = NULL;
+				run[k] = NULL;
+				running--;
+			}
 	}
-out:
-	for (unsigned k = 0; w && k < slots; k++) {
-		if (w[k].pid > 0) {
-			close(w[k].fd);
-			waitpid(w[k].pid, NULL, 0);
+	for (unsigned k = 0; run && k < slots; k++)
+		if (run[k]) {
+			if (run[k]->pid > 0) {
+				close(run[k]->fd);
+				waitpid(run[k]->pid, NULL, 0);
+			}
+			free(run[k]->rec);
 		}
-		free(w[k].rep);
-	}
+	free(run);
 	free(pfd);
-	free(w);
-	free(m);
-	return worst;
+}
+
+int cmd_send_group(const struct options *o, const struct target_group *g)
+{
+	struct fan f = { .o = o, .g = g };
+	struct job *jobs = NULL;
+	unsigned n_jobs = 0, slots, *pos_block = NULL;
+	int code;
+
+	f.rec_size = sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome);
+	f.res = calloc(g->n, sizeof(*f.res));
+	if (!f.res) {
+		fprintf(stderr, "siot-ctl: out of memory\n");
+		code = 70;
+		goto out;
+	}
+	if ((code = prepare(o, g, &jobs, &n_jobs, &pos_block)) != 0)
+		goto out;
+	slots = fit_files((unsigned)o->parallel < n_jobs ? (unsigned)o->parallel : n_jobs);
+	f.progress = !o->quiet && g->n > 1 && isatty(2);
+	/* A reader that goes away (siot-ctl ... | head) must not kill the
+	 * parent before every worker has been waited for. */
+	signal(SIGPIPE, SIG_IGN);
+	run_jobs(&f, jobs, n_jobs, slots ? slots : 1);
+	hide_progress(&f);
+	summary(&f);
+	code = f.worst;
+out:
+	for (unsigned i = 0; f.res && i < g->n; i++)
+		free(f.res[i].text);
+	free(f.res);
+	free(pos_block);
+	free(jobs);
+	return code;
 }

@@ -74,7 +74,8 @@ static void usage(FILE *f)
 	      "      --json                one JSON object per command on stdout\n"
 	      "      --value               each command's result byte is a value (a pin read on a\n"
 	      "                            device without output): print it as its output\n"
-	      "      --parallel N          a group: send to at most N devices at once (default 8)\n"
+	      "      --parallel N          a group: at most N devices at once (default 64)\n"
+	      "  -q, --quiet               only what failed (a group: only its failed devices)\n"
 	      "  -v, --verbose             a status line for commands that went well too\n"
 	      "  -o, --output FILE         keygen: write the key to FILE\n"
 	      "      --force               enroll: replace a target of that name, in place\n"
@@ -237,6 +238,9 @@ static int take(struct options *o, int opt, const char *arg)
 	case 'v':
 		o->verbose = true;
 		return 0;
+	case 'q':
+		o->quiet = true;
+		return 0;
 	case OPT_FORCE:
 		o->force = true;
 		return 0;
@@ -353,6 +357,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "new-key", no_argument, NULL, OPT_NEW_KEY },
 		{ "value", no_argument, NULL, OPT_VALUE },
@@ -366,7 +371,7 @@ int options_parse(int argc, char **argv, struct options *o)
 	*o = (struct options){ 0 };
 	o->parallel = OPTIONS_DEFAULT_PARALLEL;
 	target_clear(&o->flags);
-	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:M:S:D:i:k:o:T:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:t:H:p:U:M:S:D:i:k:o:T:vqh", opts, NULL)) != -1) {
 		if (opt == OPT_VERSION) {
 			printf("siot-ctl %s\n", SIOT_VERSION_STRING);
 			return 0;
@@ -382,6 +387,10 @@ int options_parse(int argc, char **argv, struct options *o)
 		fprintf(stderr, "siot-ctl: nothing to do: give send, keygen, fingerprint, enroll or "
 				"check\n"
 				"Try 'siot-ctl --help'.\n");
+		return EXIT_USAGE;
+	}
+	if (o->quiet && o->verbose) {
+		fprintf(stderr, "siot-ctl: -q and -v ask for less and for more: give one\n");
 		return EXIT_USAGE;
 	}
 	o->path = o->config_path ? o->config_path : target_default_path(o->default_path);

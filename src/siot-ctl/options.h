@@ -19,6 +19,7 @@ struct options {
 	const char *keygen_out;    /* -o */
 	bool json;
 	bool verbose;              /* -v: a status line for OK commands too */
+	bool quiet;                /* -q: nothing about what went well */
 	bool force;                /* enroll --force */
 	bool new_key;              /* enroll --new-key */
 	const char *enroll_name;   /* enroll's NAME */
@@ -31,8 +32,8 @@ struct options {
 };
 
 #define OPTIONS_MAX_COMMANDS 64
-#define OPTIONS_DEFAULT_PARALLEL 8
-#define OPTIONS_MAX_PARALLEL 256
+#define OPTIONS_DEFAULT_PARALLEL 64
+#define OPTIONS_MAX_PARALLEL 1024
 
 /* Parse argv.  Returns -1 when the caller should go on, else the exit
  * status (0 after --help or --version, 64 after a usage error, with a

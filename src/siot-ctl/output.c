@@ -22,10 +22,10 @@ static bool unsafe_code_point(uint32_t uc)
 /* Output bytes as they are, or on a terminal: valid UTF-8 as it is, except
  * C0 controls other than newline and tab, DEL and bytes that are not UTF-8
  * as \xNN, and unsafe code points as \uNNNN (tests/tty-escape-cases.json). */
-static void print_output(const uint8_t *s, size_t n)
+static void print_output(FILE *f, const uint8_t *s, size_t n)
 {
 	if (!isatty(1)) {
-		fwrite(s, 1, n, stdout);
+		fwrite(s, 1, n, f);
 		return;
 	}
 	for (size_t i = 0; i < n;) {
@@ -34,21 +34,21 @@ static void print_output(const uint8_t *s, size_t n)
 
 		if (s[i] < 0x80) {
 			if (s[i] == '\n' || s[i] == '\t' || (s[i] >= 0x20 && s[i] != 0x7f))
-				putchar(s[i]);
+				fputc(s[i], f);
 			else
-				printf("\\x%02x", s[i]);
+				fprintf(f, "\\x%02x", s[i]);
 			i++;
 			continue;
 		}
 		len = utf8_decode(s + i, n - i, &uc);
 		if (len < 0) {
-			printf("\\x%02x", s[i]); /* not UTF-8 */
+			fprintf(f, "\\x%02x", s[i]); /* not UTF-8 */
 			i++;
 		} else if (unsafe_code_point(uc)) {
-			printf("\\u%04X", (unsigned)uc);
+			fprintf(f, "\\u%04X", (unsigned)uc);
 			i += (size_t)len;
 		} else {
-			fwrite(s + i, 1, (size_t)len, stdout);
+			fwrite(s + i, 1, (size_t)len, f);
 			i += (size_t)len;
 		}
 	}
@@ -86,7 +86,7 @@ void output_human(const struct send_outcome *o, bool named, bool verbose)
 		 * a line of its own before output of several lines. */
 		if (named)
 			printf(one_line ? "%s: " : "%s:\n", o->command);
-		print_output(o->output, o->output_len);
+		print_output(stdout, o->output, o->output_len);
 		if (named && o->output[o->output_len - 1] != '\n')
 			putchar('\n');
 	}
@@ -131,7 +131,7 @@ static bool add_output(json_object *obj, const uint8_t *out, size_t len)
 }
 
 /* output_json, with "target" first when target is not NULL. */
-static int json_line(const char *target, const struct send_outcome *o)
+static int json_line(FILE *f, const char *target, const struct send_outcome *o)
 {
 	json_object *obj = json_object_new_object();
 	bool ok = obj != NULL;
@@ -149,28 +149,28 @@ static int json_line(const char *target, const struct send_outcome *o)
 	if (o->error[0])
 		ok = ok && add(obj, "error", json_object_new_string(o->error));
 	if (ok)
-		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
+		fprintf(f, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+										JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	return ok ? 0 : -ENOMEM;
 }
 
 int output_json(const struct send_outcome *o)
 {
-	return json_line(NULL, o);
+	return json_line(stdout, NULL, o);
 }
 
 /* The status part of a group's line for outcome o (exit status code). */
-static void print_status(const struct send_outcome *o, int code)
+static void print_status(FILE *f, const struct send_outcome *o, int code)
 {
 	const char *reason = output_reason(o);
 
 	if (o->authentic && o->outcome == OUTCOME_FAILED)
-		printf("failed (exit %u)", o->result);
+		fprintf(f, "failed (exit %u)", o->result);
 	else if (o->authentic)
-		printf("%s%s%s", outcome_name(o->outcome), reason ? ": " : "", reason ? reason : "");
+		fprintf(f, "%s%s%s", outcome_name(o->outcome), reason ? ": " : "", reason ? reason : "");
 	else
-		printf("%s: %s",
+		fprintf(f, "%s: %s",
 		       code == EXIT_UNREACHABLE  ? "unreachable"
 		       : code == EXIT_NETTIMEOUT ? "network timeout"
 		       : code == EXIT_PROTOCOL   ? "not authentic"
@@ -179,30 +179,29 @@ static void print_status(const struct send_outcome *o, int code)
 }
 
 /* out[0..len) indented by indent, one line at a time. */
-static void print_indented(const uint8_t *out, size_t len, const char *indent)
+static void print_indented(FILE *f, const uint8_t *out, size_t len, const char *indent)
 {
 	while (len) {
 		const uint8_t *nl = memchr(out, '\n', len);
 		size_t line = nl ? (size_t)(nl - out) + 1 : len;
 
-		fputs(indent, stdout);
-		print_output(out, line);
+		fputs(indent, f);
+		print_output(f, out, line);
 		if (!nl)
-			putchar('\n');
+			fputc('\n', f);
 		out += line;
 		len -= line;
 	}
 }
 
-void output_group(const char *target, const struct send_outcome *o, size_t n, int code,
-		  bool json, bool named)
+void output_group(FILE *f, const char *target, const struct send_outcome *o, size_t n,
+		  int code, bool json, bool named)
 {
 	size_t first_bad = n, not_sent = 0;
 
 	if (json) {
 		for (size_t i = 0; i < n; i++)
-			json_line(target, &o[i]);
-		fflush(stdout);
+			json_line(f, target, &o[i]);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -211,23 +210,22 @@ void output_group(const char *target, const struct send_outcome *o, size_t n, in
 		else if (first_bad < i && o[i].outcome == OUTCOME_NOT_SENT && !o[i].sent)
 			not_sent++;
 	}
-	printf("%s: ", target);
+	fprintf(f, "%s: ", target);
 	if (first_bad == n) {
-		printf(named ? "ok (%zu commands)" : "ok", n);
+		fprintf(f, named ? "ok (%zu commands)" : "ok", n);
 	} else {
 		if (named)
-			printf("%s: ", o[first_bad].command);
-		print_status(&o[first_bad], code);
+			fprintf(f, "%s: ", o[first_bad].command);
+		print_status(f, &o[first_bad], code);
 		if (not_sent)
-			printf("; %zu more not sent", not_sent);
+			fprintf(f, "; %zu more not sent", not_sent);
 	}
-	putchar('\n');
+	fputc('\n', f);
 	for (size_t i = 0; i < n; i++) {
 		if (!o[i].authentic || !o[i].output_len)
 			continue;
 		if (named)
-			printf("  %s:\n", o[i].command);
-		print_indented(o[i].output, o[i].output_len, named ? "    " : "  ");
+			fprintf(f, "  %s:\n", o[i].command);
+		print_indented(f, o[i].output, o[i].output_len, named ? "    " : "  ");
 	}
-	fflush(stdout);
 }

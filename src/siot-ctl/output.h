@@ -4,6 +4,7 @@
 #define SIOT_CTL_OUTPUT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "send.h"
 
@@ -20,11 +21,12 @@ const char *output_reason(const struct send_outcome *o);
  * or -ENOMEM. */
 int output_json(const struct send_outcome *o);
 
-/* What became of one member of a group (siot-ctl(1), "Groups"): with json,
- * output_json's objects with a "target" field first; else one line
- * "TARGET: STATUS" on stdout, then the device's output indented by two
- * spaces (named: each command's output under a line "  COMMAND:"). */
-void output_group(const char *target, const struct send_outcome *o, size_t n, int code,
-		  bool json, bool named);
+/* What became of one member of a group (siot-ctl(1), "Groups"), into f
+ * (its text goes to stdout in the group's order): with json, output_json's
+ * objects with a "target" field first; else one line "TARGET: STATUS",
+ * then the device's output indented by two spaces (named: each command's
+ * output under a line "  COMMAND:"). */
+void output_group(FILE *f, const char *target, const struct send_outcome *o, size_t n,
+		  int code, bool json, bool named);
 
 #endif

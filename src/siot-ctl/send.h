@@ -26,6 +26,8 @@ enum {
 	EXIT_CONFIG = 78,
 };
 
+struct ctl_broker;
+
 struct send_options {
 	struct siot_params params;
 	const struct siot_key *key;
@@ -45,6 +47,7 @@ struct send_options {
 	const char *mqtt_username, *mqtt_password; /* the password as read from its file */
 	const char *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
 	const char *device;       /* required device id, or NULL */
+	struct ctl_broker *broker; /* a connection to share (a group's), or NULL */
 	double timeout;           /* seconds for everything */
 	bool classic_response;    /* classic: wait for the response digest */
 };

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "target.h"
+#include "target_internal.h"
 #include "serial.h"
 
 #include <errno.h>
@@ -157,7 +158,7 @@ const char *target_nearest(const struct target_names *names, const char *want)
 /* The file must be the user's (or root's) and writable by no one else, as
  * ssh requires of its config: anyone who can edit it can send this user's
  * commands anywhere with this user's keys. */
-static int check_file(struct cfg_reader *r, const char *path)
+int target_check_file(struct cfg_reader *r, const char *path)
 {
 	struct stat st;
 
@@ -182,7 +183,7 @@ static int check_file(struct cfg_reader *r, const char *path)
 }
 
 /* Every target's name and address, as written, into names. */
-static void list_names(const config_setting_t *list, int n, struct target_names *names)
+void target_list_names(const config_setting_t *list, int n, struct target_names *names)
 {
 	for (int i = 0; i < n && names->n < TARGET_MAX_NAMES; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
@@ -429,7 +430,7 @@ static void report_at(void *userdata, const char *setting, const char *msg)
 	cfg_report(fp->r, at ? at : fp->g, "%s", msg);
 }
 
-static void read_target(struct cfg_reader *r, const config_setting_t *g, struct target *t)
+void target_read(struct cfg_reader *r, const config_setting_t *g, struct target *t)
 {
 	static const char *const protocols[] = { "v1", "classic" };
 	static const char *const hashes[] = { "sha256", "sha512" };
@@ -453,125 +454,14 @@ static void read_target(struct cfg_reader *r, const config_setting_t *g, struct 
 		snprintf(t->port, sizeof(t->port), "%u", port);
 	if (t->host[0])
 		split_host(r, g, t, port);
-	if (!t->name[0])
-		cfg_report(r, g, "a target needs a name");
 	if (!!t->host[0] + !!t->socket[0] + !!t->mqtt[0] + !!t->serial[0] > 1)
 		cfg_report(r, g, "target \"%s\": give one of host, socket, mqtt and serial",
 			   t->name);
 	target_check(t, TARGET_FROM_FILE, report_at, &fp);
 }
 
-/* Whether the targets list declares a target called name. */
-static bool has_target(const config_setting_t *list, int n, const char *name)
-{
-	for (int i = 0; i < n; i++) {
-		const char *tn = NULL;
-
-		if (config_setting_lookup_string(config_setting_get_elem(list, (unsigned)i), "name",
-						 &tn) &&
-		    strcmp(tn, name) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* One group: checked against the targets; into g (when want names it). */
-static void read_group(struct cfg_reader *r, const config_setting_t *gs,
-		       const config_setting_t *targets, int n_targets, struct target_group *g)
-{
-	static const char *const keys[] = { "name", "targets", NULL };
-	const config_setting_t *members;
-	int n;
-
-	memset(g, 0, sizeof(*g));
-	cfg_check_members(r, gs, keys, "a group");
-	cfg_get_string_buf(r, gs, "name", g->name, sizeof(g->name));
-	if (!g->name[0]) {
-		cfg_report(r, gs, "a group needs a name");
-		return;
-	}
-	if (has_target(targets, n_targets, g->name))
-		cfg_report(r, gs, "group \"%s\" has the name of a target; -t could not tell them "
-				  "apart",
-			   g->name);
-	members = config_setting_get_member(gs, "targets");
-	if (!members || config_setting_type(members) != CONFIG_TYPE_ARRAY ||
-	    (n = config_setting_length(members)) == 0) {
-		cfg_report(r, members ? members : gs,
-			   "group \"%s\" needs targets = [ \"NAME\", ... ] (at least one)", g->name);
-		return;
-	}
-	if (n > TARGET_MAX_GROUP) {
-		cfg_report(r, members, "group \"%s\" has %d targets; at most %d", g->name, n,
-			   TARGET_MAX_GROUP);
-		n = TARGET_MAX_GROUP;
-	}
-	for (int i = 0; i < n; i++) {
-		const char *m = config_setting_get_string_elem(members, (unsigned)i);
-		bool twice = false;
-
-		if (!m) {
-			cfg_report(r, members, "group \"%s\": its targets are names, in quotes",
-				   g->name);
-			return;
-		}
-		for (unsigned j = 0; j < g->n; j++)
-			twice |= strcmp(g->member[j], m) == 0;
-		if (twice)
-			cfg_report(r, members, "group \"%s\" names \"%s\" twice", g->name, m);
-		else if (!has_target(targets, n_targets, m))
-			cfg_report(r, members, "group \"%s\": no target named \"%s\"", g->name, m);
-		else
-			snprintf(g->member[g->n++], sizeof(g->member[0]), "%s", m);
-	}
-}
-
-/* Every group: checked, listed into names, and the one called want into
- * group.  Returns whether want is a group's name. */
-static bool read_groups(struct cfg_reader *r, const config_setting_t *root,
-			const config_setting_t *targets, int n_targets, const char *want,
-			struct target_names *names, struct target_group *group)
-{
-	struct target_group *gp = malloc(sizeof(*gp));
-	const config_setting_t *list;
-	bool found = false;
-	int n = cfg_get_list(r, root, "groups", TARGET_MAX_NAMES,
-			     "( { name = ...; targets = [ ... ]; }, ... )", &list);
-
-	if (!gp) {
-		cfg_report(r, root, "out of memory");
-		return false;
-	}
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *gs = config_setting_get_elem(list, (unsigned)i);
-
-		if (!cfg_want_type(r, gs, "each entry of groups", CONFIG_TYPE_GROUP))
-			continue;
-		read_group(r, gs, targets, n_targets, gp);
-		for (int j = 0; j < i && gp->name[0]; j++) {
-			const char *on = NULL;
-
-			if (config_setting_lookup_string(config_setting_get_elem(list, (unsigned)j),
-							 "name", &on) &&
-			    strcmp(on, gp->name) == 0)
-				cfg_report(r, gs, "group \"%s\" is declared twice", gp->name);
-		}
-		if (names && gp->name[0] && names->n_groups < TARGET_MAX_NAMES) {
-			snprintf(names->group[names->n_groups], sizeof(names->group[0]), "%s", gp->name);
-			names->group_size[names->n_groups++] = gp->n;
-		}
-		if (!found && want && gp->name[0] && strcmp(gp->name, want) == 0) {
-			found = true;
-			if (group)
-				*group = *gp;
-		}
-	}
-	free(gp);
-	return found;
-}
-
 /* check: the key file must be readable, safe and a key. */
-static void check_key(struct cfg_reader *r, const config_setting_t *g, const struct target *t)
+void target_check_key(struct cfg_reader *r, const config_setting_t *g, const struct target *t)
 {
 	char path[4096], err[600];
 	uint8_t *raw = sodium_malloc(SIOT_MAX_KEY);
@@ -584,78 +474,4 @@ static void check_key(struct cfg_reader *r, const config_setting_t *g, const str
 	else if (keyfile_load(path, KEYFILE_CLIENT, raw, &len, err, sizeof(err)) < 0)
 		cfg_report(r, config_setting_get_member(g, "key_file"), "%s", err);
 	sodium_free(raw);
-}
-
-int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
-		bool check_all, struct target_names *names, struct target_group *group)
-{
-	static const char *const keys[] = { "default", "targets", "groups", NULL };
-	const config_setting_t *root, *list, *def;
-	const char *want = name;
-	struct cfg_reader r;
-	config_t cf;
-	bool found = false, is_group;
-	int n = 0;
-
-	if (names)
-		memset(names, 0, sizeof(*names));
-	if (access(path, F_OK) < 0)
-		return -ENOENT;
-	cfg_reader_init(&r, path);
-	if (check_file(&r, path) == -EPERM) {
-		cfg_reader_flush(&r, report, NULL);
-		return -EPERM;
-	}
-	config_init(&cf);
-	if (cfg_read_file(&r, &cf) < 0) {
-		config_destroy(&cf);
-		cfg_reader_flush(&r, report, NULL);
-		return -EINVAL;
-	}
-	root = config_root_setting(&cf);
-	cfg_check_members(&r, root, keys, NULL);
-	def = config_setting_get_member(root, "default");
-	if (def && config_setting_type(def) != CONFIG_TYPE_STRING)
-		cfg_report(&r, def, "default must be a string (a target's name)");
-	else if (def && !want)
-		want = config_setting_get_string(def);
-	n = cfg_get_list(&r, root, "targets", 1024, "( { name = ...; ... }, ... )", &list);
-	if (names) {
-		list_names(list, n, names);
-		if (def && config_setting_type(def) == CONFIG_TYPE_STRING)
-			snprintf(names->def, sizeof(names->def), "%s", config_setting_get_string(def));
-	}
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-		struct target t;
-
-		if (!cfg_want_type(&r, g, "a target", CONFIG_TYPE_GROUP))
-			continue;
-		if (!check_all && found)
-			break;
-		read_target(&r, g, &t);
-		if (check_all && t.key_file[0])
-			check_key(&r, g, &t);
-		for (int j = 0; j < i; j++) {
-			const config_setting_t *o = config_setting_get_elem(list, (unsigned)j);
-			const char *on = NULL;
-			if (config_setting_lookup_string(o, "name", &on) && t.name[0] && !strcmp(on, t.name))
-				cfg_report(&r, g, "target \"%s\" is declared twice", t.name);
-		}
-		if (!found && ((want && !strcmp(t.name, want)) || (!want && n == 1))) {
-			*out = t;
-			found = true;
-		}
-	}
-	is_group = read_groups(&r, root, list, n, want, names, group);
-	if (def && want && !found && !is_group && !name)
-		cfg_report(&r, def, "default = \"%s\": no such target or group", want);
-	config_destroy(&cf);
-	if (cfg_reader_flush(&r, report, NULL) > 0)
-		return -EINVAL;
-	if (is_group && !found)
-		return group ? 1 : -ESRCH;
-	if (!found)
-		return (want || n > 1) && !(check_all && !name) ? -ESRCH : 0;
-	return 0;
 }

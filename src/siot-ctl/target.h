@@ -54,32 +54,61 @@ struct target_names {
 	char name[TARGET_MAX_NAMES][64];
 	char where[TARGET_MAX_NAMES][320]; /* "host", "host:port", the socket or port */
 	unsigned n;                         /* names kept (at most TARGET_MAX_NAMES) */
+	unsigned n_all, n_groups_all;       /* targets and groups the file declares */
 	char def[64];                       /* the default, or "" */
 	char group[TARGET_MAX_NAMES][64];   /* the groups' names */
 	unsigned group_size[TARGET_MAX_NAMES];
 	unsigned n_groups;
 };
 
-/* A group of targets (groups = ( { name = ...; targets = [ ... ]; } )):
- * siot-ctl -t GROUP sends to each member. */
-#define TARGET_MAX_GROUP 256
+/* The most targets a file may declare, groups it may declare, and members
+ * a group may have once its nested groups and patterns are expanded. */
+#define TARGET_MAX_TARGETS 100000
+#define TARGET_MAX_GROUPS 1000
+#define TARGET_MAX_GROUP 100000
+
+/* What -t picked when it names more than one device: a group (groups = (
+ * { name = ...; targets = [ ... ]; } ), whose targets may be target names,
+ * group names and patterns), or a pattern of target names ("dev*", as
+ * fnmatch(3) matches).  Its members are in the group's order (a pattern's
+ * in the file's), each once.  The file stays open for target_group_get. */
+struct target_file;
 struct target_group {
-	char name[64];
-	char member[TARGET_MAX_GROUP][64];
+	char name[256];            /* the group's name, or the pattern */
 	unsigned n;
+	unsigned *member;          /* the members, as indices into the file */
+	struct target_file *file;
 };
+
+/* Member i's target, as checked when the group was picked. */
+void target_group_get(const struct target_group *g, unsigned i, struct target *t);
+
+/* Member i's name. */
+const char *target_group_member(const struct target_group *g, unsigned i);
+
+/* Free what target_load put into g (it may be all zeros). */
+void target_group_free(struct target_group *g);
+
+/* Whether name is a pattern (has *, ? or [) rather than a name. */
+bool target_is_pattern(const char *name);
+
+/* Name comparisons target_load has made so far: the unit test's measure
+ * of its work, which grows as targets + members, not their product. */
+extern unsigned long target_load_work;
 
 /*
  * Read the client config at path and pick the target `name` (NULL: the
- * file's `default`, or its only target).  When that name is a group's and
- * group is not NULL, fills group and returns 1 (without group, a group's
- * name is -ESRCH).  Returns 0, -ENOENT when the file
- * does not exist, -EPERM when it may be written by group or others or is
- * owned by another user (as ssh refuses such a config; reported), -ESRCH
- * when the target is not there, -EINVAL after reporting problems.  With
- * check_all, every target is validated and reported even when one is
- * picked, key files included (readable, safe permissions, a key).  names,
- * when not NULL, gets every target's name.
+ * file's `default`, or its only target).  When that name is a group's or a
+ * pattern and group is not NULL, fills group (free it with
+ * target_group_free) and returns 1 (without group, -ESRCH).  Returns 0,
+ * -ENOENT when the file does not exist, -EPERM when it may be written by
+ * group or others or is owned by another user (as ssh refuses such a
+ * config; reported), -ESRCH when the target is not there, -EINVAL after
+ * reporting problems.  The file's structure (names, duplicates, groups and
+ * their cycles) is always checked, and so is every target picked, a
+ * group's members included.  With check_all, every target is validated
+ * and reported, key files included (readable, safe permissions, a key).
+ * names, when not NULL, gets every target's name.
  */
 int target_load(const char *path, const char *name, struct target *out, cfg_report_fn report,
 		bool check_all, struct target_names *names, struct target_group *group);

@@ -23,5 +23,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (r == 1 && (group.n == 0 || group.n > TARGET_MAX_GROUP))
 		abort();
+	target_group_free(&group);
 	return 0;
 }

@@ -993,7 +993,7 @@ class Ctl(Case):
                 ('targets = ( { name = "a"; host = "h"; baud = 9600; } );\n',
                  'baud is for a serial port'),
                 ('targets = ( { name = "a"; host = "h"; } );\n'
-                 'groups = ( { name = "g"; targets = [ "nope" ]; } );\n', 'no target named'),
+                 'groups = ( { name = "g"; targets = [ "nope" ]; } );\n', 'no target or group named'),
                 ('default = "zz";\ntargets = ( { name = "a"; host = "h"; } );\n',
                  'no such target or group'),
                 ('targets = ( { name = "a"; host = "h"; id = "bad id"; } );\n', 'use 1 to 32')):
