@@ -131,7 +131,8 @@ static bool add_output(json_object *obj, const uint8_t *out, size_t len)
 }
 
 /* output_json, with "target" first when target is not NULL. */
-static int json_line(FILE *f, const char *target, const struct send_outcome *o)
+static int json_line(FILE *f, const char *target, const struct send_outcome *o,
+		     long long elapsed_ms)
 {
 	json_object *obj = json_object_new_object();
 	bool ok = obj != NULL;
@@ -148,6 +149,8 @@ static int json_line(FILE *f, const char *target, const struct send_outcome *o)
 	ok = ok && add(obj, "authentic", json_object_new_boolean(o->authentic));
 	if (o->error[0])
 		ok = ok && add(obj, "error", json_object_new_string(o->error));
+	if (elapsed_ms >= 0)
+		ok = ok && add(obj, "elapsed_ms", json_object_new_int64(elapsed_ms));
 	if (ok)
 		fprintf(f, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 										JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -157,7 +160,7 @@ static int json_line(FILE *f, const char *target, const struct send_outcome *o)
 
 int output_json(const struct send_outcome *o)
 {
-	return json_line(stdout, NULL, o);
+	return json_line(stdout, NULL, o, -1);
 }
 
 /* The status part of a group's line for outcome o (exit status code). */
@@ -195,13 +198,13 @@ static void print_indented(FILE *f, const uint8_t *out, size_t len, const char *
 }
 
 void output_group(FILE *f, const char *target, const struct send_outcome *o, size_t n,
-		  int code, bool json, bool named)
+		  int code, bool json, bool named, long long elapsed_ms)
 {
 	size_t first_bad = n, not_sent = 0;
 
 	if (json) {
 		for (size_t i = 0; i < n; i++)
-			json_line(f, target, &o[i]);
+			json_line(f, target, &o[i], elapsed_ms);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -23,10 +23,11 @@ int output_json(const struct send_outcome *o);
 
 /* What became of one member of a group (siot-ctl(1), "Groups"), into f
  * (its text goes to stdout in the group's order): with json, output_json's
- * objects with a "target" field first; else one line "TARGET: STATUS",
- * then the device's output indented by two spaces (named: each command's
- * output under a line "  COMMAND:"). */
+ * objects with a "target" field first and "elapsed_ms" (the milliseconds
+ * from the fan-out's start to this member's end) last; else one line
+ * "TARGET: STATUS", then the device's output indented by two spaces
+ * (named: each command's output under a line "  COMMAND:"). */
 void output_group(FILE *f, const char *target, const struct send_outcome *o, size_t n,
-		  int code, bool json, bool named);
+		  int code, bool json, bool named, long long elapsed_ms);
 
 #endif
