@@ -23,12 +23,12 @@ def raise_nofile():
 
 
 class Fleet:
-    def __init__(self, siotd, workdir, broker_url, n, key_path, command):
+    def __init__(self, siotd, workdir, broker_url, n, key_path, command, extra=''):
         """command: the body of siotd's commands list (one or more
         { name = ...; } blocks); DEV in it becomes the device's id and DIR
-        its folder."""
+        its folder.  extra: more of siot.conf (lines = ( ... ), say)."""
         self.siotd, self.work, self.url, self.n = siotd, workdir, broker_url, n
-        self.key, self.command = key_path, command
+        self.key, self.command, self.extra = key_path, command, extra
         self.procs = {}
 
     def dir(self, i):
@@ -53,9 +53,9 @@ class Fleet:
                 f.write('device_id = "dev%d";\nlisten = [];\n'
                         'mqtt = { broker = "%s"; };\n'
                         'clients = ( { id = "alice"; key_file = "%s"; } );\n'
-                        'commands = (\n%s\n);\n'
+                        'commands = (\n%s\n);\n%s'
                         % (i, self.url, self.key,
-                           self.command.replace('DEV', 'dev%d' % i).replace('DIR', d)))
+                           self.command.replace('DEV', 'dev%d' % i).replace('DIR', d), self.extra))
             with open(os.path.join(d, 'siotd.log'), 'ab') as log:
                 self.procs[i] = subprocess.Popen([self.siotd, '-d', '-c', conf],
                                                  stdin=subprocess.DEVNULL, stdout=log,
