@@ -2,21 +2,26 @@
 #include "utf8.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <string.h>
 #include <wchar.h>
 
-/* C.UTF-8, made once; (locale_t)0 when this C library has none, and then
- * nothing is taken as UTF-8 (a terminal gets \xNN escapes, --json base64). */
+static locale_t utf8_l;
+
+static void utf8_make_locale(void)
+{
+	utf8_l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* C.UTF-8, made once (a group send checks targets from several threads);
+ * (locale_t)0 when this C library has none, and then nothing is taken as
+ * UTF-8 (a terminal gets \xNN escapes, --json base64). */
 static locale_t utf8_locale(void)
 {
-	static locale_t l;
-	static bool tried;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!tried) {
-		l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-		tried = true;
-	}
-	return l;
+	pthread_once(&once, utf8_make_locale);
+	return utf8_l;
 }
 
 int utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)

@@ -376,12 +376,15 @@ static bool collect(struct fan *f, struct job *j)
 	return true;
 }
 
-/* Room for every pipe and connection: the soft limit on open files raised
- * toward the hard one.  Returns how many workers may run at once. */
+/* Room for every pipe and connection of want devices at once (a pipe each
+ * in the parent, a key file each in a broker's worker, and a few more):
+ * the soft limit on open files raised toward the hard one.  Returns how
+ * many devices may be in flight at once. */
+#define SPARE_FILES 32
 static unsigned fit_files(unsigned want)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)want + 64;
+	rlim_t need = (rlim_t)want + SPARE_FILES;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return want;
@@ -389,7 +392,7 @@ static unsigned fit_files(unsigned want)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
 		return want;
 	getrlimit(RLIMIT_NOFILE, &rl);
-	want = rl.rlim_cur > 96 ? (unsigned)(rl.rlim_cur - 64) : 32;
+	want = rl.rlim_cur >= SPARE_FILES + 8 ? (unsigned)(rl.rlim_cur - SPARE_FILES) : 8;
 	fprintf(stderr,
 		"siot-ctl: warning: this process may open only %llu files (ulimit -n, hard limit "
 		"%llu): at most %u devices at once\n",
@@ -491,8 +494,9 @@ static void run_jobs(struct fan *f, struct job *jobs, unsigned n_jobs, unsigned 
 int cmd_send_group(const struct options *o, const struct target_group *g)
 {
 	struct fan f = { .o = o, .g = g };
+	struct options lo = *o; /* with the parallelism the file limit allows */
 	struct job *jobs = NULL;
-	unsigned n_jobs = 0, slots, *pos_block = NULL;
+	unsigned n_jobs = 0, slots, most = 0, *pos_block = NULL;
 	int code;
 
 	f.rec_size = sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome);
@@ -504,12 +508,19 @@ int cmd_send_group(const struct options *o, const struct target_group *g)
 	}
 	if ((code = prepare(o, g, &jobs, &n_jobs, &pos_block)) != 0)
 		goto out;
-	slots = fit_files((unsigned)o->parallel < n_jobs ? (unsigned)o->parallel : n_jobs);
+	/* In flight at once: workers in the parent, sessions in a broker's. */
+	most = n_jobs;
+	for (unsigned k = 0; k < n_jobs; k++)
+		most = jobs[k].n > most ? jobs[k].n : most;
+	most = fit_files((unsigned)o->parallel < most ? (unsigned)o->parallel : most);
+	lo.parallel = (int)most;
+	slots = most < n_jobs ? most : n_jobs;
 	f.progress = !o->quiet && g->n > 1 && isatty(2);
 	/* A reader that goes away (siot-ctl ... | head) must not kill the
 	 * parent before every worker has been waited for. */
 	signal(SIGPIPE, SIG_IGN);
 	f.t0 = now_ms();
+	f.o = &lo;
 	run_jobs(&f, jobs, n_jobs, slots ? slots : 1);
 	hide_progress(&f);
 	summary(&f);

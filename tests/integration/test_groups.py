@@ -82,7 +82,7 @@ class Groups(Case):
         # In the group's order, whatever order they finished in.
         self.assertEqual([l for l in lines if not l.startswith(' ')],
                          ['%s: ok' % n for n in names])
-        self.assertEqual(p.stderr, 'siot-ctl: group "all", 20 devices: 20 ok\n')
+        self.assertRegex(p.stderr, r'^siot-ctl: group "all", 20 devices: 20 ok \([0-9.]+ s\)\n$')
 
         # --json: one object per device, with the target first.
         p = ctl(['-c', cfg, '-t', 'all', '--json', 'send', 'x'])
@@ -104,6 +104,76 @@ class Groups(Case):
         most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
         self.assertLessEqual(most, 3)
         self.assertGreaterEqual(most, 2)  # and it did run some at once
+
+    def test_quiet_progress_and_file_limits(self):
+        """--quiet leaves only failures; a progress line goes to a terminal
+        and is gone before the summary; a low soft limit on open files is
+        raised, and a low hard one means fewer devices at once, said."""
+        targets, names = [], ['d%02d' % i for i in range(12)]
+        for n in names:
+            targets.append(self.device(n, 'echo x >> "%(d)s/ran"\nsleep 0.2')[1])
+        closed_l = socket.socket()
+        closed_l.bind(('127.0.0.1', 0))
+        targets.append('{ name = "closed"; host = "127.0.0.1"; port = %d; id = "alice"; '
+                       'key_file = "%s"; }' % (closed_l.getsockname()[1], self.alice_key_path))
+        closed_l.close()
+        cfg = self.write_conf(targets, [('all', names + ['closed']), ('fine', names)])
+
+        p = ctl(['-c', cfg, '-t', 'all', '-q', 'send', 'x'])
+        self.assertExit(p, 69)
+        self.assertRegex(p.stdout, r'^closed: unreachable: could not connect to 127\.0\.0\.1:'
+                                   r'[0-9]+: Connection refused\n$')
+        self.assertRegex(p.stderr, r'^siot-ctl: group "all", 13 devices: 12 ok, 1 unreachable '
+                                   r'\([0-9.]+ s\)\n$')
+        p = ctl(['-c', cfg, '-t', 'fine', '-q', 'send', 'x'])
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, '', ''))
+        p = ctl(['-c', cfg, '-t', 'fine', '-q', '-v', 'send', 'x'])
+        self.assertExit(p, 64)
+
+        # stderr on a terminal (a pty of the test's own): the progress
+        # line, rewritten in place, then erased before the summary.
+        import pty
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([SIOT_CTL, '-c', cfg, '-t', 'all', '--parallel', '2', 'send',
+                                 'x'], stdout=subprocess.PIPE, stderr=slave,
+                                env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+        os.close(slave)
+        out, _ = proc.communicate(timeout=60)
+        tty = b''
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            tty += chunk
+        os.close(master)
+        self.assertEqual(proc.returncode, 69)
+        text = tty.decode()
+        self.assertRegex(text, r'\r[0-9]+/13 answered, [01] failed\x1b\[K')
+        self.assertIn('\r13/13 answered, 1 failed\x1b[K', text)
+        self.assertRegex(text, r'\r\x1b\[Ksiot-ctl: group "all", 13 devices: 12 ok, '
+                               r'1 unreachable \([0-9.]+ s\)\r?\n$')
+        self.assertEqual(out.decode().count(': ok\n'), 12)
+
+        def limits(soft, hard):
+            return lambda: __import__('resource').setrlimit(
+                __import__('resource').RLIMIT_NOFILE, (soft, hard))
+        for soft, hard, said in ((20, 4096, None), (20, 40, 'at most 8 devices at once')):
+            for n in names:
+                os.unlink(os.path.join(self.dir, n, 'ran'))
+            proc = subprocess.run([SIOT_CTL, '-c', cfg, '-t', 'fine', '--parallel', '64',
+                                   'send', 'x'], capture_output=True, text=True, timeout=60,
+                                  preexec_fn=limits(soft, hard),
+                                  env=dict(os.environ, SIOT_CTL_CONFIG='/nonexistent'))
+            self.assertExit(proc, 0)
+            self.assertEqual([n for n in names if len(self.ran(n)) != 1], [])
+            if said:
+                self.assertIn('siot-ctl: warning: this process may open only 40 files (ulimit '
+                              '-n, hard limit 40): %s' % said, proc.stderr)
+            else:
+                self.assertNotIn('warning', proc.stderr)
 
     def test_worst_status_wins(self):
         ok = self.device('ok', 'echo ok >> "%(d)s/ran"')[1]
