@@ -10,6 +10,7 @@ import {
   Connection, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError, AbortError,
 } from '../src/index.js';
+import { reasonFor, reportObject } from '../src/report.js';
 import { escapeForTerminal } from '../src/terminal.js';
 
 const USAGE = `Usage: siot-client [-H HOST] [-p PORT] [-U SOCKET] [-D DEVICE] [-i ID] [-k KEYFILE]
@@ -53,33 +54,12 @@ function int(v, what) {
   return Number(v);
 }
 
-/** @param {Buffer} b */
-function validUtf8(b) {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * One line of --json, keys in siot-ctl's order.
  * @param {{ command: string, status: string, result?: number, output?: Buffer, authentic: boolean, error?: string }} o
  */
 function json(o) {
-  /** @type {Record<string, unknown>} */
-  const line = { command: o.command, status: o.status };
-  if (o.authentic) {
-    line.result = o.result;
-    if (o.output && o.output.length) {
-      if (validUtf8(o.output)) line.output = o.output.toString('utf8');
-      else line.output_base64 = o.output.toString('base64');
-    }
-  }
-  line.authentic = o.authentic;
-  if (o.error) line.error = o.error;
-  process.stdout.write(JSON.stringify(line) + '\n');
+  process.stdout.write(JSON.stringify(reportObject(o)) + '\n');
 }
 
 /** Output bytes; on a terminal, escaped as escapeForTerminal says. @param {Buffer} b */
@@ -89,25 +69,6 @@ function printOutput(b) {
     return;
   }
   process.stdout.write(escapeForTerminal(b));
-}
-
-/**
- * Why a verified BUSY or REJECTED answer came (its result byte, as
- * siot-protocol(7) defines it), in siot-ctl's words.
- * @param {string} status @param {number | undefined} result
- */
-function reasonFor(status, result) {
-  if (status === 'busy') {
-    if (result === 1) return 'this client or address is backing off after failed attempts; wait a while and try again';
-    if (result === 0) return 'the command or its GPIO line is in use; try again when it has finished';
-    if (result === 2) return 'the device is over its request rate through the broker (mqtt.request_rate); try again in a moment';
-  } else if (status === 'rejected') {
-    if (result === 0) return 'no command that this client may run has this name';
-    if (result === 1) return 'this client may not connect from this address';
-  } else {
-    return undefined;
-  }
-  return 'for a reason this siot-client does not know';
 }
 
 /**

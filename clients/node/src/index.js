@@ -3,6 +3,7 @@
 // siot-protocol(7)) from Node.js.
 export { Connection, send } from './client.js';
 export { readKeyFile, readPasswordFile } from './files.js';
+export { reasonFor, reportObject } from './report.js';
 export {
   AbortError, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError,
@@ -16,3 +17,4 @@ export {
 /** @typedef {import('./client.js').SendOptions} SendOptions */
 /** @typedef {import('./client.js').Status} Status */
 /** @typedef {import('./protocol.js').Params} Params */
+/** @typedef {import('./report.js').ReportObject} ReportObject */
