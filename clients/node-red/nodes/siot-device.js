@@ -3,10 +3,8 @@
 // MQTT broker's URL and the device's id), who to be on it (the client id
 // and key), the profile and the timeout.  The key is a credential: Node-RED
 // keeps it out of the flows file and the exported flow.  Every message for
-// this device goes through its one queue (device-queue.js).
+// this device goes through its one queue (siot-client's SendQueue).
 'use strict';
-
-const { DeviceQueue } = require('./device-queue.js');
 
 /** siot-client, an ES module, loaded once. */
 let client;
@@ -63,14 +61,17 @@ module.exports = function (RED) {
     node.problem = null;
     const target = targetOf(config, node.credentials || {});
     if (typeof target === 'string') node.problem = target;
-    node.queue = new DeviceQueue(async (command, signal) => {
+    /** The device's queue, made when siot-client has loaded. */
+    let queue = null;
+    node.queue = async () => {
       const siot = await siotClient();
-      return siot.send(target, command, { signal });
-    });
+      queue ??= new siot.SendQueue(target);
+      return queue;
+    };
     node.describe = () => config.name || (config.transport === 'mqtt'
       ? `${config.device} through ${config.mqtt}` : `${config.host}:${config.port || 7468}`);
     node.on('close', (removed, done) => {
-      node.queue.cancel(undefined, 'the flow was stopped before this command was sent');
+      queue?.cancel(undefined, 'the flow was stopped');
       done();
     });
   }

@@ -7,7 +7,6 @@
 // a Catch node sees both.
 'use strict';
 
-const { CancelledError } = require('./device-queue.js');
 const { siotClient } = require('./siot-device.js');
 
 const COMMAND = /^[A-Za-z0-9._-]{1,64}$/;
@@ -34,7 +33,7 @@ function kindOf(siot, e) {
   if (e instanceof siot.UnreachableError) return 'unreachable';
   if (e instanceof siot.NotAuthenticError) return 'not authentic';
   if (e instanceof siot.ProtocolMismatchError) return 'not this device';
-  if (e instanceof CancelledError || e instanceof siot.AbortError) return 'cancelled';
+  if (e instanceof siot.AbortError) return 'cancelled';
   return 'error';
 }
 
@@ -67,7 +66,7 @@ module.exports = function (RED) {
       const siot = await siotClient();
       let result;
       try {
-        result = await device.queue.push(command, node);
+        result = await (await device.queue()).push(command, { owner: node });
       } catch (e) {
         const err = /** @type {Error} */ (e);
         msg.payload = siot.reportObject({ command, status: 'error', authentic: false, error: err.message });
@@ -86,7 +85,7 @@ module.exports = function (RED) {
     });
 
     node.on('close', (removed, done) => {
-      if (device) device.queue.cancel(node, 'the flow was stopped before this command was sent');
+      if (device) device.queue().then((q) => q.cancel(node, 'the flow was stopped'), () => {});
       node.status({});
       done();
     });

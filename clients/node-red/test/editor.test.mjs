@@ -39,7 +39,7 @@ function missing() {
 const EXPECTED_FILES = [
   'README.md', 'package.json',
   'examples/door-sensor-poll.json', 'examples/inject-send-debug.json',
-  'nodes/device-queue.js', 'nodes/icons/siot.svg',
+  'nodes/icons/siot.svg',
   'nodes/siot-device.html', 'nodes/siot-device.js', 'nodes/siot-send.html', 'nodes/siot-send.js',
 ];
 

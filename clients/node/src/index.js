@@ -4,6 +4,7 @@
 export { Connection, send } from './client.js';
 export { readKeyFile, readPasswordFile } from './files.js';
 export { reasonFor, reportObject } from './report.js';
+export { SendQueue } from './queue.js';
 export {
   AbortError, KeyFileError, NotAuthenticError, ProtocolMismatchError, SiotError, TimeoutError,
   UnreachableError, UsageError,
