@@ -12,13 +12,13 @@
 // folder.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  cleanup, freePort, makeKey, siotdMissing, startSiotd, tempDir,
+  cleanup, freePort, installOffline, makeKey, pack, siotdMissing, startSiotd, tempDir,
 } from '../../node/test/helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -42,18 +42,6 @@ const EXPECTED_FILES = [
   'nodes/icons/siot.svg',
   'nodes/siot-device.html', 'nodes/siot-device.js', 'nodes/siot-send.html', 'nodes/siot-send.js',
 ];
-
-/** Run npm; its stdout, or a thrown error with its stderr. */
-function npm(args, opts = {}) {
-  const r = spawnSync('npm', args, { encoding: 'utf8', timeout: 300000, ...opts });
-  if (r.status !== 0) throw new Error(`npm ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
-  return r.stdout;
-}
-
-/** Whether this process may make a network namespace of its own. */
-function canUnshare() {
-  return spawnSync('unshare', ['-n', 'true']).status === 0;
-}
 
 const skip = missing();
 
@@ -87,36 +75,20 @@ commands = ( { name = "led-on"; gpio = { line = "led"; action = "set"; value = 1
   });
 
   test('npm pack holds only what the package needs, siot-client bundled', () => {
-    const out = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], { cwd: PKG }));
-    tarball = join(dir, out[0].filename);
-    const files = out[0].files.map((f) => f.path).sort();
-    const own = files.filter((f) => !f.startsWith('node_modules/'));
-    assert.deepEqual(own, [...EXPECTED_FILES].sort());
-    const bundled = files.filter((f) => f.startsWith('node_modules/'));
-    assert.deepEqual(out[0].bundled, ['siot-client']);
+    const p = pack(PKG, dir);
+    tarball = p.tarball;
+    assert.deepEqual(p.files.filter((f) => !f.startsWith('node_modules/')), [...EXPECTED_FILES].sort());
+    const bundled = p.files.filter((f) => f.startsWith('node_modules/'));
+    assert.deepEqual(p.bundled, ['siot-client']);
     assert.ok(bundled.includes('node_modules/siot-client/src/client.js'), bundled.join('\n'));
     assert.ok(bundled.every((f) => f.startsWith('node_modules/siot-client/')), bundled.join('\n'));
     assert.ok(!bundled.some((f) => f.includes('/test/')), 'no tests of siot-client');
   });
 
   test('installs from the tarball with the network off', () => {
-    // The cache, filled with what the tarball needs from the registry...
-    const cache = join(dir, 'npm-cache');
-    const warm = join(dir, 'warm');
-    mkdirSync(warm);
-    writeFileSync(join(warm, 'package.json'), '{"name":"warm","version":"1.0.0"}\n');
-    npm(['install', '--no-audit', '--no-fund', '--cache', cache, tarball], { cwd: warm });
-    // ...then an empty Node-RED user folder, offline, the network gone.
     userDir = join(dir, 'node-red');
     mkdirSync(userDir);
-    writeFileSync(join(userDir, 'package.json'), '{"name":"node-red-project","version":"0.0.1","private":true}\n');
-    const args = ['install', '--offline', '--no-audit', '--no-fund', '--cache', cache, tarball];
-    const offline = canUnshare();
-    const r = offline
-      ? spawnSync('unshare', ['-n', 'npm', ...args], { cwd: userDir, encoding: 'utf8', timeout: 300000 })
-      : spawnSync('npm', args, { cwd: userDir, encoding: 'utf8', timeout: 300000 });
-    assert.equal(r.status, 0, r.stderr);
-    if (!offline) process.stdout.write('# no network namespace here: npm --offline only\n');
+    installOffline(tarball, dir, userDir);
     const installed = join(userDir, 'node_modules', '@siot', 'node-red-siot');
     assert.ok(existsSync(join(installed, 'node_modules', 'siot-client', 'src', 'index.js')));
   });

@@ -113,3 +113,43 @@ export function cliAsync(args) {
     child.on('close', (status) => { clearTimeout(t); res({ status, stdout, stderr }); });
   });
 }
+
+/** Run npm; its stdout, or a thrown error with its stderr. */
+export function npm(args, opts = {}) {
+  const r = spawnSync('npm', args, { encoding: 'utf8', timeout: 300000, ...opts });
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * npm pack of the package at pkgDir into dir: { tarball, files (sorted
+ * paths), bundled }.
+ */
+export function pack(pkgDir, dir) {
+  const out = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], { cwd: pkgDir }));
+  return { tarball: join(dir, out[0].filename), files: out[0].files.map((f) => f.path).sort(), bundled: out[0].bundled };
+}
+
+/**
+ * Install tarball into the empty folder dest as a user would, with the
+ * network off: a cache is filled first (from the registry, in a scratch
+ * folder), then npm install --offline runs in a network namespace of its
+ * own when this process may make one (as root; else --offline alone, and
+ * it says so).  Returns whether the network was really off.
+ */
+export function installOffline(tarball, dir, dest) {
+  const cache = join(dir, 'npm-cache');
+  const warm = mkdtempSync(join(dir, 'warm-'));
+  writeFileSync(join(warm, 'package.json'), '{"name":"warm","version":"1.0.0","private":true}\n');
+  npm(['install', '--no-audit', '--no-fund', '--cache', cache, tarball], { cwd: warm });
+  if (!existsSync(join(dest, 'package.json')))
+    writeFileSync(join(dest, 'package.json'), '{"name":"offline-install","version":"0.0.1","private":true}\n');
+  const args = ['install', '--offline', '--no-audit', '--no-fund', '--cache', cache, tarball];
+  const netns = spawnSync('unshare', ['-n', 'true']).status === 0;
+  const r = netns
+    ? spawnSync('unshare', ['-n', 'npm', ...args], { cwd: dest, encoding: 'utf8', timeout: 300000 })
+    : spawnSync('npm', args, { cwd: dest, encoding: 'utf8', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`offline install of ${tarball}: exit ${r.status}\n${r.stderr}`);
+  if (!netns) process.stdout.write('# no network namespace here: npm --offline only\n');
+  return netns;
+}
