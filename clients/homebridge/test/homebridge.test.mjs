@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +39,7 @@ const skip = siotdMissing();
 
 describe('the packed plugin in Homebridge, paired with hap-controller', { skip: skip ?? false }, () => {
   let dir; let sim; let siotd; let port; let hb = null; let hbLog = ''; let hapPort;
-  let tarball; let plugins; let storage; let pairing;
+  let tarball; let plugins; let storage; let pairing; let mute;
 
   before(async () => {
     dir = tempDir();
@@ -68,9 +69,14 @@ commands = (
 `, `127.0.0.1:${port}`);
     delete process.env.SIOTD_GPIO_SIM_DIR;
     makeKey(dir, 'wrong.key');
+    makeKey(dir, 'loose.key', 0o644);
+    // A device that is down: it accepts (the kernel's backlog), never says HELLO.
+    mute = createServer(() => {});
+    await new Promise((res) => mute.listen(0, '127.0.0.1', res));
   });
 
   after(async () => {
+    mute?.close();
     await stopHomebridge();
     await siotd?.stop();
     if (dir) cleanup(dir);
@@ -139,11 +145,14 @@ commands = (
         bind: ['lo'] },
       platforms: [{
         platform: 'Siot',
-        devices: [device('shed', 'homekit.key'), device('impostor', 'wrong.key')],
+        devices: [device('shed', 'homekit.key'), device('impostor', 'wrong.key'),
+          device('loose', 'loose.key'), { ...device('down', 'homekit.key'), port: mute.address().port }],
         accessories: [
           { name: 'Shed relay', type: 'switch', device: 'shed', on: 'relay-on', off: 'relay-off', get: 'relay-get' },
           { name: 'Shed window', type: 'contact-sensor', device: 'shed', get: 'window-get', interval: 1 },
           { name: 'Wrong key', type: 'switch', device: 'impostor', on: 'relay-on', off: 'relay-off' },
+          { name: 'Loose key', type: 'switch', device: 'loose', on: 'relay-on', off: 'relay-off' },
+          { name: 'Down', type: 'switch', device: 'down', on: 'relay-on', off: 'relay-off' },
           { name: 'Shed bolt', type: 'lock', device: 'shed', lock: 'bolt-lock', unlock: 'bolt-unlock', get: 'bolt-get' },
           { name: 'Shed door', type: 'garage-door', device: 'shed', pulse: 'door-pulse', get: 'door-closed', travelTime: 1 },
         ],
@@ -188,6 +197,27 @@ commands = (
       assert.equal(failed, COMMUNICATION_FAILURE);
       assert.equal(readFileSync(join(sim, 'line6'), 'utf8'), '0\n');
       assert.match(hbLog, /siot: Wrong key: relay-on: /);
+
+      // A key file that others can read is refused, as siot-ctl refuses it.
+      assert.match(hbLog, /siot: device "loose": .*loose\.key: unprotected key file \(mode 0644\)/);
+      const loose = find(db, SWITCH, ON, 'Loose key');
+      const r = await hap.setCharacteristics({ [loose]: true }).catch((e) => e.body ?? e);
+      assert.equal(r.characteristics?.[0]?.status, COMMUNICATION_FAILURE, JSON.stringify(r));
+
+      // A device that is down holds up no other device's accessory: the
+      // shed's relay is answered while the one on the silent device waits
+      // for its timeout (3 s).
+      const down = find(db, SWITCH, ON, 'Down');
+      const order = [];
+      const downDone = new HttpClient(USERNAME, '127.0.0.1', hapPort, pairing)
+        .setCharacteristics({ [down]: true }).catch((e) => e).then(() => order.push('down'));
+      await new Promise((res) => setTimeout(res, 200));
+      await hap.setCharacteristics({ [relay]: true });
+      order.push('relay');
+      assert.equal(readFileSync(join(sim, 'line6'), 'utf8'), '1\n');
+      await downDone;
+      assert.deepEqual(order, ['relay', 'down']);
+      await hap.setCharacteristics({ [relay]: false });
 
       // The lock: locked (1) sets the bolt's line, and reads back secured.
       const boltTarget = find(db, LOCK, LOCK_TARGET, 'Shed bolt');

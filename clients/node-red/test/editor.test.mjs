@@ -203,6 +203,18 @@ commands = ( { name = "led-on"; gpio = { line = "led"; action = "set"; value = 1
       const shot = join(BUILD, 'node-red-editor.png');
       await page.screenshot({ path: shot });
       process.stdout.write(`# screenshot: ${shot}\n`);
+      // After deploy, the editor never has the key again: reloaded, the
+      // device's settings show a placeholder, and an export of everything
+      // holds no key.
+      await page.reload();
+      await page.locator(`[id="${sendId}"] .red-ui-flow-node`).waitFor();
+      await page.locator(`[id="${sendId}"] .red-ui-flow-node`).dblclick();
+      await page.locator('#node-input-btn-device-edit').click();
+      const shownKey = await page.locator('#node-config-input-key').inputValue();
+      assert.notEqual(shownKey, key.toString('base64'));
+      assert.ok(!shownKey.includes(key.toString('base64').slice(0, 12)), shownKey);
+      const exported = await page.evaluate(() => JSON.stringify(RED.nodes.createCompleteNodeSet({ credentials: true })));
+      assert.ok(exported.includes('siot-device') && !exported.includes(key.toString('base64')));
     } finally {
       await browser.close();
     }

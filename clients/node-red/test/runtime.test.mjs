@@ -174,6 +174,35 @@ commands = (
     assert.deepEqual(seen, Array.from({ length: 20 }, (_, i) => [i + 1, `${i + 1}\n`]));
   });
 
+  test('a silent device holds up only its own messages', async () => {
+    const silent = createServer(() => {});
+    await new Promise((res) => silent.listen(0, '127.0.0.1', res));
+    try {
+      const flow = [
+        { id: 'mute', type: 'siot-device', transport: 'tcp', host: '127.0.0.1',
+          port: silent.address().port, device: 'bench', clientId: 'alice', protocol: 'v1', timeout: 3 },
+        { id: 'dev', type: 'siot-device', transport: 'tcp', host: '127.0.0.1', port,
+          device: 'bench', clientId: 'alice', protocol: 'v1', timeout: 3 },
+        { id: 'toMute', type: 'siot-send', device: 'mute', command: 'led-get', wires: [['out']] },
+        { id: 'toDev', type: 'siot-send', device: 'dev', command: 'led-get', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ];
+      await helper.load([deviceNode, sendNode], flow, {
+        mute: { key: key.toString('base64') }, dev: { key: key.toString('base64') },
+      });
+      const toMute = helper.getNode('toMute');
+      const order = [];
+      const muteDone = new Promise((res) => toMute.once('call:error', () => { order.push('mute'); res(); }));
+      const devDone = new Promise((res) => helper.getNode('out').once('input', () => { order.push('dev'); res(); }));
+      toMute.receive({});
+      helper.getNode('toDev').receive({});
+      await Promise.all([muteDone, devDone]);
+      assert.deepEqual(order, ['dev', 'mute']);
+    } finally {
+      silent.close();
+    }
+  });
+
   test('stopping the flow cancels what is still waiting: it is never sent', async () => {
     const { send } = await load({ command: 'slow' });
     for (let i = 0; i < 4; i++) send.receive({});
