@@ -462,6 +462,21 @@ static int wait_ack(struct ctl_mqtt *m, int mid, int64_t deadline_ms)
 	return ack;
 }
 
+/* The answer to message mid, sent by a call that returned rc: its reason
+ * code, -1 at the deadline, -2 when the call failed or the connection
+ * dropped. */
+static int acked(struct ctl_mqtt *m, int rc, int mid, int64_t deadline_ms)
+{
+	int ack;
+
+	if (rc != MOSQ_ERR_SUCCESS)
+		return -2;
+	pthread_mutex_lock(&m->b->lock);
+	ack = wait_ack(m, mid, deadline_ms);
+	pthread_mutex_unlock(&m->b->lock);
+	return ack;
+}
+
 /* Subscribe to the session's topic: 0, a status with err filled, or -2
  * when the connection dropped. */
 static int subscribe(struct ctl_mqtt *m, int64_t deadline_ms, char *err, size_t errlen)
@@ -469,10 +484,7 @@ static int subscribe(struct ctl_mqtt *m, int64_t deadline_ms, char *err, size_t 
 	int mid = 0, ack, rc;
 
 	rc = mosquitto_subscribe_v5(m->b->mosq, &mid, m->out_topic, 1, 0, NULL);
-	pthread_mutex_lock(&m->b->lock);
-	ack = rc == MOSQ_ERR_SUCCESS ? wait_ack(m, mid, deadline_ms) : -2;
-	pthread_mutex_unlock(&m->b->lock);
-	if (ack == -2)
+	if ((ack = acked(m, rc, mid, deadline_ms)) == -2)
 		return -2;
 	if (ack < 0) {
 		snprintf(err, errlen, "%s: no SUBACK within the timeout", m->where);
@@ -496,10 +508,7 @@ static int announce(struct ctl_mqtt *m, int64_t deadline_ms, char *err, size_t e
 	mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, m->corr, CORR_LEN);
 	rc = mosquitto_publish_v5(m->b->mosq, &mid, m->in_topic, 0, NULL, 1, false, props);
 	mosquitto_property_free_all(&props);
-	pthread_mutex_lock(&m->b->lock);
-	ack = rc == MOSQ_ERR_SUCCESS ? wait_ack(m, mid, deadline_ms) : -2;
-	pthread_mutex_unlock(&m->b->lock);
-	if (ack == -2)
+	if ((ack = acked(m, rc, mid, deadline_ms)) == -2)
 		return -2;
 	if (ack < 0) {
 		snprintf(err, errlen, "%s: no PUBACK for %s within the timeout", m->where,
