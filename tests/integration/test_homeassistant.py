@@ -11,10 +11,12 @@ Home Assistant OS is run as sshd runs a forced command.
 import json
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
-from harness import SIOT_CTL, SOURCE_ROOT, Case, wait_until, write_script
+from harness import SIOT_CTL, SOURCE_ROOT, Case, free_port, wait_until, write_script
+from mqttraw import port_open
 
 try:
     import jinja2
@@ -196,6 +198,72 @@ class HomeAssistant(Case):
             p = via_ssh(bad)
             self.assertEqual((p.returncode, p.stdout), (code, ''), bad)
         self.assertEqual(self.level(17), 1)  # nothing else ran
+
+    def test_the_ssh_route_through_a_real_sshd(self):
+        """Home Assistant OS's route end to end: a real sshd on loopback
+        with the README's authorized_keys line (its forced command, the
+        README's gate), and the README's ssh command line from
+        configuration.yaml, whose JSON the same template reads."""
+        sshd, ssh, keygen = (shutil.which('sshd') or '/usr/sbin/sshd', shutil.which('ssh'),
+                             shutil.which('ssh-keygen'))
+        if not (os.access(sshd, os.X_OK) and ssh and keygen):
+            if os.environ.get('CI') == 'true':
+                self.fail('sshd, ssh and ssh-keygen are needed: CI must run this test')
+            self.skipTest('needs openssh-server and openssh-client')
+        d = self.path('ssh')
+        os.mkdir(d, 0o700)
+        for k in ('host', 'siot'):
+            subprocess.run([keygen, '-q', '-t', 'ed25519', '-N', '', '-f', os.path.join(d, k)],
+                           check=True)
+        gate = self.path('siot-ssh-gate')
+        with open(gate, 'w') as f:
+            f.write(re.search(r"siot-ssh-gate <<'END'\n(.*?)\nEND\n", self.text, re.S).group(1)
+                    + '\n')
+        os.chmod(gate, 0o755)
+        line = re.search(r'^(command="/usr/local/bin/siot-ssh-gate",restrict) ssh-ed25519 .*$',
+                         self.text, re.M).group(1)
+        with open(os.path.join(d, 'siot.pub')) as f:
+            pub = f.read().strip()
+        with open(os.path.join(d, 'authorized_keys'), 'w') as f:
+            f.write(line.replace('/usr/local/bin/siot-ssh-gate', gate) + ' ' + pub + '\n')
+        if os.geteuid() == 0:
+            os.makedirs('/run/sshd', mode=0o755, exist_ok=True)
+        port = free_port()
+        with open(os.path.join(d, 'sshd_config'), 'w') as f:
+            f.write('Port %d\nListenAddress 127.0.0.1\nHostKey %s/host\n'
+                    'AuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.pid\n'
+                    'StrictModes no\nPermitRootLogin forced-commands-only\n'
+                    'PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n'
+                    'LogLevel ERROR\n'
+                    # What the Debian host's user would have: siot-ctl on
+                    # PATH and a client config.
+                    'SetEnv PATH=%s:/usr/bin:/bin HOME=%s\n'
+                    % (port, d, d, d, self.path('bin'), self.path('home')))
+        with open(os.path.join(d, 'sshd.log'), 'w') as log:
+            proc = subprocess.Popen([sshd, '-D', '-e', '-f', os.path.join(d, 'sshd_config')],
+                                    stderr=log)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        self.assertTrue(wait_until(lambda: port_open(port), 10), 'sshd did not listen')
+        # The README's command line, with this test's key, known hosts, user
+        # and port in place of Home Assistant's.
+        documented = re.search(r'`(ssh -i /config/\.ssh/siot [^`]*workshop light-get)`',
+                               self.text).group(1)
+        user = subprocess.run(['id', '-un'], capture_output=True, text=True).stdout.strip()
+        command = (documented.replace('/config/.ssh/siot', os.path.join(d, 'siot'))
+                   .replace('/config/.ssh/known_hosts', os.path.join(d, 'known_hosts'))
+                   .replace('siot@pi.lan', '-p %d -o StrictHostKeyChecking=accept-new '
+                            '-o BatchMode=yes %s@127.0.0.1' % (port, user)))
+        entities, _ = ha_config(self.text)
+        switch = entities[0][1]
+        p = self.sh(switch['command_on'])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.sh(command)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(render(switch['value_template'], p.stdout), 'True')
+        p = self.sh(command.replace('light-get', 'light-toggle'))
+        self.assertEqual((p.returncode, p.stdout), (77, ''), p.stderr)
+        self.assertIn('siot-ssh-gate: workshop light-toggle is not allowed', p.stderr)
 
 
 if __name__ == '__main__':
