@@ -88,10 +88,19 @@ fi
 # minutes under emulation): cached too, keyed by install-deps itself.
 deps_key=$(sha256sum "$src/.ci/install-deps" | cut -c1-12)
 deps_tarball=$cache/$arch-$suite-deps-$deps_key.tar
+# A root cached for an earlier install-deps is a better start than a bare
+# one: install-deps then adds only what changed (a package more takes
+# seconds, a cold install a quarter of an hour), and the result is cached
+# under the new key.
+older=$(ls -t "$cache"/"$arch"-"$suite"-deps-*.tar 2>/dev/null | head -n 1 || true)
 mkdir "$root"
 if [ -s "$deps_tarball" ]; then
 	tar -C "$root" -xf "$deps_tarball"
 	have_deps=1
+elif [ -n "$older" ] && [ -s "$older" ]; then
+	echo "$arch: starting from $(basename "$older"), made by an earlier install-deps"
+	tar -C "$root" -xf "$older"
+	have_deps=0
 else
 	tar -C "$root" -xf "$tarball"
 	have_deps=0
