@@ -744,7 +744,8 @@ class Ctl(Case):
         for opt in ('-c, --config', '-t, --target', '-H, --host', '-p, --port', '-U, --socket',
                     '-D, --device', '-i, --id', '-k, --key', '--protocol', '--hash',
                     '--tag-length', '--challenge-length', '--wakeup-length', '-T, --timeout',
-                    '--json', '-v, --verbose', '-o, --output', '--version', '-h, --help'):
+                    '--json', '-v, --verbose', '-q, --quiet', '--parallel', '-o, --output',
+                    '--version', '-h, --help'):
             self.assertRegex(p.stdout, r'(?m)^ +%s ' % re.escape(opt), opt)
         self.assertIn('Targets: /some/where/siot-ctl.conf (or -c FILE)', p.stdout)
         for sub in ('send', 'keygen', 'fingerprint', 'check'):
