@@ -26,6 +26,12 @@ static inline uint64_t monotonic_usec(void)
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* CLOCK_MONOTONIC now, in milliseconds: siot-ctl's deadlines. */
+static inline int64_t monotonic_msec(void)
+{
+	return (int64_t)(monotonic_usec() / USEC_PER_MSEC);
+}
+
 /* Seconds (finite, >= 0, as validated by the config readers) to usec. */
 static inline uint64_t usec_from_seconds(double s)
 {

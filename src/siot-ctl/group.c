@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -36,6 +35,7 @@
 #include "output.h"
 #include "prepare.h"
 #include "send.h"
+#include "usec.h"
 
 /* What became of each member, kept until its turn to be printed. */
 struct result {
@@ -58,14 +58,6 @@ struct fan {
 	int64_t t0;             /* when the first worker started */
 	int worst;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A status's place in 76 > 69 > 75 > 5 > 4 > 3 > 2 > 1 > 0: higher is worse. */
 static int rank(int code)
@@ -260,7 +252,7 @@ static int start(const struct options *o, const struct target_group *g, struct j
 /* The progress line, at most ten times a second (force: now). */
 static void show_progress(struct fan *f, bool force)
 {
-	int64_t t = now_ms();
+	int64_t t = monotonic_msec();
 
 	if (!f->progress || (!force && t - f->progress_ms < 100))
 		return;
@@ -319,7 +311,7 @@ static void finish(struct fan *f, unsigned pos, int code, const struct send_outc
 		f->worst = code;
 	if ((!f->o->quiet || code != 0) && (mem = open_memstream(&r->text, &r->len)) != NULL) {
 		output_group(mem, target_group_member(f->g, pos), out, f->o->n_commands, code,
-			     f->o->json, f->o->n_commands > 1, now_ms() - f->t0);
+			     f->o->json, f->o->n_commands > 1, monotonic_msec() - f->t0);
 		fclose(mem);
 	}
 	print_ready(f);
@@ -416,7 +408,7 @@ static void summary(struct fan *f)
 		fprintf(stderr, "%s %u %s", first ? "" : ",", f->count[c], class_name[c]);
 		first = false;
 	}
-	fprintf(stderr, " (%.1f s)\n", (double)(now_ms() - f->t0) / 1000.0);
+	fprintf(stderr, " (%.1f s)\n", (double)(monotonic_msec() - f->t0) / 1000.0);
 }
 
 /* Run every job, at most slots at once. */
@@ -499,7 +491,7 @@ int cmd_send_group(const struct options *o, const struct target_group *g)
 	unsigned n_jobs = 0, slots, most = 0, *pos_block = NULL;
 	int code;
 
-	f.rec_size = sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome);
+	f.rec_size = group_record_size(o);
 	f.res = calloc(g->n, sizeof(*f.res));
 	if (!f.res) {
 		fprintf(stderr, "siot-ctl: out of memory\n");
@@ -519,7 +511,7 @@ int cmd_send_group(const struct options *o, const struct target_group *g)
 	/* A reader that goes away (siot-ctl ... | head) must not kill the
 	 * parent before every worker has been waited for. */
 	signal(SIGPIPE, SIG_IGN);
-	f.t0 = now_ms();
+	f.t0 = monotonic_msec();
 	f.o = &lo;
 	run_jobs(&f, jobs, n_jobs, slots ? slots : 1);
 	hide_progress(&f);

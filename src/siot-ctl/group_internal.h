@@ -18,6 +18,12 @@ struct record_head {
 	int code;
 };
 
+/* A record's size: its head and o's n_commands outcomes. */
+static inline size_t group_record_size(const struct options *o)
+{
+	return sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome);
+}
+
 /* What one worker process does: one member, or a broker's members. */
 struct job {
 	unsigned *pos;          /* places in the group, in order */

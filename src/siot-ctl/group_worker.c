@@ -10,20 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "group_internal.h"
 #include "prepare.h"
 #include "send_mqtt.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "usec.h"
 
 /* All of buf to fd; false when the parent has gone. */
 static bool write_all(int fd, const void *buf, size_t len)
@@ -180,7 +172,7 @@ static int connect_broker(const struct options *o, const struct target_group *g,
 	if (!code && (code = prepare_mqtt_password(t, &so, &password)) != 0)
 		snprintf(err, errlen, "its password file could no longer be read");
 	if (!code)
-		code = ctl_broker_connect(b, &so, now_ms() + (int64_t)(so.timeout * 1000), err,
+		code = ctl_broker_connect(b, &so, monotonic_msec() + (int64_t)(so.timeout * 1000), err,
 					  errlen);
 	sodium_free(password); /* libmosquitto keeps its own copy */
 	free(t);
@@ -230,9 +222,7 @@ static void work_broker(const struct options *o, const struct target_group *g,
 _Noreturn void group_work(const struct options *o, const struct target_group *g,
 			  const struct job *j, int fd)
 {
-	struct pipe_out p = { fd, PTHREAD_MUTEX_INITIALIZER,
-			      sizeof(struct record_head) + o->n_commands * sizeof(struct send_outcome),
-			      false };
+	struct pipe_out p = { fd, PTHREAD_MUTEX_INITIALIZER, group_record_size(o), false };
 
 	if (j->broker) {
 		work_broker(o, g, j, &p);

@@ -14,6 +14,7 @@
 
 #include "send_mqtt.h"
 #include "serial.h"
+#include "usec.h"
 
 #define CONNECT_TIMEOUT_MS 10000 /* per address, within the overall timeout */
 #define WAKEUP_RESEND_MS 250     /* serial framing: a wake-up again until a HELLO */
@@ -33,13 +34,6 @@ struct session {
 	size_t rx_len, rx_off;
 	char where[300];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 3, 4))) static int fail(struct send_outcome *out, int code,
 						       const char *fmt, ...)
@@ -76,7 +70,7 @@ static int wait_fd(struct session *s, short events, int64_t limit_ms)
 {
 	for (;;) {
 		int64_t until = limit_ms < s->deadline_ms ? limit_ms : s->deadline_ms;
-		int64_t left = until - now_ms();
+		int64_t left = until - monotonic_msec();
 		struct pollfd p = { .fd = s->fd, .events = events };
 		int r;
 
@@ -107,7 +101,7 @@ static int try_connect(struct session *s, int family, const struct sockaddr *sa,
 		r = -errno;
 		goto fail;
 	}
-	r = wait_fd(s, POLLOUT, now_ms() + CONNECT_TIMEOUT_MS);
+	r = wait_fd(s, POLLOUT, monotonic_msec() + CONNECT_TIMEOUT_MS);
 	if (r == 0) {
 		r = -ETIMEDOUT;
 		goto fail;
@@ -181,14 +175,14 @@ static int session_connect(struct session *s, struct send_outcome *out)
 				    gai_strerror(g));
 		for (a = ai; a; a = a->ai_next) {
 			r = try_connect(s, a->ai_family, a->ai_addr, a->ai_addrlen);
-			if (r == 0 || now_ms() >= s->deadline_ms)
+			if (r == 0 || monotonic_msec() >= s->deadline_ms)
 				break;
 		}
 		freeaddrinfo(ai);
 	}
 	if (r == 0)
 		return 0;
-	if (now_ms() >= s->deadline_ms)
+	if (monotonic_msec() >= s->deadline_ms)
 		return fail(out, EXIT_NETTIMEOUT, "timed out connecting to %s", s->where);
 	return fail(out, EXIT_UNREACHABLE, "could not connect to %s: %s", s->where, strerror(-r));
 }
@@ -426,12 +420,12 @@ static int wake(struct session *s, struct send_outcome *out)
 		if (r < 0)
 			return fail(out, EXIT_UNREACHABLE, "sending the wake-up to %s: %s", s->where,
 				    strerror(-r));
-		r = wait_fd(s, POLLIN, now_ms() + WAKEUP_RESEND_MS);
+		r = wait_fd(s, POLLIN, monotonic_msec() + WAKEUP_RESEND_MS);
 		if (r > 0)
 			return 0;
 		if (r < 0)
 			return fail(out, EXIT_UNREACHABLE, "%s: %s", s->where, strerror(-r));
-		if (now_ms() >= s->deadline_ms)
+		if (monotonic_msec() >= s->deadline_ms)
 			break;
 	}
 	return fail(out, EXIT_NETTIMEOUT,
@@ -544,7 +538,7 @@ int send_commands(const struct send_options *o, const char *const *commands, siz
 		return fail(&out[0], 70, "out of memory");
 	s->o = o;
 	s->fd = -1;
-	s->deadline_ms = now_ms() + (int64_t)(o->timeout * 1000);
+	s->deadline_ms = monotonic_msec() + (int64_t)(o->timeout * 1000);
 	for (i = 0; i < n; i++) {
 		bool reconnect = false;
 

@@ -12,6 +12,7 @@
 #include <mqtt_protocol.h>
 
 #include "mqtt_client.h"
+#include "usec.h"
 
 #define CORR_LEN 16
 #define KEEPALIVE 30 /* seconds */
@@ -66,19 +67,11 @@ struct ctl_mqtt {
 	char where[600];
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait (b->lock held) on cond until deadline_ms (CLOCK_MONOTONIC).  False
  * when the deadline has passed. */
 static bool wait_until(pthread_cond_t *cond, struct ctl_broker *b, int64_t deadline_ms)
 {
-	int64_t left = deadline_ms - mono_ms();
+	int64_t left = deadline_ms - monotonic_msec();
 	struct timespec until;
 
 	if (left <= 0)
