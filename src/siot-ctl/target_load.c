@@ -289,6 +289,16 @@ static bool add_member(struct target_file *f, struct target_group *g, unsigned k
 	return true;
 }
 
+/* Every target that pattern matches, in the file's order, into g. */
+static bool add_matching(struct target_file *f, const char *pattern, struct target_group *g,
+			 size_t *cap)
+{
+	for (unsigned t = 0; t < f->n_t; t++, target_load_work++)
+		if (fnmatch(pattern, f->t[t].name, 0) == 0 && !add_member(f, g, t, cap))
+			return false;
+	return true;
+}
+
 /* Every target that group gi includes, in its order, each once. */
 static bool expand(struct target_file *f, unsigned gi, struct target_group *g, size_t *cap)
 {
@@ -300,9 +310,8 @@ static bool expand(struct target_file *f, unsigned gi, struct target_group *g, s
 		int k;
 
 		if (target_is_pattern(s)) {
-			for (unsigned t = 0; t < f->n_t; t++, target_load_work++)
-				if (fnmatch(s, f->t[t].name, 0) == 0 && !add_member(f, g, t, cap))
-					return false;
+			if (!add_matching(f, s, g, cap))
+				return false;
 		} else if ((e = find(f->t_sorted, f->n_t, s)) != NULL) {
 			if (!add_member(f, g, e->pos, cap))
 				return false;
@@ -319,17 +328,9 @@ static bool expand(struct target_file *f, unsigned gi, struct target_group *g, s
 static int pick_many(struct target_file *f, int gi, const char *pattern, struct target_group *g)
 {
 	size_t cap = 0;
-	bool ok = true;
 
 	f->mark_now++;
-	if (gi >= 0) {
-		ok = expand(f, (unsigned)gi, g, &cap);
-	} else {
-		for (unsigned t = 0; ok && t < f->n_t; t++, target_load_work++)
-			if (fnmatch(pattern, f->t[t].name, 0) == 0)
-				ok = add_member(f, g, t, &cap);
-	}
-	if (!ok)
+	if (!(gi >= 0 ? expand(f, (unsigned)gi, g, &cap) : add_matching(f, pattern, g, &cap)))
 		return -ENOMEM;
 	return g->n ? 0 : -ESRCH;
 }
@@ -383,9 +384,8 @@ static void list_groups(struct target_file *f, struct target_names *names)
 	for (unsigned i = 0; i < f->n_g && names->n_groups < TARGET_MAX_NAMES; i++) {
 		struct target_group g = { .n = 0 };
 
-		if (pick_many(f, f->gd[i].cyclic ? -1 : (int)i, "", &g) == -ENOMEM)
-			g.n = 0;
-		if (f->gd[i].cyclic)
+		/* A cyclic group is refused: it has no members. */
+		if (f->gd[i].cyclic || pick_many(f, (int)i, NULL, &g) == -ENOMEM)
 			g.n = 0;
 		snprintf(names->group[names->n_groups], sizeof(names->group[0]), "%s", f->g[i].name);
 		names->group_size[names->n_groups++] = g.n;
@@ -437,7 +437,7 @@ static int pick(struct cfg_reader *r, struct target_file *f, const char *want, b
 		struct target *out, struct target_group *group)
 {
 	const struct entry *e;
-	int gi;
+	int gi, res;
 
 	if (!want && f->n_t == 1)
 		e = &f->t[0];
@@ -464,8 +464,8 @@ static int pick(struct cfg_reader *r, struct target_file *f, const char *want, b
 		return -ESRCH;
 	if (gi >= 0 && (f->gd[gi].cyclic || !f->gd[gi].members))
 		return 1; /* reported; no members */
-	gi = read_members(r, f, gi, want, group, check_all);
-	return gi == 0 ? 1 : gi;
+	res = read_members(r, f, gi, want, group, check_all);
+	return res == 0 ? 1 : res;
 }
 
 /* The file's header: its permissions, its syntax, the settings at its top
