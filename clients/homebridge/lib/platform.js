@@ -130,6 +130,7 @@ class SiotPlatform {
       this.log.info(`siot: removing ${stale.length} accessory(ies) no longer in the config`);
       this.api.unregisterPlatformAccessories(PLUGIN, PLATFORM, stale);
     }
+    this.log.info(`siot: ${wanted.size} accessories ready`);
   }
 
   stop() {
@@ -273,8 +274,6 @@ class SiotPlatform {
       })
       .onGet(() => target);
     s.getCharacteristic(C).onGet(async () => moving ?? read());
-    s.getCharacteristic(Characteristic.ObstructionDetected).onGet(() =>
-      s.getCharacteristic(Characteristic.ObstructionDetected).value ?? false);
   }
 
   bindContact(acc, a) {

@@ -89,11 +89,14 @@ commands = (
       '--strict-plugin-resolution', '-Q', '-T'], { stdio: ['ignore', 'pipe', 'pipe'] });
     hb.stdout.on('data', (d) => { hbLog += d; });
     hb.stderr.on('data', (d) => { hbLog += d; });
-    for (let i = 0; i < 600 && !/is running on port/.test(hbLog); i++) {
+    // The platform binds its accessories once Homebridge has launched
+    // (didFinishLaunching, then siot-client's import) and says so.
+    for (let i = 0; i < 600 && !/siot: \d+ accessories ready/.test(hbLog); i++) {
       if (hb.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(hbLog, /is running on port/, hbLog);
+    assert.match(hbLog, /siot: 7 accessories ready/, hbLog);
   }
 
   async function stopHomebridge() {
