@@ -33,6 +33,21 @@ def free_port(host='127.0.0.1'):
         return s.getsockname()[1]
 
 
+def free_ports(n, host='127.0.0.1'):
+    """n distinct free ports: each socket is held until all are bound, as
+    the kernel may hand a port just closed out again."""
+    held = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def wait_until(pred, timeout=10.0, step=0.05):
     """Poll pred() until it is true or timeout passes; returns its last value."""
     end = time.monotonic() + timeout

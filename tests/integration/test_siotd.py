@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import Case, SIOTD, SOCKET_ACTIVATE, SOURCE_ROOT, cgroup2_mount, ctl, free_port, gone, lp, wait_until, write_key, write_script
+from harness import Case, SIOTD, SOCKET_ACTIVATE, SOURCE_ROOT, cgroup2_mount, ctl, free_port, free_ports, gone, lp, wait_until, write_key, write_script
 
 
 def connect_many(port, sources):
@@ -1293,7 +1293,7 @@ class Startup(Base):
         self.assertIn('systemd passed 1 socket(s) and none is a listening stream socket', out)
         self.assertNotIn('listening on', out)
 
-        ports = [free_port() for _ in range(17)]
+        ports = free_ports(17)
         argv = [SOCKET_ACTIVATE]
         for q in ports:
             argv += ['-l', '127.0.0.1:%d' % q]
