@@ -7,6 +7,7 @@
  *   avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty)
  *              [--mcu atmega328p] [--freq 16000000] [--eeprom-out FILE]
  *              [--reset-on-connect] [--boot-delay MS] [--tear-eeprom AT,LEN,K]
+ *              [--unthrottled]
  *
  * --pty offers the UART as a pseudo-terminal instead (siot-ctl -S PATH),
  * printed as "pty PATH".  --reset-on-connect resets the part when a client
@@ -40,7 +41,9 @@
  *                               EEPROM kept, like a board whose DTR fired
  *   tear at=A cycle=N           --tear-eeprom's reset, after the byte at A
  * The simulation is held to real time, so the firmware's millisecond clock
- * and a client's timeouts agree.  SIGTERM ends it, writing the EEPROM to
+ * and a client's timeouts agree; --unthrottled runs it as fast as the host
+ * can instead, for test images that keep no time (sha256-check: its
+ * differential run, about 3 minutes of the part's time, takes 56 s here).  SIGTERM ends it, writing the EEPROM to
  * --eeprom-out if given.
  */
 #include <errno.h>
@@ -269,7 +272,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty) "
 			"[--mcu NAME] [--freq HZ] [--eeprom-out FILE] [--reset-on-connect] "
-			"[--boot-delay MS] [--tear-eeprom AT,LEN,K]\n");
+			"[--boot-delay MS] [--tear-eeprom AT,LEN,K] [--unthrottled]\n");
 	exit(2);
 }
 
@@ -277,7 +280,7 @@ static void usage(void)
 static struct {
 	const char *elf, *eeprom, *eeprom_out, *listen;
 	const char *mcu;
-	bool reset_on_connect, pty;
+	bool reset_on_connect, pty, unthrottled;
 	uint32_t boot_delay_ms;
 	unsigned tear_at, tear_len, tear_k; /* --tear-eeprom; tear_k 0: off */
 } opt = { .mcu = "atmega328p" };
@@ -299,6 +302,8 @@ static void parse_args(int argc, char **argv)
 			freq = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else if (strcmp(a, "--reset-on-connect") == 0)
 			opt.reset_on_connect = true;
+		else if (strcmp(a, "--unthrottled") == 0)
+			opt.unthrottled = true;
 		else if (strcmp(a, "--pty") == 0)
 			opt.pty = true;
 		else if (strcmp(a, "--boot-delay") == 0 && i + 1 < argc)
@@ -453,7 +458,7 @@ static void serve_io(int lfd, uint64_t start_us, uint64_t start_cycle)
 {
 	uint64_t sim_us = (avr->cycle - start_cycle) * 1000000u / freq;
 	uint64_t real_us = now_us() - start_us;
-	int timeout = sim_us > real_us + 2000 ? (int)((sim_us - real_us) / 1000) : 0;
+	int timeout = !opt.unthrottled && sim_us > real_us + 2000 ? (int)((sim_us - real_us) / 1000) : 0;
 	struct pollfd pfd = { .fd = client_fd >= 0 ? client_fd : lfd, .events = POLLIN };
 
 	if (poll(&pfd, 1, timeout) <= 0 || !(pfd.revents & (POLLIN | POLLHUP)))
