@@ -8,7 +8,7 @@ valgrind=$(command -v valgrind) || {
 	if [ -n "${CI:-}" ]; then echo "FAIL: valgrind is missing (.ci/run installs it)"; exit 1; fi
 	echo "SKIP: valgrind is missing"; exit 77
 }
-check=$1
+check=$1 # [WHAT: what it covers, for the closing line]
 vg() { "$valgrind" --quiet --error-exitcode=99 --track-origins=yes "$@"; }
 
 vg "$check"; rc=$?
@@ -22,4 +22,4 @@ if [ "$rc" -ne 99 ] || ! printf '%s\n' "$out" | grep -q 'Conditional jump or mov
 	printf '%s\n' "$out"
 	exit 1
 fi
-echo "ct: no branch or index on secret data in the scans, the response build or the 256-value search; a deliberate one is caught"
+echo "ct: no branch or index on secret data in ${2:-the scans, the response build or the 256-value search}; a deliberate one is caught"
