@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: MIT
 """Copy Mbed TLS's sha256.c with its round constants in flash (AVR).
 
-An AVR reads `const` data from RAM: the 64 round constants of SHA-256 are
-256 bytes of the ATmega328P's 2,048.  avr-gcc's `__flash` address space
+The firmware has its own compression on the AVR (sha256_process.c); this
+copy is Mbed TLS's own, for the test image sha256-check.elf to compare it
+with, and laid out as the firmware had it.  An AVR reads `const` data from
+RAM: the 64 round constants of SHA-256 are 256 bytes of the ATmega328P's
+2,048.  avr-gcc's `__flash` address space
 (GNU C) keeps a table in flash and reads it with LPM, so the copy differs
 from the original only in that qualifier.  Nothing else is changed, and the
 copy lives in the build folder, never in the tree.
