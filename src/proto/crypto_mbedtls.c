@@ -7,9 +7,14 @@
  * HMAC is composed per RFC 2104 over the library's SHA-256/512 contexts,
  * because 2.28's mbedtls_md_clone does not copy an HMAC state and
  * mbedtls_md_setup allocates; tests/unit/test-proto.c proves the composition
- * with RFC 4231's vectors.  Random bytes come from an HMAC_DRBG that the
+ * with RFC 4231's vectors.  The outer context is kept as its chaining value
+ * only (crypto_types.h), put back into a context at the end: that reads and
+ * writes the contexts' state and total fields, public in 2.28 and private
+ * (MBEDTLS_ALLOW_PRIVATE_ACCESS) in 3.x, the same in both.  Random bytes come from an HMAC_DRBG that the
  * device seeds (siot_drbg_seed): there is no OS to ask.
  */
+/* Before any Mbed TLS header: the contexts' fields, in 3.x. */
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include "crypto.h"
 
 #include <errno.h>
@@ -89,8 +94,8 @@ static void hash_once(enum siot_hash hash, const uint8_t *data, size_t len, uint
  * at a time: no block-sized copy of the key on the stack, which on a 2 KB
  * part sits on top of the deepest call chain (key load, then SHA-256). */
 #define PAD_CHUNK 16
-static void absorb_pad(struct siot_hmac_state *st, enum siot_hash hash, bool outer,
-		       const uint8_t *k, size_t k_len, uint8_t x)
+static void absorb_pad(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *k,
+		       size_t k_len, uint8_t x)
 {
 	size_t block = hash == SIOT_HASH_SHA512 ? 128 : 64;
 	uint8_t chunk[PAD_CHUNK];
@@ -100,36 +105,38 @@ static void absorb_pad(struct siot_hmac_state *st, enum siot_hash hash, bool out
 			chunk[i] = (uint8_t)((off + i < k_len ? k[off + i] : 0) ^ x);
 #if defined(MBEDTLS_SHA512_C)
 		if (hash == SIOT_HASH_SHA512) {
-			(void)sha512_update(outer ? &st->u.s512.outer : &st->u.s512.inner, chunk,
-					    PAD_CHUNK);
+			(void)sha512_update(&st->u.s512.inner, chunk, PAD_CHUNK);
 			continue;
 		}
 #endif
-		(void)sha256_update(outer ? &st->u.s256.outer : &st->u.s256.inner, chunk, PAD_CHUNK);
+		(void)sha256_update(&st->u.s256.inner, chunk, PAD_CHUNK);
 	}
 	mbedtls_platform_zeroize(chunk, sizeof(chunk));
 }
 
-/* Both states from K0 = k (at most a block). */
+/* Both states from K0 = k (at most a block): the outer one first, in the
+ * inner context (no second context on the stack), keeping its chaining
+ * value; then the inner one. */
 static void init_states(struct siot_hmac_state *st, enum siot_hash hash, const uint8_t *k,
 			size_t k_len)
 {
 #if defined(MBEDTLS_SHA512_C)
 	if (hash == SIOT_HASH_SHA512) {
 		mbedtls_sha512_init(&st->u.s512.inner);
-		mbedtls_sha512_init(&st->u.s512.outer);
 		(void)sha512_starts(&st->u.s512.inner, 0);
-		(void)sha512_starts(&st->u.s512.outer, 0);
+		absorb_pad(st, hash, k, k_len, 0x5c);
+		memcpy(st->u.s512.outer, st->u.s512.inner.state, sizeof(st->u.s512.outer));
+		(void)sha512_starts(&st->u.s512.inner, 0);
 	} else
 #endif
 	{
 		mbedtls_sha256_init(&st->u.s256.inner);
-		mbedtls_sha256_init(&st->u.s256.outer);
 		(void)sha256_starts(&st->u.s256.inner, 0);
-		(void)sha256_starts(&st->u.s256.outer, 0);
+		absorb_pad(st, hash, k, k_len, 0x5c);
+		memcpy(st->u.s256.outer, st->u.s256.inner.state, sizeof(st->u.s256.outer));
+		(void)sha256_starts(&st->u.s256.inner, 0);
 	}
-	absorb_pad(st, hash, false, k, k_len, 0x36);
-	absorb_pad(st, hash, true, k, k_len, 0x5c);
+	absorb_pad(st, hash, k, k_len, 0x36);
 }
 
 /* A key longer than a block: K0 is its hash.  Not inlined, so that the
@@ -171,23 +178,35 @@ void siot_crypto_hmac_update(struct siot_hmac_state *st, enum siot_hash hash, co
 	(void)sha256_update(&st->u.s256.inner, data, len);
 }
 
+/* The inner hash, then the outer one in the same context: its chaining
+ * value put back, one block (K0 ^ opad) counted as absorbed. */
 void siot_crypto_hmac_final(struct siot_hmac_state *st, enum siot_hash hash, uint8_t *out)
 {
 	uint8_t ih[SIOT_MAX_DIGEST];
 
 #if defined(MBEDTLS_SHA512_C)
 	if (hash == SIOT_HASH_SHA512) {
-		(void)sha512_finish(&st->u.s512.inner, ih);
-		(void)sha512_update(&st->u.s512.outer, ih, 64);
-		(void)sha512_finish(&st->u.s512.outer, out);
+		mbedtls_sha512_context *c = &st->u.s512.inner;
+
+		(void)sha512_finish(c, ih);
+		(void)sha512_starts(c, 0);
+		memcpy(c->state, st->u.s512.outer, sizeof(st->u.s512.outer));
+		c->total[0] = 128;
+		(void)sha512_update(c, ih, 64);
+		(void)sha512_finish(c, out);
 		mbedtls_platform_zeroize(ih, sizeof(ih));
 		return;
 	}
 #endif
+	mbedtls_sha256_context *c = &st->u.s256.inner;
+
 	(void)hash;
-	(void)sha256_finish(&st->u.s256.inner, ih);
-	(void)sha256_update(&st->u.s256.outer, ih, 32);
-	(void)sha256_finish(&st->u.s256.outer, out);
+	(void)sha256_finish(c, ih);
+	(void)sha256_starts(c, 0);
+	memcpy(c->state, st->u.s256.outer, sizeof(st->u.s256.outer));
+	c->total[0] = 64;
+	(void)sha256_update(c, ih, 32);
+	(void)sha256_finish(c, out);
 	mbedtls_platform_zeroize(ih, sizeof(ih));
 }
 

@@ -42,17 +42,22 @@ int siot_drbg_mix(const uint8_t *data, size_t len);
 }
 #endif
 
-/* HMAC per RFC 2104 composed over Mbed TLS's hash contexts: the inner and
- * outer contexts after absorbing the padded key.  (mbedtls_md's HMAC cannot
- * be copied in 2.28 and its setup allocates.) */
+/* HMAC per RFC 2104 composed over Mbed TLS's hash contexts: the inner
+ * context after absorbing K0 ^ ipad, and only the chaining value of the
+ * outer one after K0 ^ opad (a whole block, so nothing else of it is
+ * left): 76 bytes less than a second SHA-256 context, which a 2 KB part
+ * notices.  (mbedtls_md's HMAC cannot be copied in 2.28 and its setup
+ * allocates.) */
 struct siot_hmac_state {
 	union {
 		struct {
-			mbedtls_sha256_context inner, outer;
+			mbedtls_sha256_context inner;
+			uint32_t outer[8];
 		} s256;
 #if defined(MBEDTLS_SHA512_C)
 		struct {
-			mbedtls_sha512_context inner, outer;
+			mbedtls_sha512_context inner;
+			uint64_t outer[8];
 		} s512;
 #endif
 	} u;
