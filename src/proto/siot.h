@@ -336,6 +336,23 @@ void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const 
 			  size_t i, struct siot_scan *scan);
 int siot_server_scan_end(struct siot_scan *scan, size_t *match);
 
+/*
+ * The fast scan, one candidate at a time (names from an AVR's flash, say):
+ * siot_server_scan_prefix turns *key into the prefix state once (the key,
+ * then the MAC's input up to the command: v1's label, HELLO and client id,
+ * or classic's challenge), and siot_server_scan_from computes candidate i's
+ * MAC from a copy of it, compares it in constant time and folds the outcome
+ * into *scan, as siot_server_scan_one does; siot_server_scan_end ends it.
+ * Two HMAC states of RAM, and two compressions a candidate where
+ * scan_one's costs five.  scan_prefix returns 0, or -EINVAL (out of order,
+ * or a key for another hash: *key is wiped and the scan ends in -EINVAL,
+ * though every candidate is still to be called, for the same MAC count).
+ * Wipe *key (siot_key_wipe) after the last candidate.
+ */
+int siot_server_scan_prefix(struct siot_exchange *ex, struct siot_key *key, struct siot_scan *scan);
+void siot_server_scan_from(struct siot_exchange *ex, const struct siot_key *prefix,
+			   const char *command, size_t i, struct siot_scan *scan);
+
 /* A classic candidate: one client's key and one command it may run. */
 struct siot_candidate {
 	const struct siot_key *key;

@@ -203,6 +203,42 @@ void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const 
 	siot_key_wipe(key);
 }
 
+int siot_server_scan_prefix(struct siot_exchange *ex, struct siot_key *key, struct siot_scan *scan)
+{
+	if (ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
+		scan->misuse = 1;
+		siot_key_wipe(key);
+		return -EINVAL;
+	}
+	if (siot_is_classic(ex))
+		siot_crypto_hmac_update(&key->st, key->hash, ex->hello, ex->hello_len);
+	else
+		request_prefix_state(key->hash, &key->st, ex);
+	return 0;
+}
+
+void siot_server_scan_from(struct siot_exchange *ex, const struct siot_key *prefix,
+			   const char *command, size_t i, struct siot_scan *scan)
+{
+	struct siot_mac m;
+	uint8_t digest[SIOT_MAX_DIGEST];
+	unsigned eq;
+
+	/* Out of order: the MAC is still made (the count stays the same) and
+	 * the scan ends in -EINVAL. */
+	scan->misuse |= ex->stage != ST_REQ_DONE || prefix->hash != ex->params.hash;
+	m.hash = prefix->hash;
+	m.st = prefix->st;
+	siot_mac_update(&m, command, strlen(command));
+	siot_mac_final(&m, digest);
+	ex->macs++;
+	eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
+	scan->index = (scan->index & ~(size_t)eq) | (i & (size_t)eq);
+	scan->found |= eq;
+	siot_crypto_wipe(digest, sizeof(digest));
+	siot_crypto_wipe(&m, sizeof(m));
+}
+
 int siot_server_scan_end(struct siot_scan *scan, size_t *match)
 {
 	unsigned found = scan->found, misuse = scan->misuse;

@@ -8,7 +8,8 @@
  * secret data before those points is a memcheck error, and the run fails.
  *
  * Covered: the v1 and classic candidate scans (also one candidate at a
- * time, as a RAM-tight device runs them), the v1 response build
+ * time, as a RAM-tight device runs them, and from one prefix state with
+ * names one at a time), the v1 response build
  * (MAC and output sealing) and the client's 256-value search, for sha256
  * and sha512, matching and not.  With --leaky it also branches on a key
  * byte on purpose, so that run.sh can show the check catches one.
@@ -107,7 +108,8 @@ static void v1_round(enum siot_hash hash, const char *command, bool leaky)
 }
 
 /* The one-state forms (scan_one, response_consume): a fresh secret key state
- * per candidate, as a device loads it from EEPROM. */
+ * per candidate, as a device loads it from EEPROM; and the fast scan from
+ * names one at a time (scan_prefix, scan_from). */
 static void one_state_round(enum siot_profile profile, enum siot_hash hash, const char *command)
 {
 	struct siot_params p;
@@ -130,6 +132,15 @@ static void one_state_round(enum siot_profile profile, enum siot_hash hash, cons
 	}
 	r = siot_server_scan_end(&scan, &match);
 	if (r == 1 && strcmp(commands[match], command) != 0)
+		abort();
+	/* The fast scan from names one at a time: one prefix state. */
+	make_key(&secret_key, hash, raw);
+	if (siot_server_scan_prefix(&srv, &secret_key, &scan) < 0)
+		abort();
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		siot_server_scan_from(&srv, &secret_key, commands[i], i, &scan);
+	siot_key_wipe(&secret_key);
+	if (siot_server_scan_end(&scan, &match) != r || (r == 1 && strcmp(commands[match], command)))
 		abort();
 	make_key(&secret_key, hash, raw);
 	SECRET(&result, 1);

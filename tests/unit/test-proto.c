@@ -229,6 +229,78 @@ START_TEST(vectors_classic_one_state)
 }
 END_TEST
 
+/* The fast scan one name at a time (scan_prefix, then scan_from for each
+ * candidate): the vectors' match, one MAC per candidate, in both profiles;
+ * a wrong key matches nothing; out of order, every candidate still costs
+ * its MAC and the scan ends in -EINVAL. */
+static void fast_scan(struct siot_exchange *ex, enum siot_hash h, const char *key_hex,
+		      const char *const *commands, size_t n, size_t want)
+{
+	static const uint8_t zero[sizeof(struct siot_key)];
+	struct siot_scan scan = { 0 };
+	struct siot_key key;
+	size_t match = 99;
+
+	key_from_hex(&key, h, key_hex);
+	ck_assert_int_eq(siot_server_scan_prefix(ex, &key, &scan), 0);
+	ex->macs = 0;
+	for (size_t i = 0; i < n; i++)
+		siot_server_scan_from(ex, &key, commands[i], i, &scan);
+	siot_key_wipe(&key);
+	ck_assert_mem_eq(&key, zero, sizeof(key));
+	ck_assert_uint_eq(ex->macs, n);
+	if (want == SIZE_MAX) {
+		ck_assert_int_eq(siot_server_scan_end(&scan, &match), 0);
+	} else {
+		ck_assert_int_eq(siot_server_scan_end(&scan, &match), 1);
+		ck_assert_uint_eq(match, want);
+	}
+}
+
+START_TEST(vectors_fast_scan_from_names)
+{
+	const struct v1_vector *v = &v1_vectors[_i];
+	const struct classic_vector *cv = &classic_vectors[_i % N_ELEM(classic_vectors)];
+	struct siot_params p;
+	struct siot_exchange ex;
+	struct siot_scan scan = { 0 };
+	struct siot_key key;
+	uint8_t hello[SIOT_MAX_HELLO], req[SIOT_MAX_REQUEST], challenge[SIOT_MAX_CHALLENGE];
+	size_t req_len, clen, used, match;
+	char command[SIOT_MAX_COMMAND + 1] = { 0 };
+	const char *commands[] = { "decoy-a", v->command, "decoy-b" };
+	const char *classic_commands[] = { command, "decoy-a", "decoy-b" };
+
+	v1_params(v, &p);
+	unhex(v->hello, hello, sizeof(hello));
+	req_len = unhex(v->request, req, sizeof(req));
+	siot_exchange_init(&ex, &p);
+	ck_assert_int_eq(siot_server_hello(&ex, v->device_id, hello + 8), 0);
+	ck_assert_int_eq(feed_chunks(siot_server_feed, &ex, req, req_len, 0, &used), SIOT_FEED_DONE);
+	fast_scan(&ex, p.hash, v->key, commands, 3, 1);
+	fast_scan(&ex, p.hash, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		  commands, 3, SIZE_MAX);
+
+	unhex(cv->command, (uint8_t *)command, SIOT_MAX_COMMAND);
+	clen = unhex(cv->challenge, challenge, sizeof(challenge));
+	ck_assert_int_eq(siot_params_init(&p, SIOT_PROFILE_CLASSIC, hash_of(cv->hash), 0, clen, 0), 0);
+	req_len = unhex(cv->request, req, sizeof(req));
+	siot_exchange_init(&ex, &p);
+	ck_assert_int_eq(siot_server_hello(&ex, NULL, challenge), 0);
+	ck_assert_int_eq(feed_chunks(siot_server_feed, &ex, req, req_len, 0, &used), SIOT_FEED_DONE);
+	fast_scan(&ex, p.hash, cv->key, classic_commands, 3, 0);
+
+	/* Before the request is in: refused, the MACs made all the same. */
+	siot_exchange_init(&ex, &p);
+	key_from_hex(&key, p.hash, cv->key);
+	ck_assert_int_eq(siot_server_scan_prefix(&ex, &key, &scan), -EINVAL);
+	for (size_t i = 0; i < 3; i++)
+		siot_server_scan_from(&ex, &key, classic_commands[i], i, &scan);
+	ck_assert_uint_eq(ex.macs, 3);
+	ck_assert_int_eq(siot_server_scan_end(&scan, &match), -EINVAL);
+}
+END_TEST
+
 /* ---- vectors: v1, client side ------------------------------------------- */
 
 START_TEST(vectors_v1_client)
@@ -1161,6 +1233,7 @@ static Suite *proto_suite(void)
 	tcase_add_loop_test(tc, vectors_classic, 0, N_ELEM(classic_vectors));
 	tcase_add_loop_test(tc, vectors_v1_server_one_state, 0, N_ELEM(v1_vectors));
 	tcase_add_loop_test(tc, vectors_classic_one_state, 0, N_ELEM(classic_vectors));
+	tcase_add_loop_test(tc, vectors_fast_scan_from_names, 0, N_ELEM(v1_vectors));
 	tcase_add_loop_test(tc, vectors_negative, 0, N_ELEM(negative_vectors));
 	tcase_add_loop_test(tc, hmac_rfc4231, 0, N_ELEM(rfc4231));
 	suite_add_tcase(s, tc);
