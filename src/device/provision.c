@@ -28,9 +28,11 @@ int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id,
 	if (memcmp(magic, PROV_MAGIC, sizeof(magic)) != 0 ||
 	    byte_at(read, PROV_OFF_VERSION) != PROV_VERSION)
 		return -1;
-	read(PROV_OFF_CLIENT_ID, client_id, PROV_ID_SIZE);
-	read(PROV_OFF_DEVICE_ID, device_id, PROV_ID_SIZE);
-	client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	if (client_id && device_id) {
+		read(PROV_OFF_CLIENT_ID, client_id, PROV_ID_SIZE);
+		read(PROV_OFF_DEVICE_ID, device_id, PROV_ID_SIZE);
+		client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
+	}
 	read(PROV_OFF_TIMEOUT, t, sizeof(t));
 	cfg->timeout_ms = (uint16_t)(t[0] | t[1] << 8);
 	return siot_params_init(&cfg->params,
@@ -39,6 +41,15 @@ int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id,
 				SIOT_HASH_SHA256, 0, 32, byte_at(read, PROV_OFF_WAKEUP)) == 0
 		       ? 0
 		       : -1;
+}
+
+void prov_id(prov_read_fn read, uint8_t which, char *buf)
+{
+	buf[0] = '\0';
+	if (which != 0 && which != SIOT_DEV_DEVICE_ID)
+		return; /* one client in this layout */
+	read(which == SIOT_DEV_DEVICE_ID ? PROV_OFF_DEVICE_ID : PROV_OFF_CLIENT_ID, buf, PROV_ID_SIZE);
+	buf[PROV_ID_SIZE - 1] = '\0';
 }
 
 int prov_load_key(prov_read_fn read, uint8_t client, struct siot_key *key)

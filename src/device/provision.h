@@ -65,10 +65,16 @@ extern "C" {
  * reader of its EEPROM or flash page: len bytes at offset into out. */
 typedef void (*prov_read_fn)(uint16_t offset, void *out, size_t len);
 
-/* Check the magic and version and fill the ids (PROV_ID_SIZE each), the
+/* Check the magic and version and fill the ids (PROV_ID_SIZE each; not
+ * when both are NULL, for a board that reads them with prov_id), the
  * timeout and the parameters.  0, or -1 for a device not provisioned (or
  * provisioned with values out of range). */
 int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id);
+
+/* The device id (SIOT_DEV_DEVICE_ID) or client 0's id into buf
+ * (PROV_ID_SIZE), NUL-terminated; empty for another client.  What a
+ * siot_dev_board.id does. */
+void prov_id(prov_read_fn read, uint8_t which, char *buf);
 
 /* Client 0's key, or the dummy key for SIOT_DEV_DUMMY_KEY, into *key; the
  * raw bytes are wiped.  A siot_dev_board.load_key. */

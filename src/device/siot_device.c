@@ -8,6 +8,17 @@
 enum { ST_WAKE = 0, ST_REQUEST };
 
 #define NO_CLIENT 0xff
+
+/* Functions that hold a key state each run one after the other, never
+ * nested, so a part's RAM needs room for one key at a time (plus the scan's
+ * working state): keep the compiler from merging their frames. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+/* (So are the two that hold an id: their buffers are gone before a scan.) */
+
 #define DEFAULT_TIMEOUT_MS 5000u
 
 /* a >= b on a wrapping millisecond clock. */
@@ -36,6 +47,24 @@ static const struct siot_dev_command *command_at(const struct siot_dev_config *c
 	return &tmp->c;
 }
 
+/* Id `which` (SIOT_DEV_DEVICE_ID or a client's index): the board's copy
+ * (into buf) or the configuration's own. */
+static const char *id_at(const struct siot_dev_config *cfg, const struct siot_dev_board *board,
+			 uint8_t which, char buf[SIOT_MAX_ID + 1])
+{
+	if (!board->id)
+		return which == SIOT_DEV_DEVICE_ID ? cfg->device_id : cfg->clients[which].id;
+	buf[0] = '\0';
+	board->id(board->ctx, which, buf);
+	buf[SIOT_MAX_ID] = '\0';
+	return buf;
+}
+
+static bool valid_id(const char *id)
+{
+	return id && siot_valid_id(id, strlen(id));
+}
+
 static bool classic(const struct siot_device *d)
 {
 	if (!SIOT_DEVICE_CLASSIC)
@@ -49,6 +78,7 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 		     const struct siot_dev_board *board)
 {
 	const struct siot_params *p = &cfg->params;
+	char id[SIOT_MAX_ID + 1];
 
 	memset(d, 0, sizeof(*d));
 	if ((p->profile == SIOT_PROFILE_V1 && !SIOT_DEVICE_V1) ||
@@ -60,11 +90,8 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	    !board->now ||
 	    !board->load_key || !board->pin_write || !board->pin_read)
 		return -EINVAL;
-	if (p->profile == SIOT_PROFILE_V1 &&
-	    (!cfg->device_id || !siot_valid_id(cfg->device_id, strlen(cfg->device_id))))
+	if (p->profile == SIOT_PROFILE_V1 && !valid_id(id_at(cfg, board, SIOT_DEV_DEVICE_ID, id)))
 		return -EINVAL;
-	if (board->command && !SIOT_DEVICE_LOW_RAM)
-		return -EINVAL; /* the two-state scan needs every name at once */
 	if (!board->command && !cfg->commands)
 		return -EINVAL;
 	for (uint8_t i = 0; i < cfg->n_commands; i++) {
@@ -78,9 +105,7 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 			return -EINVAL;
 	}
 	for (uint8_t i = 0; i < cfg->n_clients; i++)
-		if (p->profile == SIOT_PROFILE_V1 &&
-		    (!cfg->clients[i].id ||
-		     !siot_valid_id(cfg->clients[i].id, strlen(cfg->clients[i].id))))
+		if (p->profile == SIOT_PROFILE_V1 && !valid_id(id_at(cfg, board, i, id)))
 			return -EINVAL;
 	d->cfg = cfg;
 	d->board = board;
@@ -106,14 +131,16 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 }
 
 /* The client whose id the request names, or NO_CLIENT. */
-static uint8_t find_client(const struct siot_device *d)
+static NOINLINE uint8_t find_client(const struct siot_device *d)
 {
+	char id[SIOT_MAX_ID + 1];
+
 	if (classic(d))
 		return 0;
 	if (!d->ex.client_id_valid)
 		return NO_CLIENT;
 	for (uint8_t i = 0; i < d->cfg->n_clients; i++)
-		if (strcmp(d->cfg->clients[i].id, d->ex.client_id) == 0)
+		if (strcmp(id_at(d->cfg, d->board, i, id), d->ex.client_id) == 0)
 			return i;
 	return NO_CLIENT;
 }
@@ -136,15 +163,6 @@ static bool load_key(struct siot_device *d, uint8_t client, struct siot_key *key
 		siot_key_init(key, d->cfg->params.hash, d->ex.hello, 16);
 	return false;
 }
-
-/* Functions that hold a key state each run one after the other, never
- * nested, so a part's RAM needs room for one key at a time (plus the scan's
- * working state): keep the compiler from merging their frames. */
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
 
 /* Answer under client's key (the dummy key for NO_CLIENT). */
 static NOINLINE void answer(struct siot_device *d, uint8_t client, uint8_t status,
@@ -218,16 +236,17 @@ static void run(struct siot_device *d, uint8_t i, uint8_t client)
 
 /* Every command's MAC under the client's key (or the dummy key): 1 and
  * *match when one matched, else 0.  *client becomes NO_CLIENT when its key
- * could not be loaded. */
+ * could not be loaded.  The names come one at a time (from the board's
+ * table, too), in both forms. */
 static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 {
 	uint8_t n = d->cfg->n_commands;
+	struct siot_scan acc = { 0 };
 	int found;
 
 	d->ex.macs = 0;
 #if SIOT_DEVICE_LOW_RAM
 	/* One key state at a time, made afresh for each candidate. */
-	struct siot_scan acc = { 0 };
 	bool known = true;
 
 	for (uint8_t i = 0; i < n; i++) {
@@ -240,29 +259,23 @@ static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 	}
 	if (!known)
 		*client = NO_CLIENT;
-	found = siot_server_scan_end(&acc, match);
 #else
-	const char *names[SIOT_DEVICE_MAX_COMMANDS];
+	/* The fast scan: the key and the MAC's prefix once, then a copy of
+	 * that state per candidate. */
 	struct siot_key key;
 
-	for (uint8_t i = 0; i < n; i++)
-		names[i] = d->cfg->commands[i].name;
 	if (!load_key(d, *client, &key))
 		*client = NO_CLIENT;
-#if SIOT_DEVICE_CLASSIC
-	if (classic(d)) {
-		struct siot_candidate cand[SIOT_DEVICE_MAX_COMMANDS];
+	(void)siot_server_scan_prefix(&d->ex, &key, &acc); /* -EINVAL ends the scan so */
+	for (uint8_t i = 0; i < n; i++) {
+		struct cmd_copy tmp;
+		const struct siot_dev_command *c = command_at(d->cfg, d->board, i, &tmp);
 
-		for (uint8_t i = 0; i < n; i++)
-			cand[i] = (struct siot_candidate){ .key = &key, .command = names[i] };
-		found = siot_server_scan_classic(&d->ex, cand, n, match);
-		siot_key_wipe(&key);
-	} else
-#endif
-	{
-		found = siot_server_scan_consume(&d->ex, &key, names, n, match);
+		siot_server_scan_from(&d->ex, &key, c->name, i, &acc);
 	}
+	siot_key_wipe(&key);
 #endif
+	found = siot_server_scan_end(&acc, match);
 	d->last_macs = (uint16_t)d->ex.macs;
 	return found;
 }
@@ -279,14 +292,16 @@ static void request_done(struct siot_device *d)
 		answer(d, client, SIOT_STATUS_REJECTED, 0);
 }
 
-static void start_exchange(struct siot_device *d)
+static NOINLINE void start_exchange(struct siot_device *d)
 {
 	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+	char id[SIOT_MAX_ID + 1];
+	const char *device_id = classic(d) ? NULL : id_at(d->cfg, d->board, SIOT_DEV_DEVICE_ID, id);
 
 	/* A wake-up during a pulse means its client has given up waiting. */
 	d->pulse_answer = false;
 	siot_exchange_init(&d->ex, &d->cfg->params);
-	if (siot_server_hello(&d->ex, d->cfg->device_id, NULL) < 0) {
+	if (siot_server_hello(&d->ex, device_id, NULL) < 0) {
 		d->dropped++;
 		return;
 	}

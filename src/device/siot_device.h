@@ -44,7 +44,10 @@ extern "C" {
 #endif
 
 /* 1: hold one HMAC state at a time (an ATmega328P's 2 KB): each candidate
- * of a scan loads the key and hashes the prefix again (RAM for time). */
+ * of a scan loads the key and hashes the prefix again (RAM for time, about
+ * 5 compressions a candidate).  0: the fast scan, the key and the prefix
+ * once and a copy of that state per candidate (2 compressions a
+ * candidate, a second HMAC state of RAM). */
 #ifndef SIOT_DEVICE_LOW_RAM
 #define SIOT_DEVICE_LOW_RAM 0
 #endif
@@ -85,6 +88,7 @@ struct siot_dev_client {
 };
 
 #define SIOT_DEV_DUMMY_KEY 0xff
+#define SIOT_DEV_DEVICE_ID 0xfe
 
 struct siot_dev_board {
 	void *ctx;
@@ -113,14 +117,20 @@ struct siot_dev_board {
 	 * flash).  Copies command i into *out and its name into
 	 * name[0 .. SIOT_DEVICE_MAX_NAME], NUL-terminated; the core then reads
 	 * commands only through it, one at a time (cfg->commands is not
-	 * read).  Needs SIOT_DEVICE_LOW_RAM, whose scan takes one name at a
-	 * time. */
+	 * read), in either scan. */
 	void (*command)(void *ctx, uint8_t i, struct siot_dev_command *out, char *name);
+	/* Optional: the ids kept elsewhere than RAM (an AVR's EEPROM).
+	 * Copies the device id (which = SIOT_DEV_DEVICE_ID) or client
+	 * `which`'s id into buf[0 .. SIOT_MAX_ID], NUL-terminated; the core
+	 * then reads cfg->device_id and clients[].id only through it, into a
+	 * buffer on its stack for as long as it needs one (33 bytes each that
+	 * a 2 KB part keeps free between exchanges). */
+	void (*id)(void *ctx, uint8_t which, char *buf);
 };
 
 struct siot_dev_config {
 	struct siot_params params;   /* wakeup_length >= 1 */
-	const char *device_id;       /* v1 */
+	const char *device_id;       /* v1; NULL with board->id */
 	const struct siot_dev_command *commands;
 	uint8_t n_commands;          /* 1 .. SIOT_DEVICE_MAX_COMMANDS */
 	const struct siot_dev_client *clients;

@@ -662,23 +662,26 @@ class Sha256(FirmwareCase):
         self.b = Bridge(os.path.join(IMAGES, 'sha256-check.elf'), ee, self.dir,
                         extra=['--unthrottled'], pins=False)
         self.running.append(self.b)
-        self.sock = socket.create_connection(('127.0.0.1', self.b.port), timeout=2)
+        self.sock = socket.create_connection(('127.0.0.1', self.b.port), timeout=300)
+        self.io = self.sock.makefile('rw', encoding='ascii', newline='\n')
         # In step first: a line sent the moment the bridge accepts may lose
-        # its first bytes (bounded: 5 tries).
-        for _ in range(5):
-            self.sock.sendall(b'c\n')
-            got = b''
+        # its first bytes, and an answer may come late.  Echoes with a word
+        # of their own until one comes back; whatever came before it is
+        # dropped (bounded: 10 tries, 3 s each).
+        self.sock.settimeout(3)
+        for i in range(10):
+            word = f'sync{i}'
+            self.io.write(f'e {word}\n')
+            self.io.flush()
             try:
-                while not got.endswith(b'\n'):
-                    got += self.sock.recv(100)
-            except socket.timeout:
-                continue
-            if got.startswith(b'cycles'):
+                while self.io.readline().rstrip('\n') != f'e {word}':
+                    pass
                 break
+            except (socket.timeout, OSError):
+                self.io = self.sock.makefile('rw', encoding='ascii', newline='\n')
         else:
             self.fail('sha256-check does not answer')
         self.sock.settimeout(300)
-        self.io = self.sock.makefile('rw', encoding='ascii', newline='\n')
 
     def tearDown(self):
         self.io.close()
@@ -783,6 +786,29 @@ class Sha256(FirmwareCase):
         self.assertLess(alt, ref)
 
 
+class FastScan(Case):
+    """The fast-scan image (SIOT_DEVICE_LOW_RAM 0, names still read from
+    flash one at a time) serves, and refuses what the low-RAM one does."""
+
+    def test_serves_and_refuses(self):
+        b = self.bridge(elf=image('fast-v1-32'))
+        m = b.mark()
+        rc, out, err = self.ctl(b, 'led-on')
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([lv for lv, _ in b.pins(13, m)], [1])
+        other = os.path.join(self.dir, 'other')
+        key_file(other, os.urandom(32))
+        m = b.mark()
+        rc, out, err = self.ctl(b, 'led-off', key=other)
+        self.assertEqual(rc, 76, err)
+        rc, out, err = self.ctl(b, 'led-off', extra=['-i', 'stranger'])
+        self.assertEqual(rc, 76, err)
+        self.assertEqual(b.pins(13, m), [])
+        rc, out, err = self.ctl(b, 'led-off')
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([lv for lv, _ in b.pins(13, m)], [0])
+
+
 class Budget(Case):
     """Figures, printed (not asserted beyond the paint surviving): free RAM
     from the painted stack, and the work per exchange from simavr's cycles."""
@@ -837,6 +863,14 @@ class Budget(Case):
         for n in (1, 8, 32):
             lat, free = self.exchange_cycles(image(f'both-{n}'))
             self.assertEqual(len(lat), 2)  # wake-up -> HELLO, request -> response
+            print(f'firmware:   {n:2d} command(s): HELLO {lat[0]:9d} cycles {lat[0] * 1000 / FREQ:7.1f} ms;'
+                  f' request -> response {lat[1]:9d} cycles {lat[1] * 1000 / FREQ:7.1f} ms;'
+                  f' RAM never touched {free} bytes')
+            self.assertGreater(free, 0, 'the stack met the heap')
+        print('firmware:   the fast scan (one key state and a copy per command, names from flash), v1:')
+        for n in (8, 32):
+            lat, free = self.exchange_cycles(image(f'fast-v1-{n}'))
+            self.assertEqual(len(lat), 2)
             print(f'firmware:   {n:2d} command(s): HELLO {lat[0]:9d} cycles {lat[0] * 1000 / FREQ:7.1f} ms;'
                   f' request -> response {lat[1]:9d} cycles {lat[1] * 1000 / FREQ:7.1f} ms;'
                   f' RAM never touched {free} bytes')

@@ -525,17 +525,75 @@ START_TEST(bad_configs_are_refused)
 	/* Every command came through the board: init checks each. */
 	ck_assert_uint_ge(command_reads, N_COMMANDS);
 #else
-	/* A board-kept table needs the one-name-at-a-time scan. */
+	/* A board-kept table (an AVR's flash) serves the fast scan too: its
+	 * names one at a time, every one read for a request. */
 	{
 		struct siot_dev_board b = board_ops;
+		struct siot_dev_config fc = cfg;
+		uint8_t result = 0xff;
 
 		b.command = b_command;
-		ck_assert_int_eq(siot_device_init(&dev, &cfg, &b), -EINVAL);
+		fc.commands = NULL;
+		ck_assert_int_eq(siot_device_init(&dev, &fc, &b), 0);
+		command_reads = 0;
+		ck_assert_uint_eq(send_cmd("led-toggle", 10, &result), SIOT_STATUS_OK);
+		ck_assert_uint_ge(command_reads, N_COMMANDS);
+		ck_assert_uint_eq(dev.last_macs, N_COMMANDS);
+		ck_assert(board.pins[13]);
 	}
 	/* Neither a table nor a board's: refused. */
 	c.commands = NULL;
 	ck_assert_int_eq(siot_device_init(&dev, &c, &board_ops), -EINVAL);
 #endif
+}
+END_TEST
+
+/* Ids kept by the board (an AVR's EEPROM): the HELLO carries the board's
+ * device id, a request finds its client by the board's copy of the ids,
+ * and a bad id from the board is refused at start-up as one in RAM is. */
+static const char *board_ids[3];
+static unsigned id_reads;
+
+static void b_id(void *ctx, uint8_t which, char *buf)
+{
+	const char *id = which == SIOT_DEV_DEVICE_ID ? board_ids[2] : which < 2 ? board_ids[which] : "";
+
+	(void)ctx;
+	id_reads++;
+	strcpy(buf, id);
+}
+
+START_TEST(ids_from_the_board)
+{
+	struct siot_dev_board b = board_ops;
+	struct siot_dev_config c = cfg;
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	size_t n;
+
+	b.id = b_id;
+	c.device_id = NULL; /* not read */
+	c.clients = (const struct siot_dev_client[]){ { .id = NULL, .allowed = 0xff },
+						      { .id = NULL, .allowed = 0xff } };
+	board_ids[0] = "alice";
+	board_ids[1] = "bob";
+	board_ids[2] = "eeprom-dev";
+	ck_assert_int_eq(siot_device_init(&dev, &c, &b), 0);
+	wake(&cli, 10);
+	ck_assert_str_eq(cli.device_id, "eeprom-dev");
+	id_reads = 0;
+	n = request(&cli, key_alice, "alice", "led-on", req);
+	input(req, n, 11);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
+	ck_assert(board.pins[13]);
+	ck_assert_uint_ge(id_reads, 1); /* alice's, from the board */
+	/* An id the board cannot vouch for: refused, as cfg's would be. */
+	board_ids[2] = "bad id";
+	ck_assert_int_eq(siot_device_init(&dev, &c, &b), -EINVAL);
+	board_ids[2] = "eeprom-dev";
+	board_ids[1] = "";
+	ck_assert_int_eq(siot_device_init(&dev, &c, &b), -EINVAL);
 }
 END_TEST
 
@@ -564,6 +622,7 @@ int main(void)
 	tcase_add_test(tc, deadline_noise_and_resent_wakeups);
 	tcase_add_test(tc, call_and_classic);
 	tcase_add_test(tc, bad_configs_are_refused);
+	tcase_add_test(tc, ids_from_the_board);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

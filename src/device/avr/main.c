@@ -137,6 +137,13 @@ static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 	return prov_load_key(eeprom_read, client, key);
 }
 
+/* The ids stay in EEPROM, read when needed: 66 bytes of RAM. */
+static void b_id(void *ctx, uint8_t which, char *buf)
+{
+	(void)ctx;
+	prov_id(eeprom_read, which, buf);
+}
+
 /* Command i, out of flash. */
 static void b_command(void *ctx, uint8_t i, struct siot_dev_command *out, char *name)
 {
@@ -152,16 +159,15 @@ static void b_command(void *ctx, uint8_t i, struct siot_dev_command *out, char *
 static const struct siot_dev_board board = {
 	.now = b_now, .send = b_send, .discard_input = b_discard_input,
 	.pin_write = b_write, .pin_read = b_read,
-	.load_key = b_load_key, .command = b_command,
+	.load_key = b_load_key, .command = b_command, .id = b_id,
 };
 
 /* ---- start-up ------------------------------------------------------------- */
 
-static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
-static struct siot_dev_client client = { .id = client_id, .allowed = 0xffffffffUL };
+static struct siot_dev_client client = { .allowed = 0xffffffffUL }; /* its id: b_id */
 static struct siot_dev_config config = {
-	.device_id = device_id,
-	/* n_commands: set in main; the table is in flash (b_command) */
+	/* n_commands: set in main; the table is in flash (b_command), and
+	 * so are the ids in EEPROM (b_id) */
 	.clients = &client,
 	.n_clients = 1,
 	.classic_response = true,
@@ -212,7 +218,7 @@ int main(void)
 	sei();
 	/* Unprovisioned, or the wrong profile for this build: serve nothing
 	 * (the LED stays off, the line silent). */
-	if (prov_config(eeprom_read, &config, client_id, device_id) < 0 || seed_drbg() < 0 ||
+	if (prov_config(eeprom_read, &config, NULL, NULL) < 0 || seed_drbg() < 0 ||
 	    siot_device_init(&dev, &config, &board) < 0)
 		for (;;)
 			;

@@ -20,6 +20,7 @@
  *                      ways, and "mismatches N", those where the two
  *                      differ.  The host checks every digest against its
  *                      own SHA-256.
+ *   e WORD             echoes "e WORD": the harness's way to be in step
  *   c                  cycles of one compression, this file's and Mbed
  *                      TLS's own, by Timer1: "cycles alt=N ref=M"
  *   v KEY HELLO REQ COMMAND STATUS RESULT
@@ -433,6 +434,13 @@ int main(void)
 			differential();
 		else if (op[0] == 'c')
 			cycles();
+		else if (op[0] == 'e') {
+			char *w = field();
+
+			puts_("e ");
+			puts_(w ? w : "");
+			put('\n');
+		}
 		else if (op[0] == 'v' || op[0] == 'w')
 			vector(op[0]);
 		else
