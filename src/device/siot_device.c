@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
-enum { ST_WAKE = 0, ST_REQUEST };
+/* ST_IDLE and ST_DONE are a stream's: no peer (or one whose exchange is
+ * over and closed), and a request in whose answer waits for its action (a
+ * pulse). */
+enum { ST_WAKE = 0, ST_REQUEST, ST_IDLE, ST_DONE };
 
 #define NO_CLIENT 0xff
 
@@ -84,7 +87,8 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	if ((p->profile == SIOT_PROFILE_V1 && !SIOT_DEVICE_V1) ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && !SIOT_DEVICE_CLASSIC))
 		return -EINVAL; /* a profile this build left out */
-	if (p->wakeup_length < 1 || cfg->n_commands < 1 ||
+	if ((!cfg->stream && p->wakeup_length < 1) || (cfg->stream && !board->close) ||
+	    cfg->n_commands < 1 ||
 	    cfg->n_commands > SIOT_DEVICE_MAX_COMMANDS || cfg->n_clients < 1 ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && cfg->n_clients != 1) || !board->send ||
 	    !board->now ||
@@ -110,7 +114,7 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	d->cfg = cfg;
 	d->board = board;
 	d->pulse_cmd = -1;
-	d->state = ST_WAKE;
+	d->state = cfg->stream ? ST_IDLE : ST_WAKE;
 	siot_exchange_init(&d->ex, p);
 	/* The dummy key, for unknown client ids: the board's, or random. */
 	{
@@ -280,6 +284,16 @@ static NOINLINE int scan(struct siot_device *d, uint8_t *client, size_t *match)
 	return found;
 }
 
+/* A stream's exchange is over (answered, or dropped): the board shuts
+ * down its sending side, drains and closes (one request per connection,
+ * max_requests 1); nothing more is read until the next connection. */
+static void end_stream(struct siot_device *d)
+{
+	siot_exchange_wipe(&d->ex);
+	d->state = ST_IDLE;
+	d->board->close(d->board->ctx);
+}
+
 static void request_done(struct siot_device *d)
 {
 	uint8_t client = find_client(d);
@@ -290,9 +304,15 @@ static void request_done(struct siot_device *d)
 		run(d, (uint8_t)match, client);
 	else
 		answer(d, client, SIOT_STATUS_REJECTED, 0);
+	if (d->cfg->stream) {
+		if (d->pulse_answer)
+			d->state = ST_DONE; /* the pulse's end answers, then closes */
+		else
+			end_stream(d);
+	}
 }
 
-static NOINLINE void start_exchange(struct siot_device *d)
+static NOINLINE bool start_exchange(struct siot_device *d)
 {
 	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	char id[SIOT_MAX_ID + 1];
@@ -303,18 +323,84 @@ static NOINLINE void start_exchange(struct siot_device *d)
 	siot_exchange_init(&d->ex, &d->cfg->params);
 	if (siot_server_hello(&d->ex, device_id, NULL) < 0) {
 		d->dropped++;
-		return;
+		return false;
 	}
 	/* Whatever came before the HELLO leaves cannot be its request: drop it
 	 * now, not after sending, when the request may already be arriving
 	 * (seen in QEMU: the client answered the HELLO's last byte before the
-	 * send returned, and its request was dropped). */
-	if (d->board->discard_input)
+	 * send returned, and its request was dropped).  On a stream such bytes
+	 * close the connection instead (siot_device_input). */
+	if (d->board->discard_input && !d->cfg->stream)
 		d->board->discard_input(d->board->ctx);
 	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
 	d->deadline = d->board->now(d->board->ctx) + t; /* from the HELLO, once it is out */
 	d->req_started = false;
 	d->state = ST_REQUEST;
+	return true;
+}
+
+/* A stream (siot-protocol(7)'s TCP rules): exactly wakeup_length bytes of
+ * any value, then the HELLO; a byte that came before the HELLO went out
+ * closes the connection; then one request, read as it comes (0x00 is a
+ * byte of it); nothing after it is read. */
+static void stream_input(struct siot_device *d, const uint8_t *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (d->state == ST_WAKE) {
+		size_t want = (size_t)(d->cfg->params.wakeup_length - d->wake_have);
+
+		i = len < want ? len : want;
+		d->wake_have = (uint8_t)(d->wake_have + i);
+		if (i < want)
+			return;
+		d->wake_have = 0;
+		if (i < len || !start_exchange(d)) {
+			d->dropped++;
+			end_stream(d);
+		}
+		return;
+	}
+	while (d->state == ST_REQUEST && i < len) {
+		size_t used = 0;
+		enum siot_feed r = siot_server_feed(&d->ex, buf + i, len - i, &used);
+
+		i += used;
+		if (r == SIOT_FEED_MORE)
+			continue;
+		if (r == SIOT_FEED_DONE) {
+			request_done(d);
+		} else {
+			d->dropped++;
+			end_stream(d);
+		}
+	}
+}
+
+void siot_device_connect(struct siot_device *d, uint32_t now)
+{
+	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+
+	siot_device_tick(d, now);
+	if (!d->cfg->stream)
+		return;
+	/* (A board serves one connection at a time: one before this one that
+	 * it never reported gone has lost its answer.) */
+	d->pulse_answer = false;
+	d->wake_have = 0;
+	d->deadline = now + t; /* the wake-up counts against the first deadline */
+	d->state = ST_WAKE;
+	if (d->cfg->params.wakeup_length == 0 && !start_exchange(d))
+		end_stream(d);
+}
+
+void siot_device_disconnect(struct siot_device *d)
+{
+	if (!d->cfg->stream || d->state == ST_IDLE)
+		return;
+	d->pulse_answer = false; /* a pulse runs on, its client gone */
+	siot_exchange_wipe(&d->ex);
+	d->state = ST_IDLE;
 }
 
 void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, uint32_t now)
@@ -322,6 +408,10 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 	size_t i = 0;
 
 	siot_device_tick(d, now);
+	if (d->cfg->stream) {
+		stream_input(d, buf, len);
+		return;
+	}
 	while (i < len) {
 		if (d->state == ST_WAKE) {
 			/* Only a run of wakeup_length zeros wakes the device;
@@ -361,7 +451,11 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 
 void siot_device_tick(struct siot_device *d, uint32_t now)
 {
-	if (d->state == ST_REQUEST && reached(now, d->deadline)) {
+	if (d->cfg->stream && (d->state == ST_WAKE || d->state == ST_REQUEST) &&
+	    reached(now, d->deadline)) {
+		d->dropped++;
+		end_stream(d); /* too slow: dropped without an answer */
+	} else if (d->state == ST_REQUEST && reached(now, d->deadline)) {
 		d->state = ST_WAKE;
 		d->wake_have = 0;
 		d->dropped++;
@@ -377,6 +471,8 @@ void siot_device_tick(struct siot_device *d, uint32_t now)
 		if (d->pulse_answer) {
 			d->pulse_answer = false;
 			answer(d, d->pulse_client, SIOT_STATUS_OK, 0);
+			if (d->cfg->stream && d->state == ST_DONE)
+				end_stream(d);
 		}
 	}
 }

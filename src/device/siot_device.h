@@ -6,7 +6,9 @@
  * send bytes, pin functions and its keys.  Everything it keeps is in
  * struct siot_device, which the board allocates statically.
  *
- * Framing is PROTOCOL.md's "Serial lines": every exchange starts with
+ * On a stream with connections (cfg->stream: TCP through a W5100 or lwIP)
+ * PROTOCOL.md's TCP rules apply; see struct siot_dev_config.  Otherwise
+ * framing is PROTOCOL.md's "Serial lines": every exchange starts with
  * wakeup_length bytes of 0x00, answered with a HELLO; one request per
  * wake-up.  In v1, 0x00 bytes while a request is awaited are skipped (a
  * request cannot start with id_length 0), so a client may resend the wake-up
@@ -126,10 +128,15 @@ struct siot_dev_board {
 	 * buffer on its stack for as long as it needs one (33 bytes each that
 	 * a 2 KB part keeps free between exchanges). */
 	void (*id)(void *ctx, uint8_t which, char *buf);
+	/* A stream's (cfg->stream): the exchange is over, answered or
+	 * dropped.  Shut down the sending side, drain the input (up to 1 s)
+	 * and close, as siot-protocol(7) asks; then report the next
+	 * connection with siot_device_connect. */
+	void (*close)(void *ctx);
 };
 
 struct siot_dev_config {
-	struct siot_params params;   /* wakeup_length >= 1 */
+	struct siot_params params;   /* wakeup_length >= 1, but for a stream */
 	const char *device_id;       /* v1; NULL with board->id */
 	const struct siot_dev_command *commands;
 	uint8_t n_commands;          /* 1 .. SIOT_DEVICE_MAX_COMMANDS */
@@ -138,6 +145,13 @@ struct siot_dev_config {
 	uint16_t timeout_ms;         /* per HELLO; 0 means 5000 */
 	bool classic_response;       /* classic: answer OK/FAILED (siotd's
 				      * classic_response) */
+	/* A stream with connections (TCP) instead of a serial line: PROTOCOL.md's
+	 * TCP rules.  On siot_device_connect the HELLO goes out at once when
+	 * wakeup_length is 0, and after exactly wakeup_length bytes (any value)
+	 * otherwise; bytes before the HELLO close the connection; one request
+	 * per connection (max_requests 1), then board->close; the deadline
+	 * runs from the connection, then from the HELLO. */
+	bool stream;
 };
 
 struct siot_device {
@@ -177,6 +191,13 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 
 /* Time passes: ends pulses and deadlines.  Call it often (every ms or so). */
 void siot_device_tick(struct siot_device *d, uint32_t now);
+
+/* A stream's (cfg->stream) connection events, at time now: a peer
+ * connected (one at a time), or went away before the exchange was over
+ * (its answer, if a pulse still runs, is not sent).  No-ops on a serial
+ * line. */
+void siot_device_connect(struct siot_device *d, uint32_t now);
+void siot_device_disconnect(struct siot_device *d);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@ struct board {
 	unsigned writes;
 	uint8_t sent[256];
 	size_t sent_len;
+	unsigned closes; /* a stream's board->close */
 };
 
 static void b_send(void *ctx, const uint8_t *buf, size_t len)
@@ -597,6 +598,170 @@ START_TEST(ids_from_the_board)
 }
 END_TEST
 
+/* ---- a stream (TCP rules) ------------------------------------------------ */
+
+static void b_close(void *ctx)
+{
+	((struct board *)ctx)->closes++;
+}
+
+static struct siot_dev_board stream_ops;
+
+/* The device on a stream with wake-up length w. */
+static void setup_stream(uint8_t w)
+{
+	setup();
+	stream_ops = board_ops;
+	stream_ops.close = b_close;
+	cfg.stream = true;
+	cfg.params.wakeup_length = w;
+	ck_assert_int_eq(siot_device_init(&dev, &cfg, &stream_ops), 0);
+}
+
+/* Read the HELLO the device sent into a client exchange. */
+static void read_hello(struct siot_exchange *cli)
+{
+	size_t used = 0;
+
+	siot_exchange_init(cli, &cfg.params);
+	ck_assert_int_eq(siot_client_feed_hello(cli, board.sent, board.sent_len, &used),
+			 SIOT_FEED_DONE);
+	board.sent_len = 0;
+}
+
+START_TEST(stream_hello_on_connect_one_request_then_close)
+{
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	size_t n;
+
+	setup_stream(0);
+	input((const uint8_t *)"x", 1, 5); /* nobody connected: nothing read */
+	ck_assert_uint_eq(board.sent_len, 0);
+	siot_device_connect(&dev, 10);
+	read_hello(&cli); /* at once, with no wake-up */
+	n = request(&cli, key_alice, "alice", "led-on", req);
+	ck_assert_uint_eq(req[0], 5); /* (a request that starts with 0x00 is malformed here) */
+	input(req, n, 11);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
+	ck_assert(board.pins[13]);
+	ck_assert_uint_eq(board.closes, 1);
+	ck_assert_uint_eq(board.discards, 0);
+	/* max_requests 1: the same request again on that connection is not read. */
+	input(req, n, 12);
+	ck_assert_uint_eq(board.sent_len, 0);
+	/* The next connection gets a HELLO of its own and is served. */
+	siot_device_connect(&dev, 20);
+	read_hello(&cli);
+	n = request(&cli, key_alice, "alice", "led-off", req);
+	input(req, n, 21);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert(!board.pins[13]);
+	ck_assert_uint_eq(board.closes, 2);
+}
+END_TEST
+
+START_TEST(stream_wakeup_is_exact)
+{
+	static const uint8_t three[3] = { 0xab, 0xcd, 0xef };
+
+	setup_stream(2);
+	siot_device_connect(&dev, 10);
+	ck_assert_uint_eq(board.sent_len, 0);
+	input(three, 1, 11); /* any value counts */
+	ck_assert_uint_eq(board.sent_len, 0);
+	input(three + 1, 1, 12);
+	ck_assert_uint_gt(board.sent_len, 0); /* the HELLO */
+	ck_assert_uint_eq(board.closes, 0);
+	/* One byte more than the wake-up came before the HELLO: closed. */
+	board.sent_len = 0;
+	siot_device_connect(&dev, 20);
+	input(three, 3, 21);
+	ck_assert_uint_eq(board.sent_len, 0);
+	ck_assert_uint_eq(board.closes, 1);
+	ck_assert_uint_eq(dev.dropped, 1);
+}
+END_TEST
+
+START_TEST(stream_deadline_malformed_and_disconnect)
+{
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	static const uint8_t zero_id[1] = { 0 };
+	size_t n;
+
+	setup_stream(1);
+	/* Silent after connecting: dropped at the deadline, without a word. */
+	siot_device_connect(&dev, 100);
+	tick(100 + 999);
+	ck_assert_uint_eq(board.closes, 0);
+	tick(100 + 1000);
+	ck_assert_uint_eq(board.closes, 1);
+	ck_assert_uint_eq(board.sent_len, 0);
+	/* An id_length of 0: closed without a response. */
+	siot_device_connect(&dev, 2000);
+	input(zero_id, 1, 2001); /* the wake-up */
+	read_hello(&cli);
+	input(zero_id, 1, 2002);
+	ck_assert_uint_eq(board.closes, 2);
+	ck_assert_uint_eq(board.sent_len, 0);
+	/* Half a request, then the peer goes: the next one is served. */
+	siot_device_connect(&dev, 3000);
+	input(zero_id, 1, 3001);
+	read_hello(&cli);
+	n = request(&cli, key_alice, "alice", "led-on", req);
+	input(req, n / 2, 3002);
+	siot_device_disconnect(&dev);
+	ck_assert(!board.pins[13]);
+	siot_device_connect(&dev, 3010);
+	input(zero_id, 1, 3011);
+	read_hello(&cli);
+	n = request(&cli, key_alice, "alice", "led-on", req);
+	input(req, n, 3012);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert(board.pins[13]);
+	ck_assert_uint_eq(board.closes, 3);
+}
+END_TEST
+
+START_TEST(stream_pulse_answers_then_closes_and_rejects_close)
+{
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	size_t n;
+
+	setup_stream(0);
+	siot_device_connect(&dev, 10);
+	read_hello(&cli);
+	n = request(&cli, key_alice, "alice", "led-pulse", req);
+	input(req, n, 11);
+	ck_assert(board.pins[13]);
+	ck_assert_uint_eq(board.sent_len, 0);
+	ck_assert_uint_eq(board.closes, 0); /* open until the pulse answers */
+	tick(11 + 100);
+	ck_assert(!board.pins[13]);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
+	ck_assert_uint_eq(board.closes, 1);
+	/* A wrong key: REJECTED (under alice's key, whose id it named),
+	 * nothing moves, closed. */
+	siot_device_connect(&dev, 200);
+	read_hello(&cli);
+	n = request(&cli, key_other, "alice", "led-on", req);
+	input(req, n, 201);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_REJECTED);
+	ck_assert(!board.pins[13]);
+	ck_assert_uint_eq(board.closes, 2);
+	/* A stream needs close; a serial line still needs a wake-up. */
+	stream_ops.close = NULL;
+	ck_assert_int_eq(siot_device_init(&dev, &cfg, &stream_ops), -EINVAL);
+	cfg.stream = false;
+	ck_assert_int_eq(siot_device_init(&dev, &cfg, &board_ops), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("device");
@@ -623,6 +788,10 @@ int main(void)
 	tcase_add_test(tc, call_and_classic);
 	tcase_add_test(tc, bad_configs_are_refused);
 	tcase_add_test(tc, ids_from_the_board);
+	tcase_add_test(tc, stream_hello_on_connect_one_request_then_close);
+	tcase_add_test(tc, stream_wakeup_is_exact);
+	tcase_add_test(tc, stream_deadline_malformed_and_disconnect);
+	tcase_add_test(tc, stream_pulse_answers_then_closes_and_rejects_close);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
