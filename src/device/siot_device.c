@@ -68,6 +68,12 @@ static bool valid_id(const char *id)
 	return id && siot_valid_id(id, strlen(id));
 }
 
+/* A stream's rules apply (never in a build without them). */
+static bool stream(const struct siot_dev_config *cfg)
+{
+	return SIOT_DEVICE_STREAM && cfg->stream;
+}
+
 static bool classic(const struct siot_device *d)
 {
 	if (!SIOT_DEVICE_CLASSIC)
@@ -87,7 +93,8 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	if ((p->profile == SIOT_PROFILE_V1 && !SIOT_DEVICE_V1) ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && !SIOT_DEVICE_CLASSIC))
 		return -EINVAL; /* a profile this build left out */
-	if ((!cfg->stream && p->wakeup_length < 1) || (cfg->stream && !board->close) ||
+	if ((cfg->stream && (!SIOT_DEVICE_STREAM || !board->close)) ||
+	    (!cfg->stream && p->wakeup_length < 1) ||
 	    cfg->n_commands < 1 ||
 	    cfg->n_commands > SIOT_DEVICE_MAX_COMMANDS || cfg->n_clients < 1 ||
 	    (p->profile == SIOT_PROFILE_CLASSIC && cfg->n_clients != 1) || !board->send ||
@@ -114,7 +121,7 @@ int siot_device_init(struct siot_device *d, const struct siot_dev_config *cfg,
 	d->cfg = cfg;
 	d->board = board;
 	d->pulse_cmd = -1;
-	d->state = cfg->stream ? ST_IDLE : ST_WAKE;
+	d->state = stream(cfg) ? ST_IDLE : ST_WAKE;
 	siot_exchange_init(&d->ex, p);
 	/* The dummy key, for unknown client ids: the board's, or random. */
 	{
@@ -304,7 +311,7 @@ static void request_done(struct siot_device *d)
 		run(d, (uint8_t)match, client);
 	else
 		answer(d, client, SIOT_STATUS_REJECTED, 0);
-	if (d->cfg->stream) {
+	if (stream(d->cfg)) {
 		if (d->pulse_answer)
 			d->state = ST_DONE; /* the pulse's end answers, then closes */
 		else
@@ -330,7 +337,7 @@ static NOINLINE bool start_exchange(struct siot_device *d)
 	 * (seen in QEMU: the client answered the HELLO's last byte before the
 	 * send returned, and its request was dropped).  On a stream such bytes
 	 * close the connection instead (siot_device_input). */
-	if (d->board->discard_input && !d->cfg->stream)
+	if (d->board->discard_input && !stream(d->cfg))
 		d->board->discard_input(d->board->ctx);
 	d->board->send(d->board->ctx, d->ex.hello, d->ex.hello_len);
 	d->deadline = d->board->now(d->board->ctx) + t; /* from the HELLO, once it is out */
@@ -382,7 +389,7 @@ void siot_device_connect(struct siot_device *d, uint32_t now)
 	uint16_t t = d->cfg->timeout_ms ? d->cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 
 	siot_device_tick(d, now);
-	if (!d->cfg->stream)
+	if (!stream(d->cfg))
 		return;
 	/* (A board serves one connection at a time: one before this one that
 	 * it never reported gone has lost its answer.) */
@@ -396,7 +403,7 @@ void siot_device_connect(struct siot_device *d, uint32_t now)
 
 void siot_device_disconnect(struct siot_device *d)
 {
-	if (!d->cfg->stream || d->state == ST_IDLE)
+	if (!stream(d->cfg) || d->state == ST_IDLE)
 		return;
 	d->pulse_answer = false; /* a pulse runs on, its client gone */
 	siot_exchange_wipe(&d->ex);
@@ -408,7 +415,7 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 	size_t i = 0;
 
 	siot_device_tick(d, now);
-	if (d->cfg->stream) {
+	if (stream(d->cfg)) {
 		stream_input(d, buf, len);
 		return;
 	}
@@ -451,7 +458,7 @@ void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, ui
 
 void siot_device_tick(struct siot_device *d, uint32_t now)
 {
-	if (d->cfg->stream && (d->state == ST_WAKE || d->state == ST_REQUEST) &&
+	if (stream(d->cfg) && (d->state == ST_WAKE || d->state == ST_REQUEST) &&
 	    reached(now, d->deadline)) {
 		d->dropped++;
 		end_stream(d); /* too slow: dropped without an answer */
@@ -471,7 +478,7 @@ void siot_device_tick(struct siot_device *d, uint32_t now)
 		if (d->pulse_answer) {
 			d->pulse_answer = false;
 			answer(d, d->pulse_client, SIOT_STATUS_OK, 0);
-			if (d->cfg->stream && d->state == ST_DONE)
+			if (stream(d->cfg) && d->state == ST_DONE)
 				end_stream(d);
 		}
 	}

@@ -45,6 +45,11 @@ extern "C" {
 #define SIOT_DEVICE_CLASSIC 1
 #endif
 
+/* 0: a build for a serial line only, without the stream mode's code
+ * (cfg->stream is refused). */
+#ifndef SIOT_DEVICE_STREAM
+#define SIOT_DEVICE_STREAM 1
+#endif
 /* 1: hold one HMAC state at a time (an ATmega328P's 2 KB): each candidate
  * of a scan loads the key and hashes the prefix again (RAM for time, about
  * 5 compressions a candidate).  0: the fast scan, the key and the prefix
