@@ -43,6 +43,32 @@ int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id,
 		       : -1;
 }
 
+int prov_network(prov_read_fn read, struct prov_network *net)
+{
+	uint8_t p[2], any_mac = 0, any_ip = 0;
+	uint32_t mask;
+
+	if (byte_at(read, PROV_OFF_NET) != 1)
+		return -1;
+	read(PROV_OFF_MAC, net->mac, sizeof(net->mac));
+	read(PROV_OFF_IP, net->ip, sizeof(net->ip));
+	read(PROV_OFF_NETMASK, net->netmask, sizeof(net->netmask));
+	read(PROV_OFF_GATEWAY, net->gateway, sizeof(net->gateway));
+	read(PROV_OFF_PORT, p, sizeof(p));
+	net->port = (uint16_t)(p[0] | p[1] << 8);
+	for (uint8_t i = 0; i < 6; i++)
+		any_mac |= net->mac[i];
+	for (uint8_t i = 0; i < 4; i++)
+		any_ip |= net->ip[i];
+	mask = (uint32_t)net->netmask[0] << 24 | (uint32_t)net->netmask[1] << 16 |
+	       (uint32_t)net->netmask[2] << 8 | net->netmask[3];
+	/* A prefix: the ones, then only zeros (~mask + 1 a power of two). */
+	if (!any_mac || (net->mac[0] & 1) || !any_ip || !net->port || !mask ||
+	    ((~mask + 1) & ~mask) != 0)
+		return -1;
+	return 0;
+}
+
 void prov_id(prov_read_fn read, uint8_t which, char *buf)
 {
 	buf[0] = '\0';

@@ -20,8 +20,17 @@
  *      176   32  the dummy key unknown client ids are scanned with: random
  *      208    8  boot counter, copy A: the count, then its complement
  *      216    8  boot counter, copy B: the same
- *      224       end
+ *      224    1  network block present: 1 (erased, 0xFF: none; a board on
+ *                a serial line never reads it)
+ *      225    6  MAC address
+ *      231    4  IPv4 address, in network order (as are the next two)
+ *      235    4  netmask
+ *      239    4  gateway (0.0.0.0: none)
+ *      243    2  TCP port
+ *      245       end
  *
+ * The firmware checks the version byte and serves nothing from an image
+ * of another layout.
  * The boot counter is incremented before the first challenge after every
  * reset (PROTOCOL.md, "Serial lines").  A copy is valid when its complement
  * matches; the count is the larger valid one, and the next is written over
@@ -50,7 +59,13 @@
 #define PROV_OFF_BOOT_A 208
 #define PROV_OFF_BOOT_B 216
 #define PROV_BOOT_COPY 8
-#define PROV_SIZE 224
+#define PROV_OFF_NET 224
+#define PROV_OFF_MAC 225
+#define PROV_OFF_IP 231
+#define PROV_OFF_NETMASK 235
+#define PROV_OFF_GATEWAY 239
+#define PROV_OFF_PORT 243
+#define PROV_SIZE 245
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,6 +85,18 @@ typedef void (*prov_read_fn)(uint16_t offset, void *out, size_t len);
  * timeout and the parameters.  0, or -1 for a device not provisioned (or
  * provisioned with values out of range). */
 int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id);
+
+/* A board on a network: its settings from the network block. */
+struct prov_network {
+	uint8_t mac[6];
+	uint8_t ip[4], netmask[4], gateway[4]; /* network order */
+	uint16_t port;
+};
+
+/* The network block into *net: 0, or -1 when the image has none or its
+ * values cannot serve (a multicast or zero MAC, a zero address, a netmask
+ * that is not a prefix, port 0). */
+int prov_network(prov_read_fn read, struct prov_network *net);
 
 /* The device id (SIOT_DEV_DEVICE_ID) or client 0's id into buf
  * (PROV_ID_SIZE), NUL-terminated; empty for another client.  What a

@@ -5,6 +5,8 @@
                (--avrdude "AVRDUDE OPTIONS" | -o IMAGE)
                [--profile v1|classic] [--wakeup N] [--timeout MS]
                [--size BYTES] [--boot N]
+               [--ip ADDRESS [--netmask MASK] [--gateway ADDRESS]
+                [--mac XX:XX:XX:XX:XX:XX] [--port N]]
 
 The key file is a siot key file (siot-ctl keygen): hex or base64 on one
 line.  The DRBG seed is 32 fresh bytes from the OS, drawn anew on every
@@ -26,6 +28,13 @@ first writing would run again.  So:
                                    Write it to one board once, then delete it;
                                    the mps2 board's flash page is such a file.
 
+A board on a network (an Ethernet image) reads its settings from the
+image's network block, written when --ip is given: the IPv4 address, the
+netmask (default 255.255.255.0), the gateway (default none), the MAC (default
+a random locally administered one, 02:xx:xx:xx:xx:xx: give the shield's own
+if it has a sticker) and the TCP port (default 7468).  With --ip the wake-up
+may be 0, as on TCP (the HELLO on connect); a serial line needs 1 to 255.
+
 A firmware update afterwards writes the flash only (-U flash:w:...), with
 the EESAVE fuse set so that a chip erase keeps the EEPROM (README, "A
 firmware update").  The image holds the key and the seed: keep it as
@@ -34,6 +43,7 @@ private as the key file.
 import argparse
 import base64
 import binascii
+import ipaddress
 import os
 import re
 import shlex
@@ -45,7 +55,8 @@ import tempfile
 
 MAGIC = b'SIOT'
 VERSION = 2
-SIZE = 224
+SIZE = 245  # provision.h's PROV_SIZE
+NET = 224   # provision.h's PROV_OFF_NET: the network block
 ID_RE = re.compile(r'^[A-Za-z0-9._-]{1,32}$')
 
 
@@ -96,6 +107,36 @@ def write_private(path, data):
         raise
 
 
+def network_block(a):
+    """The 21-byte network block from the options (provision.h), or exits
+    saying which value cannot serve."""
+    try:
+        net = ipaddress.IPv4Network(f'{a.ip}/{a.netmask}', strict=False)
+        ip = ipaddress.IPv4Address(a.ip)
+        gateway = ipaddress.IPv4Address(a.gateway or '0.0.0.0')
+    except ValueError as e:
+        sys.exit(f'--ip, --netmask, --gateway: {e}')
+    if ip.is_unspecified or ip.is_multicast or (net.prefixlen < 31 and ip in (
+            net.network_address, net.broadcast_address)):
+        sys.exit(f'--ip {ip}: not an address a host can have in {net}')
+    if net.prefixlen == 0:
+        sys.exit('--netmask: 0.0.0.0 is not a subnet')
+    if a.gateway and gateway not in net:
+        sys.exit(f'--gateway {gateway}: not in {net}')
+    if a.mac:
+        if not re.fullmatch(r'([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}', a.mac):
+            sys.exit('--mac: six hex bytes with colons, as 02:00:5e:10:00:01')
+        mac = bytes.fromhex(a.mac.replace(':', ''))
+        if mac[0] & 1 or mac == bytes(6):
+            sys.exit(f'--mac {a.mac}: a unicast address, not zero (the first byte even)')
+    else:
+        mac = bytes([0x02]) + os.urandom(5)
+    if not 1 <= a.port <= 65535:
+        sys.exit('--port: 1 .. 65535')
+    return (b'\x01' + mac + ip.packed + net.netmask.packed + gateway.packed +
+            struct.pack('<H', a.port))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,16 +152,25 @@ def main():
                     help='write a single-use image file (its name gets ".single-use")')
     ap.add_argument('--avrdude', metavar='OPTIONS',
                     help='write the EEPROM through avrdude with these options, leaving no image')
+    net = ap.add_argument_group('a board on a network (the network block; needs --ip)')
+    net.add_argument('--ip', help='its IPv4 address')
+    net.add_argument('--netmask', default='255.255.255.0', help='default 255.255.255.0')
+    net.add_argument('--gateway', help='default: none')
+    net.add_argument('--mac', help='default: a random locally administered one, 02:...')
+    net.add_argument('--port', type=int, default=7468, help='TCP port, default 7468')
     a = ap.parse_args()
     if not a.output and a.avrdude is None:
         sys.exit('give --avrdude "OPTIONS" (no image left on disk) or -o IMAGE')
     for name in ('client_id', 'device_id'):
         if not ID_RE.match(getattr(a, name)):
             sys.exit(f'--{name.replace("_", "-")}: 1 to 32 of [A-Za-z0-9._-]')
-    if not 1 <= a.wakeup <= 255:
-        sys.exit('--wakeup: 1 .. 255 (a serial line needs a wake-up)')
+    if not (0 if a.ip else 1) <= a.wakeup <= 255:
+        sys.exit('--wakeup: 1 .. 255 (a serial line needs a wake-up; with --ip, 0 .. 255)')
+    if not a.ip and (a.mac or a.gateway or a.port != 7468 or a.netmask != '255.255.255.0'):
+        sys.exit('--mac, --netmask, --gateway and --port are a network block\'s: give --ip too')
     if not 0 <= a.timeout <= 65535 or a.size < SIZE:
-        sys.exit('--timeout: 0 .. 65535 ms; --size: at least 224')
+        sys.exit(f'--timeout: 0 .. 65535 ms; --size: at least {SIZE}')
+    block = network_block(a) if a.ip else None
     key = read_key(a.key)
     img = bytearray(b'\xff' * a.size)
     img[0:4] = MAGIC
@@ -137,6 +187,8 @@ def main():
     img[173] = a.wakeup
     img[174:176] = struct.pack('<H', a.timeout)
     img[176:208] = os.urandom(32)  # the dummy key
+    if block:
+        img[NET:NET + len(block)] = block
     if a.output:
         path = single_use_name(a.output)
         write_private(path, bytes(img))

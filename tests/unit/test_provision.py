@@ -4,7 +4,9 @@ through a symlink, named single-use; or no file at all, through avrdude.
 
 avrdude itself needs a board, so --avrdude is checked with a stand-in on
 PATH that records its arguments and what came on its standard input."""
+import ipaddress
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -16,6 +18,13 @@ PROVISION = os.path.join(os.environ.get('SOURCE_ROOT', os.path.join(os.path.dirn
                          'src/device/provision.py')
 SEED = slice(10, 42)
 KEY = slice(42, 106)
+
+
+def layout():
+    """provision.h's PROV_* numbers: the layout's one owner."""
+    with open(os.path.join(os.path.dirname(PROVISION), 'provision.h')) as f:
+        return {m.group(1): int(m.group(2))
+                for m in re.finditer(r'^#define PROV_(\w+) (\d+)$', f.read(), re.M)}
 
 
 class Provision(unittest.TestCase):
@@ -118,6 +127,62 @@ class Provision(unittest.TestCase):
         self.assertIn(b'--avrdude', p.stderr)
         p = subprocess.run([sys.executable, PROVISION, '--help'], capture_output=True)
         self.assertIn(b'single-use', p.stdout)
+
+
+class Network(unittest.TestCase):
+    """The network block (--ip and friends) where provision.h puts it."""
+
+    setUp = Provision.setUp
+    tearDown = Provision.tearDown
+    run_it = Provision.run_it
+
+    def test_block_where_provision_h_says(self):
+        L = layout()
+        self.assertEqual(L['SIZE'], 245)
+        out = os.path.join(self.dir, 'n.bin')
+        p = self.run_it('-o', out, '--ip', '10.0.2.15', '--gateway', '10.0.2.2', '--wakeup', '0',
+                        '--mac', '02:00:5e:10:00:01', '--port', '7470')
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(p.stdout.decode().strip(), 'rb') as f:
+            img = f.read()
+        self.assertEqual(img[L['OFF_NET']], 1)
+        self.assertEqual(img[L['OFF_MAC']:L['OFF_MAC'] + 6], bytes.fromhex('02005e100001'))
+        self.assertEqual(img[L['OFF_IP']:L['OFF_IP'] + 4], ipaddress.IPv4Address('10.0.2.15').packed)
+        self.assertEqual(img[L['OFF_NETMASK']:L['OFF_NETMASK'] + 4], bytes([255, 255, 255, 0]))
+        self.assertEqual(img[L['OFF_GATEWAY']:L['OFF_GATEWAY'] + 4], bytes([10, 0, 2, 2]))
+        self.assertEqual(int.from_bytes(img[L['OFF_PORT']:L['OFF_PORT'] + 2], 'little'), 7470)
+        self.assertEqual(img[L['OFF_WAKEUP']], 0)
+        self.assertEqual(img[L['SIZE']:], b'\xff' * (1024 - L['SIZE']))
+        # Defaults: a random locally administered unicast MAC, port 7468.
+        p = self.run_it('-o', os.path.join(self.dir, 'm.bin'), '--ip', '192.168.1.50')
+        with open(p.stdout.decode().strip(), 'rb') as f:
+            img = f.read()
+        self.assertEqual(img[L['OFF_MAC']] & 3, 2)
+        self.assertEqual(img[L['OFF_GATEWAY']:L['OFF_GATEWAY'] + 4], bytes(4))
+        self.assertEqual(int.from_bytes(img[L['OFF_PORT']:L['OFF_PORT'] + 2], 'little'), 7468)
+
+    def test_no_block_without_ip(self):
+        L = layout()
+        _, img = Provision.image(self)
+        self.assertEqual(img[L['OFF_NET']:L['SIZE']], b'\xff' * (L['SIZE'] - L['OFF_NET']))
+
+    def test_values_that_cannot_serve_are_refused(self):
+        out = os.path.join(self.dir, 'x.bin')
+        for args, says in ((['--ip', '10.0.2.0'], b'not an address a host can have'),
+                           (['--ip', '10.0.2.255'], b'not an address a host can have'),
+                           (['--ip', '224.0.0.1'], b'not an address a host can have'),
+                           (['--ip', '10.0.2.300'], b'--ip'),
+                           (['--ip', '10.0.2.15', '--netmask', '255.0.255.0'], b'--netmask'),
+                           (['--ip', '10.0.2.15', '--gateway', '10.0.3.1'], b'not in 10.0.2.0/24'),
+                           (['--ip', '10.0.2.15', '--mac', '01:00:5e:00:00:01'], b'unicast'),
+                           (['--ip', '10.0.2.15', '--mac', '02:00:5e'], b'six hex bytes'),
+                           (['--ip', '10.0.2.15', '--port', '0'], b'--port'),
+                           (['--port', '7470'], b'give --ip too'),
+                           (['--wakeup', '0'], b'a serial line needs a wake-up')):
+            p = self.run_it('-o', out, *args)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(says, p.stderr, args)
+            self.assertFalse(os.path.exists(os.path.join(self.dir, 'x.single-use.bin')), args)
 
 
 if __name__ == '__main__':

@@ -192,7 +192,7 @@ static struct siot_dev_config config = {
 static struct siot_device dev;
 
 /* The counter page holds the layout's two boot counter copies
- * (PROV_OFF_BOOT_A .. PROV_SIZE) at its start. */
+ * (PROV_OFF_BOOT_A .. PROV_OFF_NET) at its start. */
 static void counter_read(uint16_t offset, void *out, size_t len)
 {
 	uint8_t *o = out;

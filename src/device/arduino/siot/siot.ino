@@ -15,8 +15,9 @@
 // Mbed TLS 2.28 (3.x needs 32-bit ints) with src/proto/mbedtls's config,
 // the -D flags src/device/meson.build passes, and Serial's buffers small
 // enough for the 2 KB of RAM: -DSERIAL_RX_BUFFER_SIZE=16
-// -DSERIAL_TX_BUFFER_SIZE=16.  Without src/device/flash_tables.py's copy of
-// sha256.c, SHA-256's constants take 256 more bytes of RAM.
+// -DSERIAL_TX_BUFFER_SIZE=16.  Its SHA-256 compression is the AVR's own
+// (src/device/sha256_process.c, behind MBEDTLS_SHA256_PROCESS_ALT), with its
+// constants in flash.
 //
 // Debian ships no Arduino Ethernet library, so this serves the serial port
 // only; the build prints how much flash is left for one.
