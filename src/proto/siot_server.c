@@ -118,35 +118,37 @@ void siot_request_prefix(struct siot_mac *m, const struct siot_exchange *ex,
 	request_prefix_state(m->hash, &m->st, ex);
 }
 
+/* One candidate's MAC counted, compared in constant time and folded into
+ * *scan without a branch: every scan's step. */
+static void scan_fold(struct siot_exchange *ex, const uint8_t *digest, size_t i,
+		      struct siot_scan *scan)
+{
+	unsigned eq;
+
+	ex->macs++;
+	eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
+	scan->index = (scan->index & ~(size_t)eq) | (i & (size_t)eq);
+	scan->found |= eq;
+}
+
 /* Every candidate from the prefix state, without an early exit. */
 static int scan_v1(struct siot_exchange *ex, enum siot_hash hash,
 		   const struct siot_hmac_state *prefix, const char *const *commands, size_t n,
 		   size_t *match)
 {
 	struct siot_mac m;
+	struct siot_scan scan = { 0 };
 	uint8_t digest[SIOT_MAX_DIGEST];
-	unsigned found = 0;
-	size_t index = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned eq;
-
 		m.hash = hash;
 		m.st = *prefix;
 		siot_mac_update(&m, commands[i], strlen(commands[i]));
 		siot_mac_final(&m, digest);
-		ex->macs++;
-		eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
-		index = (index & ~(size_t)eq) | (i & (size_t)eq);
-		found |= eq;
+		scan_fold(ex, digest, i, &scan);
 	}
 	siot_crypto_wipe(digest, sizeof(digest));
-	DECLASSIFY(&found, sizeof(found)); /* the scan is over: which one matched is public */
-	DECLASSIFY(&index, sizeof(index));
-	if (!found)
-		return 0;
-	*match = index;
-	return 1;
+	return siot_server_scan_end(&scan, match);
 }
 
 int siot_server_scan(struct siot_exchange *ex, const struct siot_key *key,
@@ -178,31 +180,6 @@ int siot_server_scan_consume(struct siot_exchange *ex, struct siot_key *key,
 	return r;
 }
 
-void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const char *command,
-			  size_t i, struct siot_scan *scan)
-{
-	uint8_t digest[SIOT_MAX_DIGEST];
-	unsigned eq;
-
-	if (ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
-		scan->misuse = 1;
-		siot_key_wipe(key);
-		return;
-	}
-	if (siot_is_classic(ex))
-		siot_crypto_hmac_update(&key->st, key->hash, ex->hello, ex->hello_len);
-	else
-		request_prefix_state(key->hash, &key->st, ex);
-	siot_crypto_hmac_update(&key->st, key->hash, command, strlen(command));
-	siot_crypto_hmac_final(&key->st, key->hash, digest);
-	ex->macs++;
-	eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
-	scan->index = (scan->index & ~(size_t)eq) | (i & (size_t)eq);
-	scan->found |= eq;
-	siot_crypto_wipe(digest, sizeof(digest));
-	siot_key_wipe(key);
-}
-
 int siot_server_scan_prefix(struct siot_exchange *ex, struct siot_key *key, struct siot_scan *scan)
 {
 	if (ex->stage != ST_REQ_DONE || key->hash != ex->params.hash) {
@@ -217,12 +194,26 @@ int siot_server_scan_prefix(struct siot_exchange *ex, struct siot_key *key, stru
 	return 0;
 }
 
+/* The prefix made in the key's own state, then the command: one state. */
+void siot_server_scan_one(struct siot_exchange *ex, struct siot_key *key, const char *command,
+			  size_t i, struct siot_scan *scan)
+{
+	uint8_t digest[SIOT_MAX_DIGEST];
+
+	if (siot_server_scan_prefix(ex, key, scan) < 0)
+		return;
+	siot_crypto_hmac_update(&key->st, key->hash, command, strlen(command));
+	siot_crypto_hmac_final(&key->st, key->hash, digest);
+	scan_fold(ex, digest, i, scan);
+	siot_crypto_wipe(digest, sizeof(digest));
+	siot_key_wipe(key);
+}
+
 void siot_server_scan_from(struct siot_exchange *ex, const struct siot_key *prefix,
 			   const char *command, size_t i, struct siot_scan *scan)
 {
 	struct siot_mac m;
 	uint8_t digest[SIOT_MAX_DIGEST];
-	unsigned eq;
 
 	/* Out of order: the MAC is still made (the count stays the same) and
 	 * the scan ends in -EINVAL. */
@@ -231,10 +222,7 @@ void siot_server_scan_from(struct siot_exchange *ex, const struct siot_key *pref
 	m.st = prefix->st;
 	siot_mac_update(&m, command, strlen(command));
 	siot_mac_final(&m, digest);
-	ex->macs++;
-	eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
-	scan->index = (scan->index & ~(size_t)eq) | (i & (size_t)eq);
-	scan->found |= eq;
+	scan_fold(ex, digest, i, scan);
 	siot_crypto_wipe(digest, sizeof(digest));
 	siot_crypto_wipe(&m, sizeof(m));
 }
@@ -259,33 +247,22 @@ int siot_server_scan_classic(struct siot_exchange *ex, const struct siot_candida
 			     size_t *match)
 {
 	struct siot_mac m;
+	struct siot_scan scan = { 0 };
 	uint8_t digest[SIOT_MAX_DIGEST];
-	unsigned found = 0;
-	size_t index = 0;
 
 	if (!siot_is_classic(ex) || ex->stage != ST_REQ_DONE)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		unsigned eq;
-
 		if (c[i].key->hash != ex->params.hash)
 			return -EINVAL;
 		siot_mac_start(&m, c[i].key);
 		siot_mac_update(&m, ex->hello, ex->hello_len);
 		siot_mac_update(&m, c[i].command, strlen(c[i].command));
 		siot_mac_final(&m, digest);
-		ex->macs++;
-		eq = siot_ct_eq_mask(digest, ex->tag, ex->tag_len);
-		index = (index & ~(size_t)eq) | (i & (size_t)eq);
-		found |= eq;
+		scan_fold(ex, digest, i, &scan);
 	}
 	siot_crypto_wipe(digest, sizeof(digest));
-	DECLASSIFY(&found, sizeof(found));
-	DECLASSIFY(&index, sizeof(index));
-	if (!found)
-		return 0;
-	*match = index;
-	return 1;
+	return siot_server_scan_end(&scan, match);
 }
 
 /* K_out = H(K, "siot-v1 output" 0 HELLO request_tag), first 32 bytes. */
