@@ -20,7 +20,7 @@ static uint8_t byte_at(prov_read_fn read, uint16_t offset)
 	return b;
 }
 
-int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id)
+int prov_config(prov_read_fn read, struct siot_dev_config *cfg)
 {
 	uint8_t magic[4], t[2];
 
@@ -28,11 +28,6 @@ int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id,
 	if (memcmp(magic, PROV_MAGIC, sizeof(magic)) != 0 ||
 	    byte_at(read, PROV_OFF_VERSION) != PROV_VERSION)
 		return -1;
-	if (client_id && device_id) {
-		read(PROV_OFF_CLIENT_ID, client_id, PROV_ID_SIZE);
-		read(PROV_OFF_DEVICE_ID, device_id, PROV_ID_SIZE);
-		client_id[PROV_ID_SIZE - 1] = device_id[PROV_ID_SIZE - 1] = '\0';
-	}
 	read(PROV_OFF_TIMEOUT, t, sizeof(t));
 	cfg->timeout_ms = (uint16_t)(t[0] | t[1] << 8);
 	return siot_params_init(&cfg->params,

@@ -80,11 +80,10 @@ extern "C" {
  * reader of its EEPROM or flash page: len bytes at offset into out. */
 typedef void (*prov_read_fn)(uint16_t offset, void *out, size_t len);
 
-/* Check the magic and version and fill the ids (PROV_ID_SIZE each; not
- * when both are NULL, for a board that reads them with prov_id), the
- * timeout and the parameters.  0, or -1 for a device not provisioned (or
- * provisioned with values out of range). */
-int prov_config(prov_read_fn read, struct siot_dev_config *cfg, char *client_id, char *device_id);
+/* Check the magic and version and fill the timeout and the parameters
+ * (the ids stay where they are: prov_id, as the board's id hook).  0, or -1
+ * for a device not provisioned (or provisioned with values out of range). */
+int prov_config(prov_read_fn read, struct siot_dev_config *cfg);
 
 /* A board on a network: its settings from the network block. */
 struct prov_network {

@@ -218,7 +218,7 @@ int main(void)
 	sei();
 	/* Unprovisioned, or the wrong profile for this build: serve nothing
 	 * (the LED stays off, the line silent). */
-	if (prov_config(eeprom_read, &config, NULL, NULL) < 0 || seed_drbg() < 0 ||
+	if (prov_config(eeprom_read, &config) < 0 || seed_drbg() < 0 ||
 	    siot_device_init(&dev, &config, &board) < 0)
 		for (;;)
 			;

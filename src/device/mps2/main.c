@@ -172,18 +172,23 @@ static int b_load_key(void *ctx, uint8_t client, struct siot_key *key)
 	return prov_load_key(page_read, client, key);
 }
 
+static void b_id(void *ctx, uint8_t which, char *buf)
+{
+	(void)ctx;
+	prov_id(page_read, which, buf);
+}
+
 static const struct siot_dev_board board = {
 	.now = b_now, .send = b_send, .discard_input = b_discard_input,
 	.pin_write = b_write, .pin_read = b_read, .load_key = b_load_key,
+	.id = b_id,
 };
 
 /* ---- start-up ---------------------------------------------------------------- */
 
 static struct siot_dev_command commands[SIOT_DEVICE_MAX_COMMANDS];
-static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
-static struct siot_dev_client client = { .id = client_id, .allowed = 0xffffffffu };
+static struct siot_dev_client client = { .allowed = 0xffffffffu }; /* its id: b_id */
 static struct siot_dev_config config = {
-	.device_id = device_id,
 	.commands = commands,
 	.clients = &client,
 	.n_clients = 1,
@@ -238,7 +243,7 @@ int main(void)
 	SYST_RVR = SYSCLK / 1000 - 1;
 	SYST_CVR = 0;
 	SYST_CSR = 7u; /* the processor clock, the interrupt, on */
-	if (prov_config(page_read, &config, client_id, device_id) < 0 || seed_drbg() < 0 ||
+	if (prov_config(page_read, &config) < 0 || seed_drbg() < 0 ||
 	    siot_device_init(&dev, &config, &board) < 0)
 		halt();
 	for (;;) {

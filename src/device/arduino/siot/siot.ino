@@ -75,6 +75,11 @@ static int board_load_key(void *, uint8_t client, struct siot_key *key)
 	return prov_load_key(eeprom_read, client, key);
 }
 
+static void board_id(void *, uint8_t which, char *buf)
+{
+	prov_id(eeprom_read, which, buf);
+}
+
 static void board_command(void *, uint8_t i, struct siot_dev_command *out, char *name)
 {
 	struct fw_command f;
@@ -90,7 +95,6 @@ static void board_command(void *, uint8_t i, struct siot_dev_command *out, char 
 }
 
 static struct siot_dev_board board;
-static char client_id[PROV_ID_SIZE], device_id[PROV_ID_SIZE];
 static struct siot_dev_client client;
 static struct siot_dev_config config;
 static struct siot_device dev;
@@ -128,15 +132,14 @@ void setup()
 	board.pin_read = board_read;
 	board.load_key = board_load_key;
 	board.command = board_command;
-	client.id = client_id;
+	board.id = board_id; // the ids stay in EEPROM
 	client.allowed = 0xffffffffUL;
-	config.device_id = device_id;
 	config.n_commands = fw_n_commands;
 	config.clients = &client;
 	config.n_clients = 1;
 	config.classic_response = true;
 	// Unprovisioned, or a profile this build leaves out: serve nothing.
-	serving = prov_config(eeprom_read, &config, client_id, device_id) == 0 && seed_drbg() &&
+	serving = prov_config(eeprom_read, &config) == 0 && seed_drbg() &&
 		  siot_device_init(&dev, &config, &board) == 0;
 }
 
