@@ -629,6 +629,25 @@ static void read_hello(struct siot_exchange *cli)
 	board.sent_len = 0;
 }
 
+/* One whole exchange on a new connection at time now (wake-up length 0 or
+ * 1), a request under key k in alice's name, verified with alice's key:
+ * verify()'s result, the status in *status.  send_cmd's twin. */
+static int stream_send(const uint8_t *k, const char *command, uint32_t now, uint8_t *status)
+{
+	static const uint8_t wake[1] = { 0 };
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], result;
+	size_t n;
+
+	ck_assert_uint_le(cfg.params.wakeup_length, 1);
+	siot_device_connect(&dev, now);
+	input(wake, cfg.params.wakeup_length, now);
+	read_hello(&cli);
+	n = request(&cli, k, "alice", command, req);
+	input(req, n, now + 1);
+	return verify(&cli, key_alice, status, &result);
+}
+
 START_TEST(stream_hello_on_connect_one_request_then_close)
 {
 	struct siot_exchange cli;
@@ -652,11 +671,8 @@ START_TEST(stream_hello_on_connect_one_request_then_close)
 	input(req, n, 12);
 	ck_assert_uint_eq(board.sent_len, 0);
 	/* The next connection gets a HELLO of its own and is served. */
-	siot_device_connect(&dev, 20);
-	read_hello(&cli);
-	n = request(&cli, key_alice, "alice", "led-off", req);
-	input(req, n, 21);
-	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_int_eq(stream_send(key_alice, "led-off", 20, &status), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
 	ck_assert(!board.pins[13]);
 	ck_assert_uint_eq(board.closes, 2);
 }
@@ -687,7 +703,7 @@ END_TEST
 START_TEST(stream_deadline_malformed_and_disconnect)
 {
 	struct siot_exchange cli;
-	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff;
 	static const uint8_t zero_id[1] = { 0 };
 	size_t n;
 
@@ -714,12 +730,8 @@ START_TEST(stream_deadline_malformed_and_disconnect)
 	input(req, n / 2, 3002);
 	siot_device_disconnect(&dev);
 	ck_assert(!board.pins[13]);
-	siot_device_connect(&dev, 3010);
-	input(zero_id, 1, 3011);
-	read_hello(&cli);
-	n = request(&cli, key_alice, "alice", "led-on", req);
-	input(req, n, 3012);
-	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_int_eq(stream_send(key_alice, "led-on", 3010, &status), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
 	ck_assert(board.pins[13]);
 	ck_assert_uint_eq(board.closes, 3);
 }
@@ -746,11 +758,7 @@ START_TEST(stream_pulse_answers_then_closes_and_rejects_close)
 	ck_assert_uint_eq(board.closes, 1);
 	/* A wrong key: REJECTED (under alice's key, whose id it named),
 	 * nothing moves, closed. */
-	siot_device_connect(&dev, 200);
-	read_hello(&cli);
-	n = request(&cli, key_other, "alice", "led-on", req);
-	input(req, n, 201);
-	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_int_eq(stream_send(key_other, "led-on", 200, &status), 0);
 	ck_assert_uint_eq(status, SIOT_STATUS_REJECTED);
 	ck_assert(!board.pins[13]);
 	ck_assert_uint_eq(board.closes, 2);
