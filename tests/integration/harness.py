@@ -28,9 +28,7 @@ STATUS = {'ok': 0, 'failed': 1, 'rejected': 2, 'busy': 3, 'timeout': 4, 'error':
 
 
 def free_port(host='127.0.0.1'):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    return free_ports(1, host)[0]
 
 
 def free_ports(n, host='127.0.0.1'):
