@@ -410,6 +410,14 @@ void siot_device_disconnect(struct siot_device *d)
 	d->state = ST_IDLE;
 }
 
+void siot_device_input_end(struct siot_device *d)
+{
+	if (stream(d->cfg) && (d->state == ST_WAKE || d->state == ST_REQUEST)) {
+		d->dropped++;
+		end_stream(d);
+	}
+}
+
 void siot_device_input(struct siot_device *d, const uint8_t *buf, size_t len, uint32_t now)
 {
 	size_t i = 0;

@@ -204,6 +204,12 @@ void siot_device_tick(struct siot_device *d, uint32_t now);
 void siot_device_connect(struct siot_device *d, uint32_t now);
 void siot_device_disconnect(struct siot_device *d);
 
+/* A stream's peer will send nothing more (TCP's FIN: it shut down its
+ * sending side, and may still read): an exchange still waiting for the
+ * wake-up or the request cannot complete, and is dropped and closed; one
+ * whose answer waits for a pulse goes on.  A no-op on a serial line. */
+void siot_device_input_end(struct siot_device *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -770,6 +770,44 @@ START_TEST(stream_pulse_answers_then_closes_and_rejects_close)
 }
 END_TEST
 
+START_TEST(stream_input_end)
+{
+	struct siot_exchange cli;
+	uint8_t req[SIOT_MAX_REQUEST], status = 0xff, result = 0xff;
+	static const uint8_t wake[1] = { 7 };
+	size_t n;
+
+	setup_stream(1);
+	/* The peer's FIN before its request: dropped and closed at once, not
+	 * at the deadline. */
+	siot_device_connect(&dev, 10);
+	input(wake, 1, 11);
+	read_hello(&cli);
+	siot_device_input_end(&dev);
+	ck_assert_uint_eq(board.closes, 1);
+	ck_assert_uint_eq(dev.dropped, 1);
+	ck_assert_uint_eq(board.sent_len, 0);
+	/* After a whole request for a pulse: its answer still goes out, at
+	 * the pulse's end, to a peer that only stopped sending. */
+	siot_device_connect(&dev, 20);
+	input(wake, 1, 21);
+	read_hello(&cli);
+	n = request(&cli, key_alice, "alice", "led-pulse", req);
+	input(req, n, 22);
+	siot_device_input_end(&dev);
+	ck_assert_uint_eq(board.closes, 1);
+	ck_assert(board.pins[13]);
+	tick(22 + 100);
+	ck_assert_int_eq(verify(&cli, key_alice, &status, &result), 0);
+	ck_assert_uint_eq(status, SIOT_STATUS_OK);
+	ck_assert_uint_eq(board.closes, 2);
+	/* After the close, and on a serial line: nothing. */
+	siot_device_input_end(&dev);
+	ck_assert_uint_eq(board.closes, 2);
+	ck_assert_uint_eq(dev.dropped, 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("device");
@@ -800,6 +838,7 @@ int main(void)
 	tcase_add_test(tc, stream_wakeup_is_exact);
 	tcase_add_test(tc, stream_deadline_malformed_and_disconnect);
 	tcase_add_test(tc, stream_pulse_answers_then_closes_and_rejects_close);
+	tcase_add_test(tc, stream_input_end);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
