@@ -2,8 +2,8 @@
 /*
  * The firmware's command table, shared by its boards (commands.c holds it;
  * it is C so that a C++ sketch can use it too).  The reference set
- * (8 commands) drives the LED on pin 13 and a relay on pin 12 and reads a
- * door contact on pin 2; SIOT_FW_COMMANDS = 1 keeps only led-toggle and 32
+ * (8 commands) drives the LED on pin 13 and a relay on pin 12 (9 and 8 on
+ * an Ethernet board) and reads a door contact on pin 2; SIOT_FW_COMMANDS = 1 keeps only led-toggle and 32
  * adds 24 gets of pin 3 (cmd-08 .. cmd-31), for the per-exchange cost.
  */
 #ifndef SIOT_FW_COMMANDS_H
@@ -33,8 +33,15 @@ struct fw_command {
 #define SIOT_FW_COMMANDS 8
 #endif
 
+/* With an Ethernet shield (SIOT_FW_ETHERNET) D10..D13 are its SPI bus and
+ * D4 its SD card's select: the LED and the relay move to D9 and D8. */
+#if SIOT_FW_ETHERNET
+#define FW_LED 9
+#define FW_RELAY 8
+#else
 #define FW_LED 13
 #define FW_RELAY 12
+#endif
 #define FW_DOOR 2
 #define FW_AUX 3
 

@@ -5,6 +5,13 @@
  * D8..D13 on PORTB; D13 is the LED), keys and the DRBG seed from EEPROM
  * (src/device/provision.h), a millisecond clock from Timer0.
  *
+ * SIOT_FW_ETHERNET = 1 builds the image for a Pro Mini (or Uno) with an
+ * Arduino Ethernet shield instead: the W5100 on SPI (D10 its chip select,
+ * D11..D13 the bus, D4 the shield's SD card, held deselected), the core in
+ * its stream mode on TCP (w5100_serve.c) with the address and port from
+ * the EEPROM's network block, and the LED and relay moved off the SPI pins
+ * to D9 and D8 (commands.h).  The UART is left alone.
+ *
  * Free RAM is measured from outside: avr/paint.c paints it before main, and
  * the harness (tests/firmware/avr-bridge) reads back how much was never
  * touched.
@@ -18,13 +25,49 @@
 #include "provision.h"
 #include "siot_device.h"
 
+#ifndef SIOT_FW_ETHERNET
+#define SIOT_FW_ETHERNET 0
+#endif
+
+#if SIOT_FW_ETHERNET
+#include "w5100_serve.h"
+#endif
+
 #define BAUD 115200UL
 
-/* ---- USART0 and the clock ------------------------------------------------- */
+/* ---- USART0 (or SPI and the W5100) and the clock -------------------------- */
 
+static volatile uint32_t ms;
+
+#if SIOT_FW_ETHERNET
+/* SPI master at F_CPU/2 (8 MHz; the W5100 takes up to 14), mode 0. */
+static void spi_init(void)
+{
+	PORTB |= _BV(PB2);                        /* D10: the W5100 deselected */
+	DDRB |= _BV(PB2) | _BV(PB3) | _BV(PB5);   /* D10 (SS: keeps us master), MOSI, SCK */
+	PORTD |= _BV(PD4);                        /* D4: the SD card deselected */
+	DDRD |= _BV(PD4);
+	SPCR = _BV(SPE) | _BV(MSTR);
+	SPSR = _BV(SPI2X);
+}
+
+void w5100_spi_select(bool on)
+{
+	if (on)
+		PORTB &= (uint8_t)~_BV(PB2);
+	else
+		PORTB |= _BV(PB2);
+}
+
+uint8_t w5100_spi_xfer(uint8_t out)
+{
+	SPDR = out;
+	loop_until_bit_is_set(SPSR, SPIF);
+	return SPDR;
+}
+#else
 static volatile uint8_t rx_buf[16];
 static volatile uint8_t rx_head, rx_tail;
-static volatile uint32_t ms;
 
 ISR(USART_RX_vect)
 {
@@ -35,6 +78,8 @@ ISR(USART_RX_vect)
 		rx_head = next;
 	}
 }
+
+#endif
 
 ISR(TIMER0_COMPA_vect)
 {
@@ -51,6 +96,7 @@ static uint32_t now_ms(void)
 	return t;
 }
 
+#if !SIOT_FW_ETHERNET
 static void uart_init(void)
 {
 	UCSR0A = _BV(U2X0);
@@ -58,6 +104,7 @@ static void uart_init(void)
 	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 	UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
 }
+#endif
 
 static void clock_init(void)
 {
@@ -75,6 +122,34 @@ static uint32_t b_now(void *ctx)
 	return now_ms();
 }
 
+#if SIOT_FW_ETHERNET
+/* The shield's W5100 with the network block's addresses. */
+static int chip_init(const struct prov_network *net)
+{
+	struct w5100_net a;
+
+	memcpy(a.mac, net->mac, sizeof(a.mac));
+	memcpy(a.ip, net->ip, sizeof(a.ip));
+	memcpy(a.netmask, net->netmask, sizeof(a.netmask));
+	memcpy(a.gateway, net->gateway, sizeof(a.gateway));
+	return w5100_init(&a);
+}
+
+static struct siot_device dev;
+static struct w5100_server server = { .dev = &dev, .now = now_ms };
+
+static void b_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	w5100_serve_send(&server, buf, len);
+}
+
+static void b_close(void *ctx)
+{
+	(void)ctx;
+	w5100_serve_close(&server);
+}
+#else
 static void b_send(void *ctx, const uint8_t *buf, size_t len)
 {
 	(void)ctx;
@@ -91,6 +166,7 @@ static void b_discard_input(void *ctx)
 	rx_tail = rx_head;
 	sei();
 }
+#endif
 
 static volatile uint8_t *port_of(uint8_t pin, uint8_t *bit)
 {
@@ -157,7 +233,12 @@ static void b_command(void *ctx, uint8_t i, struct siot_dev_command *out, char *
 }
 
 static const struct siot_dev_board board = {
-	.now = b_now, .send = b_send, .discard_input = b_discard_input,
+	.now = b_now, .send = b_send,
+#if SIOT_FW_ETHERNET
+	.close = b_close,
+#else
+	.discard_input = b_discard_input,
+#endif
 	.pin_write = b_write, .pin_read = b_read,
 	.load_key = b_load_key, .command = b_command, .id = b_id,
 };
@@ -171,8 +252,11 @@ static struct siot_dev_config config = {
 	.clients = &client,
 	.n_clients = 1,
 	.classic_response = true,
+	.stream = SIOT_FW_ETHERNET,
 };
+#if !SIOT_FW_ETHERNET
 static struct siot_device dev;
+#endif
 
 /* Bytes left from before the reset: some entropy on real parts (none in an
  * emulator; the boot counter alone keeps challenges apart there). */
@@ -213,9 +297,26 @@ int main(void)
 			*ddr |= bit;
 	}
 	config.n_commands = fw_n_commands;
-	uart_init();
 	clock_init();
 	sei();
+#if SIOT_FW_ETHERNET
+	{
+		struct prov_network net;
+
+		spi_init();
+		/* Unprovisioned, without a network block, the wrong profile
+		 * for this build, or no shield: serve nothing. */
+		if (prov_config(eeprom_read, &config) < 0 || prov_network(eeprom_read, &net) < 0 ||
+		    seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0 ||
+		    chip_init(&net) < 0)
+			for (;;)
+				;
+		server.port = net.port;
+	}
+	for (;;)
+		w5100_serve(&server);
+#else
+	uart_init();
 	/* Unprovisioned, or the wrong profile for this build: serve nothing
 	 * (the LED stays off, the line silent). */
 	if (prov_config(eeprom_read, &config) < 0 || seed_drbg() < 0 ||
@@ -237,4 +338,5 @@ int main(void)
 		else
 			siot_device_tick(&dev, now_ms());
 	}
+#endif
 }
