@@ -8,6 +8,16 @@
  *              [--mcu atmega328p] [--freq 16000000] [--eeprom-out FILE]
  *              [--reset-on-connect] [--boot-delay MS] [--tear-eeprom AT,LEN,K]
  *              [--unthrottled]
+ *   avr-bridge FIRMWARE.elf --eeprom IMG --w5100 HOST:PORT
+ *              [--w5100-ring-start N] [...]
+ *
+ * --w5100 puts an Arduino Ethernet shield on the part instead of the UART:
+ * a W5100 on SPI (chip select D10), modelled in w5100-model.c, whose
+ * socket 0 takes TCP connections on HOST:PORT; D10..D13 are then its bus,
+ * not pins reported.  --w5100-ring-start starts its ring pointers at N (a
+ * real chip: 0), so that a driver's wrap-around is tested early.  The
+ * model exits 3 with "w5100: FAIL ..." when the firmware drives the chip
+ * in a way the datasheet does not allow.
  *
  * --pty offers the UART as a pseudo-terminal instead (siot-ctl -S PATH),
  * printed as "pty PATH".  --reset-on-connect resets the part when a client
@@ -25,7 +35,12 @@
  *                               port, with its cycle and time at FREQ
  *   latency cycles=N ms=X       from the last byte in to the first byte out
  *                               (the wake-up -> HELLO, the request ->
- *                               response: the firmware's work)
+ *                               response: the firmware's work); with
+ *                               --w5100, from the last bytes into the RX
+ *                               ring to the first SEND, "spi=simavr"
+ *                               added: simavr 1.6 takes a fixed 100 us a
+ *                               SPI byte, so this is not a hardware figure
+ *   w5100 listen port=N         the firmware's LISTEN, on its Sn_PORT
  *   ram untouched=N stack=M pc=A paint_end=E sp_min=S
  *                               after every answer: the longest run of SRAM
  *                               still holding the firmware's 0xC5 paint (free
@@ -69,6 +84,8 @@
 #include <sim_elf.h>
 #include <sim_irq.h>
 
+#include "w5100-model.h"
+
 #define PAINT 0xC5
 #define EEPROM_MAX 4096
 
@@ -103,18 +120,32 @@ static double ms_of(uint64_t cycle)
 	return (double)cycle * 1000.0 / freq;
 }
 
+static bool w5100_mode;
+
+void bridge_input_event(void)
+{
+	last_in_cycle = avr->cycle;
+	answered_since_input = false;
+}
+
+void bridge_output_event(void)
+{
+	if (!answered_since_input) {
+		uint64_t d = avr->cycle - last_in_cycle;
+
+		printf("latency cycles=%llu ms=%.3f%s\n", (unsigned long long)d, ms_of(d),
+		       w5100_mode ? " spi=simavr" : "");
+		answered_since_input = true;
+	}
+}
+
 static void on_uart_out(struct avr_irq_t *irq, uint32_t value, void *param)
 {
 	uint8_t b = (uint8_t)value;
 
 	(void)irq;
 	(void)param;
-	if (!answered_since_input) {
-		uint64_t d = avr->cycle - last_in_cycle;
-
-		printf("latency cycles=%llu ms=%.3f\n", (unsigned long long)d, ms_of(d));
-		answered_since_input = true;
-	}
+	bridge_output_event();
 	if (client_fd >= 0 && write(client_fd, &b, 1) != 1) {
 		close(client_fd);
 		client_fd = -1;
@@ -200,6 +231,8 @@ static void reset_keeping_eeprom(uint32_t ee_size, uint32_t boot_delay_ms)
 	avr_reset(avr);
 	eeprom_io(true, ee, ee_size);
 	boot_until_cycle = avr->cycle + (uint64_t)boot_delay_ms * freq / 1000;
+	if (w5100_mode)
+		w5100_model_reset(); /* the shield's reset is the board's */
 	printf("reset cycle=%llu\n", (unsigned long long)avr->cycle);
 }
 
@@ -272,13 +305,15 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: avr-bridge FIRMWARE.elf --eeprom IMG (--listen HOST:PORT | --pty) "
 			"[--mcu NAME] [--freq HZ] [--eeprom-out FILE] [--reset-on-connect] "
-			"[--boot-delay MS] [--tear-eeprom AT,LEN,K] [--unthrottled]\n");
+			"[--boot-delay MS] [--tear-eeprom AT,LEN,K] [--unthrottled]\n"
+			"       avr-bridge FIRMWARE.elf --eeprom IMG --w5100 HOST:PORT [--w5100-ring-start N] [...]\n");
 	exit(2);
 }
 
 /* The command line. */
 static struct {
-	const char *elf, *eeprom, *eeprom_out, *listen;
+	const char *elf, *eeprom, *eeprom_out, *listen, *w5100;
+	uint16_t ring_start;
 	const char *mcu;
 	bool reset_on_connect, pty, unthrottled;
 	uint32_t boot_delay_ms;
@@ -296,6 +331,10 @@ static void parse_args(int argc, char **argv)
 			opt.eeprom_out = argv[++i];
 		else if (strcmp(a, "--listen") == 0 && i + 1 < argc)
 			opt.listen = argv[++i];
+		else if (strcmp(a, "--w5100") == 0 && i + 1 < argc)
+			opt.w5100 = argv[++i];
+		else if (strcmp(a, "--w5100-ring-start") == 0 && i + 1 < argc)
+			opt.ring_start = (uint16_t)strtoul(argv[++i], NULL, 0);
 		else if (strcmp(a, "--mcu") == 0 && i + 1 < argc)
 			opt.mcu = argv[++i];
 		else if (strcmp(a, "--freq") == 0 && i + 1 < argc)
@@ -317,8 +356,9 @@ static void parse_args(int argc, char **argv)
 		else
 			usage();
 	}
-	if (!opt.elf || !!opt.listen == opt.pty || freq == 0)
+	if (!opt.elf || !!opt.listen + opt.pty + !!opt.w5100 != 1 || freq == 0)
 		usage();
+	w5100_mode = opt.w5100 != NULL;
 }
 
 /* The part with its firmware, and its EEPROM from the image (else erased)
@@ -382,7 +422,7 @@ static avr_irq_t *wire_up(void)
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF),
 				on_xoff, NULL);
 	for (int p = 0; p < 8; p++) {
-		if (p < 6)
+		if (p < (w5100_mode ? 2 : 6)) /* D10..D13: the shield's SPI */
 			avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), p),
 						on_pin, (void *)(intptr_t)(8 + p));
 		if (p >= 2)
@@ -461,6 +501,13 @@ static void serve_io(int lfd, uint64_t start_us, uint64_t start_cycle)
 	int timeout = !opt.unthrottled && sim_us > real_us + 2000 ? (int)((sim_us - real_us) / 1000) : 0;
 	struct pollfd pfd = { .fd = client_fd >= 0 ? client_fd : lfd, .events = POLLIN };
 
+	if (w5100_mode) {
+		/* The model reads its sockets itself (w5100_model_poll). */
+		pfd.fd = w5100_model_fd();
+		if (timeout)
+			poll(&pfd, 1, timeout);
+		return;
+	}
 	if (poll(&pfd, 1, timeout) <= 0 || !(pfd.revents & (POLLIN | POLLHUP)))
 		return;
 	if (client_fd < 0) {
@@ -521,6 +568,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (opt.pty)
 		client_fd = open_pty();
+	else if (w5100_mode)
+		w5100_model_start(avr, opt.w5100, opt.ring_start);
 	else
 		lfd = listen_on(opt.listen);
 	start_us = now_us();
@@ -531,6 +580,8 @@ int main(int argc, char **argv)
 			reset_keeping_eeprom(ee_size, opt.boot_delay_ms);
 			continue;
 		}
+		if (w5100_mode)
+			w5100_model_poll();
 		serve_io(lfd, start_us, start_cycle);
 		if (want_reset) {
 			want_reset = 0;
@@ -541,8 +592,7 @@ int main(int argc, char **argv)
 		while (in_len && uart_xon) {
 			avr_raise_irq(uart_in, in_buf[0]);
 			memmove(in_buf, in_buf + 1, --in_len);
-			last_in_cycle = avr->cycle;
-			answered_since_input = false;
+			bridge_input_event();
 		}
 		/* The paint is read back every 100 ms, not every turn of this
 		 * loop: a 2 KB scan per 2,000 instructions was most of the
