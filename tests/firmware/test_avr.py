@@ -93,22 +93,22 @@ def key_file(path, raw):
     os.chmod(path, 0o600)
 
 
-def provision(workdir, key_path, name='ee.bin', profile='v1', wakeup=4, timeout=5000, boot=0):
+def provision(workdir, key_path, name='ee.bin', profile='v1', wakeup=4, timeout=5000, boot=0, extra=()):
     out = os.path.join(workdir, name)
     r = subprocess.run([sys.executable, PROVISION, '--key', key_path, '--client-id', CLIENT,
                         '--device-id', DEVICE, '--profile', profile, '--wakeup', str(wakeup),
-                        '--timeout', str(timeout), '--boot', str(boot), '-o', out], check=True,
-                       capture_output=True, text=True)
+                        '--timeout', str(timeout), '--boot', str(boot), '-o', out] + list(extra),
+                       check=True, capture_output=True, text=True)
     return r.stdout.strip()  # the name it wrote: NAME.single-use.bin
 
 
 class Bridge:
     """avr-bridge running an image; its report lines, parsed as they come."""
 
-    def __init__(self, elf, eeprom, workdir, pty=False, extra=(), pins=True):
+    def __init__(self, elf, eeprom, workdir, pty=False, extra=(), pins=True, w5100=False):
         self.eeprom_out = os.path.join(workdir, 'ee-out.bin')
         args = [AVR_BRIDGE, elf, '--eeprom', eeprom, '--eeprom-out', self.eeprom_out]
-        args += ['--pty'] if pty else ['--listen', '127.0.0.1:0']
+        args += ['--pty'] if pty else ['--w5100' if w5100 else '--listen', '127.0.0.1:0']
         self.proc = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         self.lines = []
