@@ -23,7 +23,11 @@
  *   past.  Sn_IR's bits clear when written with 1.
  *
  * Each socket command is taken when the driver first reads Sn_CR after
- * writing it: the read returns the command, the next one 0.
+ * writing it: the read returns the command, the next one 0.  A command
+ * that was right for the state the driver last read in Sn_SR, but not for
+ * the one the chip has since moved to by itself (a peer's reset just
+ * before a RECV), is ignored, as the chip does: no driver can avoid that
+ * race.
  *
  * It must not agree with a wrong driver.  It prints "w5100: FAIL REASON
  * addr=A pc=P" and exits 3 on: a frame that is not 4 bytes or has another
@@ -77,6 +81,7 @@ static struct {
 	uint8_t sreg[0x17];     /* socket 0's 0x0400 .. 0x0416 */
 	uint8_t mem[0x4000];    /* TX at 0x4000, RX at 0x6000 */
 	uint8_t sr, ir, cr;     /* Sn_SR, Sn_IR, Sn_CR (a command not yet taken) */
+	uint8_t sr_seen;        /* Sn_SR as the driver last read it */
 	uint16_t tx_rd, tx_wr, rx_rd, rx_taken, rx_wr;
 	uint16_t sending;       /* a SEND's bytes not yet out */
 	uint64_t step_at;       /* a transient state's or a SEND's end, cycles */
@@ -122,7 +127,7 @@ static void chip_reset(void)
 	m.common[0x1A] = 0x55; /* RMSR, TMSR: 2 KB a socket */
 	m.common[0x1B] = 0x55;
 	m.sreg[0x16] = 0x80;   /* TTL */
-	m.sr = CLOSED;
+	m.sr = m.sr_seen = CLOSED;
 	m.ir = m.cr = 0;
 	m.tx_rd = m.tx_wr = m.rx_rd = m.rx_taken = m.rx_wr = m.ring_start;
 	m.sending = 0;
@@ -141,11 +146,36 @@ static void set_state(uint8_t sr)
 	m.step_at = step();
 }
 
+static bool connected(uint8_t sr)
+{
+	return sr == ESTABLISHED || sr == CLOSE_WAIT;
+}
+
+/* Whether cmd may be given in state sr (the datasheet's table). */
+static bool allowed(uint8_t cmd, uint8_t sr)
+{
+	switch (cmd) {
+	case CR_OPEN: return sr == CLOSED;
+	case CR_LISTEN: return sr == INIT;
+	case CR_DISCON: case CR_SEND: return connected(sr);
+	case CR_RECV: return connected(sr) || sr == FIN_WAIT;
+	default: return true;
+	}
+}
+
 /* A command, taken: checked against the state, then done. */
 static void take(uint8_t cmd)
 {
 	uint16_t n;
 
+	/* The chip changes state on its own (a peer's reset, its FIN): a
+	 * command right for the state the driver last read, given just
+	 * after, is not the driver's fault.  The chip ignores it. */
+	if (!allowed(cmd, m.sr) && allowed(cmd, m.sr_seen) && m.sr != m.sr_seen) {
+		printf("w5100 ignored command 0x%02x: the socket went from 0x%02x to 0x%02x\n", cmd,
+		       m.sr_seen, m.sr);
+		return;
+	}
 	switch (cmd) {
 	case CR_OPEN:
 		if (m.sr != CLOSED)
@@ -168,7 +198,7 @@ static void take(uint8_t cmd)
 		set_state(LISTEN);
 		break;
 	case CR_DISCON:
-		if (m.sr != ESTABLISHED && m.sr != CLOSE_WAIT)
+		if (!allowed(cmd, m.sr))
 			fail("DISCON while not connected", S0 + 1);
 		if (m.cfd >= 0)
 			shutdown(m.cfd, SHUT_WR);
@@ -180,7 +210,7 @@ static void take(uint8_t cmd)
 		set_state(CLOSED);
 		break;
 	case CR_SEND:
-		if (m.sr != ESTABLISHED && m.sr != CLOSE_WAIT)
+		if (!allowed(cmd, m.sr))
 			fail("SEND while not connected", S0 + 1);
 		if (m.sending)
 			fail("SEND before the last SEND's SEND_OK", S0 + 1);
@@ -191,7 +221,7 @@ static void take(uint8_t cmd)
 		m.step_at = step();
 		break;
 	case CR_RECV:
-		if (m.sr != ESTABLISHED && m.sr != CLOSE_WAIT && m.sr != FIN_WAIT)
+		if (!allowed(cmd, m.sr))
 			fail("RECV while not connected", S0 + 1);
 		if ((uint16_t)(m.rx_rd - m.rx_taken) > rsr())
 			fail("RECV past what was received (Sn_RX_RD beyond Sn_RX_RSR)", S0 + 0x28);
@@ -238,7 +268,7 @@ static uint8_t read_reg(uint16_t a)
 		}
 		return 0;
 	case 0x02: return m.ir;
-	case 0x03: return m.sr;
+	case 0x03: return m.sr_seen = m.sr;
 	case 0x20: case 0x21: v = fsr(); break;
 	case 0x22: case 0x23: v = m.tx_rd; break;
 	case 0x24: case 0x25: v = m.tx_wr; break;
