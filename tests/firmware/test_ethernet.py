@@ -110,7 +110,7 @@ class EthBase(fw.Case):
     def served(self, b):
         m = b.mark()
         rc, out, err = self.ctl(b, 'led-toggle')
-        self.assertEqual(rc, 0, err)
+        self.assertEqual(rc, 0, err + '\n' + '\n'.join(b.lines[m - 12:]))
         self.assertEqual(len(b.pins(LED, m)), 1)
 
 

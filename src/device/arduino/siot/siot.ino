@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // siot on an Arduino Pro Mini or Uno (ATmega328P, 16 MHz), serving over its
-// USB serial port at 115200 baud.  The same device core and EEPROM layout as
+// USB serial port at 115200 baud, or over TCP with an Ethernet shield.  The same device core and EEPROM layout as
 // src/device/avr (provision.py writes the EEPROM), with the Arduino core's
 // Serial, millis(), digitalWrite() and EEPROM instead of registers:
 //   D13  the LED: led-toggle, led-on, led-off, led-pulse (200 ms), led
@@ -19,8 +19,14 @@
 // (src/device/sha256_process.c, behind MBEDTLS_SHA256_PROCESS_ALT), with its
 // constants in flash.
 //
-// Debian ships no Arduino Ethernet library, so this serves the serial port
-// only; the build prints how much flash is left for one.
+// With an Arduino Ethernet shield (W5100), define SIOT_FW_ETHERNET to 1
+// (meson builds that variant as siot-arduino-eth.elf; in the IDE, a
+// #define SIOT_FW_ETHERNET 1 above the includes): it serves TCP instead,
+// on the EEPROM's network block (provision.py --ip), through src/device's
+// own W5100 driver (w5100.c; Debian ships no Arduino Ethernet library) on
+// the Arduino SPI library.  D10..D13 are then the shield's SPI and D4 its
+// SD card's select, so the LED and the relay move:
+//   D9   the LED;  D8  the relay;  D2  the door contact, as before.
 #include <Arduino.h>
 #include <EEPROM.h>
 #include <avr/pgmspace.h>
@@ -30,7 +36,48 @@
 #include "provision.h"
 #include "siot_device.h"
 
+#if SIOT_FW_ETHERNET
+#include <SPI.h>
+
+#include "w5100_serve.h"
+
+// The W5100's SPI: mode 0, up to 14 MHz (8 here); chip select on D10.
+extern "C" void w5100_spi_select(bool on)
+{
+	if (on) {
+		SPI.beginTransaction(SPISettings(8000000, MSBFIRST, SPI_MODE0));
+		digitalWrite(10, LOW);
+	} else {
+		digitalWrite(10, HIGH);
+		SPI.endTransaction();
+	}
+}
+
+extern "C" uint8_t w5100_spi_xfer(uint8_t out)
+{
+	return SPI.transfer(out);
+}
+
+static uint32_t now_ms(void) { return millis(); }
+#endif
+
 static uint32_t board_now(void *) { return millis(); }
+
+#if SIOT_FW_ETHERNET
+static struct siot_device dev;
+static struct w5100_server server;
+
+static void board_send(void *, const uint8_t *buf, size_t len)
+{
+	w5100_serve_send(&server, buf, len);
+}
+
+static void board_close(void *)
+{
+	w5100_serve_close(&server);
+}
+#else
+static struct siot_device dev;
 
 static void board_send(void *, const uint8_t *buf, size_t len)
 {
@@ -43,6 +90,7 @@ static void board_discard_input(void *)
 	while (Serial.available())
 		Serial.read();
 }
+#endif
 
 static void board_write(void *, uint8_t pin, bool level)
 {
@@ -97,7 +145,6 @@ static void board_command(void *, uint8_t i, struct siot_dev_command *out, char 
 static struct siot_dev_board board;
 static struct siot_dev_client client;
 static struct siot_dev_config config;
-static struct siot_device dev;
 static bool serving;
 
 // The boot counter, incremented in EEPROM (and read back) before the DRBG is
@@ -124,10 +171,15 @@ void setup()
 		else if (c.pin != FW_LED && c.pin != FW_RELAY)
 			pinMode(c.pin, INPUT_PULLUP);
 	}
-	Serial.begin(115200);
 	board.now = board_now;
 	board.send = board_send;
+#if SIOT_FW_ETHERNET
+	board.close = board_close;
+	config.stream = true;
+#else
+	Serial.begin(115200);
 	board.discard_input = board_discard_input;
+#endif
 	board.pin_write = board_write;
 	board.pin_read = board_read;
 	board.load_key = board_load_key;
@@ -141,6 +193,27 @@ void setup()
 	// Unprovisioned, or a profile this build leaves out: serve nothing.
 	serving = prov_config(eeprom_read, &config) == 0 && seed_drbg() &&
 		  siot_device_init(&dev, &config, &board) == 0;
+#if SIOT_FW_ETHERNET
+	// The shield: its SD card deselected, the W5100 given the network
+	// block's addresses (no block, or no shield: serve nothing).
+	{
+		struct prov_network net;
+		struct w5100_net a;
+
+		pinMode(4, OUTPUT);
+		digitalWrite(4, HIGH);
+		SPI.begin();
+		serving = serving && prov_network(eeprom_read, &net) == 0;
+		memcpy(a.mac, net.mac, sizeof(a.mac));
+		memcpy(a.ip, net.ip, sizeof(a.ip));
+		memcpy(a.netmask, net.netmask, sizeof(a.netmask));
+		memcpy(a.gateway, net.gateway, sizeof(a.gateway));
+		serving = serving && w5100_init(&a) == 0;
+		server.dev = &dev;
+		server.now = now_ms;
+		server.port = net.port;
+	}
+#endif
 }
 
 void loop()
@@ -150,6 +223,11 @@ void loop()
 
 	if (!serving)
 		return;
+#if SIOT_FW_ETHERNET
+	(void)chunk, (void)n;
+	w5100_serve(&server);
+	return;
+#endif
 	while (n < sizeof(chunk) && Serial.available())
 		chunk[n++] = (uint8_t)Serial.read();
 	if (n)
