@@ -270,7 +270,7 @@ static int listen_on(const char *spec)
 	int fd, one = 1, rc;
 
 	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		fprintf(stderr, "avr-bridge: --listen HOST:PORT, not %s\n", spec);
+		fprintf(stderr, "avr-bridge: HOST:PORT, not %s\n", spec);
 		exit(2);
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
@@ -281,7 +281,7 @@ static int listen_on(const char *spec)
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		fprintf(stderr, "avr-bridge: listen on %s: %s\n", spec, strerror(errno));
 		exit(1);
@@ -569,7 +569,7 @@ int main(int argc, char **argv)
 	if (opt.pty)
 		client_fd = open_pty();
 	else if (w5100_mode)
-		w5100_model_start(avr, opt.w5100, opt.ring_start);
+		w5100_model_start(avr, listen_on(opt.w5100), opt.ring_start);
 	else
 		lfd = listen_on(opt.listen);
 	start_us = now_us();

@@ -9,8 +9,6 @@ own clients, with no --framing serial: PROTOCOL.md's TCP rules.
 Latencies printed here are simavr's: it takes a fixed 100 us for every SPI
 byte (a real W5100 at 8 MHz SPI, 1 us), so they are not hardware figures.
 """
-import hashlib
-import hmac
 import json
 import os
 import socket
@@ -44,22 +42,8 @@ class RawTcp:
         assert buf.startswith(b'SIOT'), buf
         return buf
 
-    @staticmethod
-    def request(key, hello, command):
-        cid = CLIENT.encode()
-        tag = hmac.new(key, b'siot-v1 request\0' + hello + bytes([len(cid)]) + cid + command.encode(),
-                       hashlib.sha256).digest()
-        return bytes([len(cid)]) + cid + tag
-
-    def exchange(self, data, n=3 + 32):
-        self.s.sendall(data)
-        buf = b''
-        while len(buf) < n:
-            chunk = self.s.recv(256)
-            if not chunk:
-                return buf
-            buf += chunk
-        return buf
+    request = staticmethod(fw.RawSerial.request)
+    exchange = fw.RawSerial.exchange
 
     def closed_by_device(self, timeout=10):
         """True when the device ends the connection without sending more."""
@@ -273,9 +257,9 @@ class Ethernet(EthBase):
             self.served(b)
             self.assertEqual(len([l for l in b.lines[:m] if l.startswith('reset')]), 0)
 
-    def test_200_garbage_connections(self):
-        b = self.bridge(elf=self.elf(self.elf_name.replace('both', 'v1')))
-        for i in range(200):
+    def garbage(self, b, n=200):
+        """n connections that each send 1 to 90 random bytes and go."""
+        for i in range(n):
             s = socket.create_connection(('127.0.0.1', b.port), timeout=20)
             s.sendall(os.urandom(1 + i % 90))
             s.shutdown(socket.SHUT_WR)
@@ -285,11 +269,16 @@ class Ethernet(EthBase):
             except (ConnectionResetError, socket.timeout):
                 pass
             s.close()
+
+    def test_200_garbage_connections(self):
+        elf = self.elf_name.replace('both', 'v1')  # the budget's image
+        b = self.bridge(elf=self.elf(elf))
+        self.garbage(b)
         self.served(b)
         b.stop()
-        free, stack = self.ram(b, self.elf_name)
-        print(f'ethernet: {self.elf_name.replace("both", "v1")}: after 200 garbage connections, '
-              f'RAM never touched {free} bytes of 2048 (budget {RAM_BUDGET}); stack at most {stack}')
+        free, stack = self.ram(b, elf)
+        print(f'ethernet: {elf}: after 200 garbage connections, RAM never touched {free} bytes'
+              f' of 2048 (budget {RAM_BUDGET}); stack at most {stack}')
         self.assertGreaterEqual(free, RAM_BUDGET)
 
 
@@ -340,25 +329,14 @@ class EthernetSketch(Ethernet):
 
     def test_200_garbage_connections(self):
         # The sketch has one build (both profiles): its figure, on it.
-        self.elf_name = 'siot-arduino-eth.elf'
         b = self.bridge()
-        for i in range(200):
-            s = socket.create_connection(('127.0.0.1', b.port), timeout=20)
-            s.sendall(os.urandom(1 + i % 90))
-            s.shutdown(socket.SHUT_WR)
-            try:
-                while s.recv(256):
-                    pass
-            except (ConnectionResetError, socket.timeout):
-                pass
-            s.close()
+        self.garbage(b)
         self.served(b)
         b.stop()
         free, stack = self.ram(b, self.elf_name)
         print(f'ethernet: sketch: after 200 garbage connections, RAM never touched {free} bytes'
               f' of 2048; stack at most {stack}')
         self.assertGreater(free, 0)
-
 
 if __name__ == '__main__':
     why = fw.missing_tools()

@@ -43,7 +43,7 @@
 #include "w5100-model.h"
 
 #include <errno.h>
-#include <netdb.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,44 +404,17 @@ static void on_select(struct avr_irq_t *irq, uint32_t value, void *param)
 	m.selected = false;
 }
 
-void w5100_model_start(avr_t *avr, const char *spec, uint16_t ring_start)
+void w5100_model_start(avr_t *avr, int lfd, uint16_t ring_start)
 {
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE }, *ai;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int one = 1, rc;
-
 	m.avr = avr;
 	m.ring_start = ring_start;
-	if (!colon || (size_t)(colon - spec) >= sizeof(host)) {
-		fprintf(stderr, "avr-bridge: --w5100 HOST:PORT, not %s\n", spec);
-		exit(2);
-	}
-	memcpy(host, spec, (size_t)(colon - spec));
-	host[colon - spec] = '\0';
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0) {
-		fprintf(stderr, "avr-bridge: %s: %s\n", spec, gai_strerror(rc));
-		exit(2);
-	}
-	m.lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (m.lfd < 0 || setsockopt(m.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(m.lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(m.lfd, 16) < 0 ||
-	    getsockname(m.lfd, (struct sockaddr *)&ss, &sl) < 0) {
-		fprintf(stderr, "avr-bridge: listen on %s: %s\n", spec, strerror(errno));
-		exit(1);
-	}
-	freeaddrinfo(ai);
+	m.lfd = lfd;
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK); /* accepted when LISTEN */
 	chip_reset();
 	m.spi_in = avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_INPUT);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_SPI_GETIRQ(0), SPI_IRQ_OUTPUT),
 				on_spi, NULL);
 	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 2), on_select, NULL);
-	printf("listening %s %u\n", host,
-	       ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-					      : ((struct sockaddr_in *)&ss)->sin_port));
 }
 
 /* The peer's bytes into the RX ring, as far as it has room. */

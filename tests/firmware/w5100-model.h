@@ -12,12 +12,11 @@
 
 #include <sim_avr.h>
 
-/* Wire the model to avr's SPI and PB2, and listen on spec (HOST:PORT);
- * prints "listening HOST PORT".  ring_start: the value the rings' pointers
+/* Wire the model to avr's SPI and PB2; socket 0's connections come from
+ * lfd, a listening TCP socket.  ring_start: the value the rings' pointers
  * take at the chip's reset (0 on a real chip at power-up; near the ring's
- * end, wrap-around comes with the first exchange).  Exits 1 if it cannot
- * listen. */
-void w5100_model_start(avr_t *avr, const char *spec, uint16_t ring_start);
+ * end, wrap-around comes with the first exchange). */
+void w5100_model_start(avr_t *avr, int lfd, uint16_t ring_start);
 
 /* The chip's own work, after every slice of instructions: connections,
  * bytes from and to the host, the TCP states' timers. */
