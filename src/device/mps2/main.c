@@ -10,6 +10,10 @@
  * has a page of its own (COUNTER_PAGE), which the firmware rewrites at every
  * boot, so that loading the secrets again (QEMU's loader does at every
  * reset) does not take the counter back.
+ *
+ * SIOT_FW_LWIP = 1 builds the network image instead: the core in its stream
+ * mode on TCP, through lwIP on the board's LAN9118 (net.c), with the
+ * address and port of the page's network block; UART0 is left alone.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,6 +23,13 @@
 #include "commands.h"
 #include "provision.h"
 #include "siot_device.h"
+
+#ifndef SIOT_FW_LWIP
+#define SIOT_FW_LWIP 0
+#endif
+#if SIOT_FW_LWIP
+#include "net.h"
+#endif
 
 #define REG(a) (*(volatile uint32_t *)(a))
 
@@ -118,6 +129,24 @@ static uint32_t b_now(void *ctx)
 	return ms;
 }
 
+#if SIOT_FW_LWIP
+static void b_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	net_send(buf, len);
+}
+
+static void b_close(void *ctx)
+{
+	(void)ctx;
+	net_close();
+}
+
+static uint32_t now_ms(void)
+{
+	return ms;
+}
+#else
 static void b_send(void *ctx, const uint8_t *buf, size_t len)
 {
 	(void)ctx;
@@ -135,6 +164,7 @@ static void b_discard_input(void *ctx)
 	rx_tail = rx_head;
 	__asm__ volatile("cpsie i" ::: "memory");
 }
+#endif
 
 static uint32_t led_bit(uint8_t pin)
 {
@@ -179,7 +209,12 @@ static void b_id(void *ctx, uint8_t which, char *buf)
 }
 
 static const struct siot_dev_board board = {
-	.now = b_now, .send = b_send, .discard_input = b_discard_input,
+	.now = b_now, .send = b_send,
+#if SIOT_FW_LWIP
+	.close = b_close,
+#else
+	.discard_input = b_discard_input,
+#endif
 	.pin_write = b_write, .pin_read = b_read, .load_key = b_load_key,
 	.id = b_id,
 };
@@ -193,6 +228,7 @@ static struct siot_dev_config config = {
 	.clients = &client,
 	.n_clients = 1,
 	.classic_response = true,
+	.stream = SIOT_FW_LWIP,
 };
 static struct siot_device dev;
 
@@ -237,12 +273,25 @@ int main(void)
 							 .pulse_ms = f->pulse_ms };
 	}
 	config.n_commands = fw_n_commands;
-	UART_BAUDDIV = SYSCLK / 115200;
-	UART_CTRL = 3u | 8u; /* TX, RX, the RX interrupt */
-	NVIC_ISER0 = 1u << UART0_RX_IRQ;
 	SYST_RVR = SYSCLK / 1000 - 1;
 	SYST_CVR = 0;
 	SYST_CSR = 7u; /* the processor clock, the interrupt, on */
+#if SIOT_FW_LWIP
+	{
+		struct prov_network pn;
+
+		if (prov_config(page_read, &config) < 0 || prov_network(page_read, &pn) < 0 ||
+		    seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0 ||
+		    net_start(&pn, &dev, now_ms) < 0)
+			halt();
+	}
+	for (;;)
+		if (!net_poll())
+			__asm__ volatile("wfi"); /* until the next millisecond */
+#else
+	UART_BAUDDIV = SYSCLK / 115200;
+	UART_CTRL = 3u | 8u; /* TX, RX, the RX interrupt */
+	NVIC_ISER0 = 1u << UART0_RX_IRQ;
 	if (prov_config(page_read, &config) < 0 || seed_drbg() < 0 ||
 	    siot_device_init(&dev, &config, &board) < 0)
 		halt();
@@ -263,4 +312,5 @@ int main(void)
 		else
 			siot_device_tick(&dev, ms);
 	}
+#endif
 }
