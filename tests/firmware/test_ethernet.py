@@ -59,6 +59,20 @@ class RawTcp:
         self.s.close()
 
 
+def garbage(port, n=200):
+    """n connections that each send 1 to 90 random bytes and go."""
+    for i in range(n):
+        s = socket.create_connection(('127.0.0.1', port), timeout=20)
+        s.sendall(os.urandom(1 + i % 90))
+        s.shutdown(socket.SHUT_WR)
+        try:
+            while s.recv(256):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+
+
 class EthBase(fw.Case):
     """A W5100 image in avr-bridge, and the clients that talk to it."""
     elf_name = 'siot-avr-eth-both-8.elf'
@@ -257,23 +271,10 @@ class Ethernet(EthBase):
             self.served(b)
             self.assertEqual(len([l for l in b.lines[:m] if l.startswith('reset')]), 0)
 
-    def garbage(self, b, n=200):
-        """n connections that each send 1 to 90 random bytes and go."""
-        for i in range(n):
-            s = socket.create_connection(('127.0.0.1', b.port), timeout=20)
-            s.sendall(os.urandom(1 + i % 90))
-            s.shutdown(socket.SHUT_WR)
-            try:
-                while s.recv(256):
-                    pass
-            except (ConnectionResetError, socket.timeout):
-                pass
-            s.close()
-
     def test_200_garbage_connections(self):
         elf = self.elf_name.replace('both', 'v1')  # the budget's image
         b = self.bridge(elf=self.elf(elf))
-        self.garbage(b)
+        garbage(b.port)
         self.served(b)
         b.stop()
         free, stack = self.ram(b, elf)
@@ -330,7 +331,7 @@ class EthernetSketch(Ethernet):
     def test_200_garbage_connections(self):
         # The sketch has one build (both profiles): its figure, on it.
         b = self.bridge()
-        self.garbage(b)
+        garbage(b.port)
         self.served(b)
         b.stop()
         free, stack = self.ram(b, self.elf_name)

@@ -29,6 +29,7 @@ import unittest
 
 import test_avr
 from test_avr import CLIENT, DEVICE, RawSerial, key_file, provision, skip_or_fail
+from test_ethernet import RawTcp, garbage
 
 SIOT_CTL = test_avr.SIOT_CTL
 SOURCE_ROOT = test_avr.SOURCE_ROOT
@@ -87,8 +88,8 @@ class Board:
     """The board in QEMU: UART0 on a TCP port, the monitor on a Unix socket,
     the LED register watched from a thread."""
 
-    def __init__(self, elf, prov, workdir):
-        self.elf, self.prov, self.dir = elf, prov, workdir
+    def __init__(self, elf, prov, workdir, net=False):
+        self.elf, self.prov, self.dir, self.net = elf, prov, workdir, net
         self.counter = os.path.join(workdir, 'counter.bin')
         if not os.path.exists(self.counter):
             with open(self.counter, 'wb') as f:
@@ -102,12 +103,16 @@ class Board:
     def start(self):
         self.port = free_port()
         self.mon_path = os.path.join(self.dir, 'mon-%d.sock' % self.port)
+        # The network image: the LAN9118 on QEMU's user-mode network (no
+        # root, no tap), the guest's 10.0.2.15:7468 forwarded from self.port.
+        where = (['-nic', 'user,model=lan9118,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:7468' % self.port,
+                  '-serial', 'null'] if self.net else
+                 ['-serial', 'tcp:127.0.0.1:%d,server=on,wait=off' % self.port])
         self.proc = subprocess.Popen(
             [QEMU, '-M', 'mps2-an385', '-nographic', '-kernel', self.elf,
              '-device', 'loader,file=%s,addr=0x%x,force-raw=on' % (self.prov, PROV_ADDR),
              '-device', 'loader,file=%s,addr=0x%x,force-raw=on' % (self.counter, COUNTER_ADDR),
-             '-serial', 'tcp:127.0.0.1:%d,server=on,wait=off' % self.port,
-             '-monitor', 'unix:%s,server=on,wait=off' % self.mon_path],
+             '-monitor', 'unix:%s,server=on,wait=off' % self.mon_path] + where,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         end = time.monotonic() + 10
         while not os.path.exists(self.mon_path):
@@ -274,6 +279,166 @@ class Mps2(Case):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(l)['result'] for l in r.stdout.splitlines()], [0, 1])
+
+
+def lwip_used():
+    """The lwIP version the build's compile commands name."""
+    with open(os.path.join(BUILD, 'compile_commands.json'), encoding='utf-8') as f:
+        return sorted(set(re.findall(r'lwip-(\d+\.\d+\.\d+)', f.read())))
+
+
+class Mps2Ethernet(Case):
+    """The network image (siot-mps2-eth-both-8.elf): lwIP on the LAN9118,
+    the core on TCP port 7468, in QEMU with user-mode networking; the same
+    cases as the W5100 image's (test_ethernet.py), driven over TCP by
+    siot-ctl (no --framing serial) and siot-client."""
+
+    def board(self, profile='v1', timeout=5000):
+        elf = os.path.join(IMAGES, 'siot-mps2-eth-both-8.elf')
+        if not os.path.exists(elf):
+            skip_or_fail('the Cortex-M3 network image was not built: no lwIP sources (.ci/fetch-lwip)')
+        prov = provision(self.dir, self.key_path, name=profile + '-net.bin', profile=profile, wakeup=0,
+                         timeout=timeout, extra=('--ip', '10.0.2.15', '--netmask', '255.255.255.0',
+                                                 '--gateway', '10.0.2.2'))
+        b = Board(elf, prov, self.dir, net=True)
+        self.running.append(b)
+        self.ready(b)
+        return b
+
+    def ready(self, b):
+        """Until the firmware answers on its port (QEMU forwards the port
+        before the guest listens)."""
+        end = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(('127.0.0.1', b.port), timeout=5) as s:
+                    if s.recv(64):  # its HELLO (either profile's)
+                        return
+            except OSError:
+                pass
+            self.assertLess(time.monotonic(), end, 'the network image never answered')
+            time.sleep(0.1)
+
+    def ctl(self, b, *commands, key=None, extra=(), timeout=None):
+        args = [SIOT_CTL, '-H', f'127.0.0.1:{b.port}', '-D', DEVICE, '-i', CLIENT,
+                '-k', key or self.key_path, '-T', '20', '--json'] + list(extra) + ['send'] + list(commands)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout or 60)
+        return r.returncode, [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')], r.stderr + r.stdout
+
+    def served(self, b):
+        rc, out, err = self.ctl(b, 'led-toggle')
+        self.assertEqual(rc, 0, err)
+
+    def test_set_toggle_pulse_get(self):
+        lw, mb = lwip_used(), mbedtls_used()
+        print(f'firmware: Cortex-M3 network image on lwIP {lw} and Mbed TLS {mb}')
+        # Debian's pairs: bookworm's lwIP 2.1.3 and Mbed TLS 2.28, trixie's 2.2.1 and 3.6.
+        self.assertEqual(len(lw), 1)
+        self.assertTrue(lw[0].startswith('2.1.' if mb[0].startswith('2.') else '2.2.'), (lw, mb))
+        b = self.board()
+        m = b.mark()
+        rc, out, err = self.ctl(b, 'led-on', 'led', 'relay-on', 'led-toggle', 'led', 'door')
+        self.assertEqual(rc, 0, err)
+        # The door: QEMU's BUTTON register reads 0, active low: 1.
+        self.assertEqual([o['result'] for o in out], [0, 1, 0, 0, 0, 1])
+        time.sleep(0.05)
+        self.assertEqual(b.levels(0, m), [1, 0])
+        self.assertEqual(b.levels(1, m), [1])
+        m = b.mark()
+        t = time.monotonic()
+        rc, out, err = self.ctl(b, 'led-pulse')
+        self.assertEqual(rc, 0, err)
+        self.assertGreaterEqual(time.monotonic() - t, 0.2)  # answered at its end
+        time.sleep(0.05)
+        self.assertEqual(b.levels(0, m), [1, 0])
+
+    def test_wrong_key_and_replay_across_a_reset(self):
+        b = self.board()
+        other = os.path.join(self.dir, 'other')
+        key_file(other, os.urandom(32))
+        m = b.mark()
+        rc, out, err = self.ctl(b, 'led-on', key=other)
+        self.assertEqual(rc, 76, err)
+        time.sleep(0.05)
+        self.assertEqual(b.levels(0, m), [])
+        raw = RawTcp(b.port)
+        hello = raw.hello()
+        req = RawTcp.request(self.key, hello, 'led-toggle')
+        self.assertEqual(raw.exchange(req)[0], 0)
+        raw.close()
+        time.sleep(0.05)
+        self.assertEqual(b.levels(0, m), [1])
+        seen = {hello[8:40]}
+        raw = RawTcp(b.port)
+        hello2 = raw.hello()
+        self.assertNotIn(hello2[8:40], seen)
+        seen.add(hello2[8:40])
+        m = b.mark()
+        self.assertEqual(raw.exchange(req)[0], 2)
+        raw.close()
+        b.reset()  # flash kept: the counter page
+        self.ready(b)
+        raw = RawTcp(b.port)
+        hello3 = raw.hello()
+        self.assertNotIn(hello3[8:40], seen)
+        m = b.mark()
+        self.assertEqual(raw.exchange(req)[0], 2)
+        raw.close()
+        time.sleep(0.05)
+        self.assertEqual(b.levels(0, m), [])
+
+    def test_classic_and_siot_client(self):
+        b = self.board(profile='classic')
+        r = subprocess.run([SIOT_CTL, '-H', '127.0.0.1:%d' % b.port, '--protocol', 'classic',
+                            '-k', self.key_path, '-T', '20', 'send', 'led-on'],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b.stop()
+        if not NODE:
+            if os.environ.get('CI'):
+                self.fail('Node.js >= 20.19 is missing (CI must run this)')
+            self.skipTest('Node.js >= 20.19 is missing')
+        b = self.board()
+        r = subprocess.run([NODE, os.path.join(SOURCE_ROOT, 'clients/node/bin/siot-client.js'), '-H',
+                            '127.0.0.1', '-p', str(b.port), '-D', DEVICE, '-i', CLIENT,
+                            '-k', self.key_path, '--json', 'send', 'led-toggle', 'led'],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([json.loads(l)['result'] for l in r.stdout.splitlines()], [0, 1])
+
+    def test_ten_clients_then_a_second_client_is_refused_cleanly(self):
+        b = self.board()
+        for i in range(10):
+            rc, out, err = self.ctl(b, 'led-toggle')
+            self.assertEqual(rc, 0, f'client {i}: {err}')
+        first = RawTcp(b.port)
+        hello = first.hello()
+        second = RawTcp(b.port)  # refused with a reset while the first is served
+        self.assertTrue(second.closed_by_device(10))
+        second.close()
+        self.assertEqual(first.exchange(RawTcp.request(self.key, hello, 'led-on'))[0], 0)
+        first.close()
+        self.served(b)
+
+    def test_silent_half_and_reset_clients_then_garbage(self):
+        b = self.board(timeout=2000)
+        raw = RawTcp(b.port)
+        raw.hello()
+        t = time.monotonic()
+        self.assertTrue(raw.closed_by_device(15))
+        self.assertGreaterEqual(time.monotonic() - t, 1.5)
+        raw.close()
+        self.served(b)
+        for how in ('fin', 'reset'):
+            raw = RawTcp(b.port)
+            hello = raw.hello()
+            raw.s.sendall(RawTcp.request(self.key, hello, 'led-on')[:10])
+            if how == 'reset':
+                raw.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
+            raw.close()
+            self.served(b)
+        garbage(b.port)
+        self.served(b)
 
 
 if __name__ == '__main__':
