@@ -283,6 +283,17 @@ class Ethernet(EthBase):
         self.assertGreaterEqual(free, RAM_BUDGET)
 
 
+class EthernetBudget(EthBase):
+    def test_flash(self):
+        """v1 with Ethernet in at most 20 KB of the Pro Mini's 30,720
+        (avr-size, as build_firmware printed it)."""
+        for name in ('siot-avr-eth-v1-8.elf', 'siot-avr-eth-both-8.elf', 'siot-arduino-eth.elf'):
+            self.elf(name)
+            print(f'ethernet: {name}: {fw.SIZES[name]["flash"]} bytes of flash, '
+                  f'{fw.SIZES[name]["ram"]} of static RAM')
+        self.assertLessEqual(fw.SIZES['siot-avr-eth-v1-8.elf']['flash'], 20 * 1024)
+
+
 class EthernetRingsWrap(EthBase):
     """The W5100's ring pointers start 16 bytes before the end of socket
     0's 2 KB rings: the first exchange's bytes wrap in both rings, and the
@@ -311,6 +322,37 @@ class W5100Model(EthBase):
         b.proc.wait(30)
         fails = [l for l in b.lines if l.startswith('w5100: FAIL')]
         return b.proc.returncode, fails
+
+    def probe(self, what):
+        ee = os.path.join(self.dir, f'probe-{what}.bin')
+        with open(ee, 'wb') as f:
+            f.write(what.encode())
+        b = fw.Bridge(os.path.join(fw.IMAGES, 'w5100-probe.elf'), ee, self.dir, w5100=True, pins=False)
+        self.running.append(b)
+        return b
+
+    def test_each_mistake_the_datasheet_rules_out_fails(self):
+        """w5100-probe.elf makes one mistake per run: the model exits 3 and
+        says which."""
+        for what, reason in (('f', 'fewer than 4 bytes'), ('o', 'an opcode other than'),
+                             ('u', 'a read of a register this model does not have'),
+                             ('r', 'a write to a read-only register'),
+                             ('l', 'LISTEN while the socket is not INIT'),
+                             ('b', 'before Sn_CR cleared'),
+                             ('x', 'RX memory read past what was received')):
+            b = self.probe(what)
+            b.proc.wait(30)
+            fails = [l for l in b.lines if l.startswith('w5100: FAIL')]
+            self.assertEqual(b.proc.returncode, 3, (what, b.lines))
+            self.assertEqual(len(fails), 1, (what, b.lines))
+            self.assertIn(reason, fails[0], what)
+            self.assertRegex(fails[0], r' addr=0x[0-9a-f]{4} pc=0x[0-9a-f]+$')
+
+    def test_a_driver_that_follows_the_datasheet_passes(self):
+        b = self.probe('n')
+        self.assertTrue(b.wait_line(lambda l: l == 'w5100 listen port=7468', 20), b.lines)
+        self.assertTrue(b.wait_line(lambda l: l.startswith('pin D9 1'), 20), b.lines)
+        self.assertIsNone(b.proc.poll())
 
     def test_a_driver_without_wrap_around_fails(self):
         rc, fails = self.broken('siot-avr-eth-broken-wrap.elf', 2048 - 16)
