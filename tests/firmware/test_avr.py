@@ -501,7 +501,7 @@ class ArduinoSketch(Case):
         size = SIZES.get('siot-arduino.elf')
         if size:
             print(f'firmware: Arduino sketch: {size["flash"]} bytes of flash, {30720 - size["flash"]} left'
-                  f' of the Pro Mini\'s 30,720 (for an Ethernet library, which Debian does not ship)')
+                  f' of the Pro Mini\'s 30,720')
         b = self.bridge(elf=elf)
         m = b.mark()
         rc, out, err = self.ctl(b, 'led-on', 'led', 'led-toggle', 'door')
