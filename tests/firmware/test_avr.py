@@ -256,6 +256,20 @@ class FirmwareCase(unittest.TestCase):
             b.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def siot_client(self, port, *commands, serial=False):
+        """siot-client (Node.js) sending commands to 127.0.0.1:port, over a
+        serial line's framing or TCP's; its --json objects' results."""
+        if not NODE:
+            if os.environ.get('CI'):
+                self.fail('Node.js >= 20.19 is missing (CI must run this)')
+            self.skipTest('Node.js >= 20.19 is missing')
+        r = subprocess.run([NODE, os.path.join(SOURCE_ROOT, 'clients/node/bin/siot-client.js'),
+                            '-H', '127.0.0.1', '-p', str(port)] + (['--framing', 'serial'] if serial else [])
+                           + ['-D', DEVICE, '-i', CLIENT, '-k', self.key_path, '--json', 'send'] + list(commands),
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [json.loads(l)['result'] for l in r.stdout.splitlines()]
+
     def ctl(self, b, *commands, key=None, extra=(), timeout=None):
         pty = getattr(b, 'pty', None)
         where = ['-S', pty] if pty else ['-H', f'127.0.0.1:{b.port}', '--framing', 'serial']
@@ -471,19 +485,9 @@ class Exchanges(Case):
         self.assertEqual(r.returncode, 75, r.stderr)
 
     def test_siot_client_through_the_bridge(self):
-        if not NODE:
-            if os.environ.get('CI'):
-                self.fail('Node.js >= 20.19 is missing (CI must run this)')
-            self.skipTest('Node.js >= 20.19 is missing')
         b = self.bridge()
         m = b.mark()
-        r = subprocess.run([NODE, os.path.join(SOURCE_ROOT, 'clients/node/bin/siot-client.js'),
-                            '-H', '127.0.0.1', '-p', str(b.port), '--framing', 'serial', '-D', DEVICE,
-                            '-i', CLIENT, '-k', self.key_path, '--json', 'send', 'led-toggle', 'led'],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = [json.loads(l) for l in r.stdout.splitlines()]
-        self.assertEqual([o['result'] for o in out], [0, 1])
+        self.assertEqual(self.siot_client(b.port, 'led-toggle', 'led', serial=True), [0, 1])
         self.assertEqual(b.pins(13, m)[-1][0], 1)
 
 

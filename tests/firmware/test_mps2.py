@@ -29,7 +29,7 @@ import unittest
 
 import test_avr
 from test_avr import CLIENT, DEVICE, RawSerial, key_file, provision, skip_or_fail
-from test_ethernet import RawTcp, garbage
+from test_ethernet import RawTcp, garbage, leave_half_way
 
 SIOT_CTL = test_avr.SIOT_CTL
 SOURCE_ROOT = test_avr.SOURCE_ROOT
@@ -268,17 +268,7 @@ class Mps2(Case):
         s.sendall(b'\x55\x00\x00\xff\x13\x00' + os.urandom(40).replace(b'\0', b'\1'))
         time.sleep(0.2)
         s.close()
-        if not NODE:
-            if os.environ.get('CI'):
-                self.fail('Node.js >= 20.19 is missing (CI must run this)')
-            self.skipTest('Node.js >= 20.19 is missing')
-        m = b.mark()
-        r = subprocess.run([NODE, os.path.join(SOURCE_ROOT, 'clients/node/bin/siot-client.js'), '-H',
-                            '127.0.0.1', '-p', str(b.port), '--framing', 'serial', '-D', DEVICE, '-i',
-                            CLIENT, '-k', self.key_path, '--json', 'send', 'led-toggle', 'led'],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual([json.loads(l)['result'] for l in r.stdout.splitlines()], [0, 1])
+        self.assertEqual(self.siot_client(b.port, 'led-toggle', 'led', serial=True), [0, 1])
 
 
 def lwip_used():
@@ -394,17 +384,8 @@ class Mps2Ethernet(Case):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         b.stop()
-        if not NODE:
-            if os.environ.get('CI'):
-                self.fail('Node.js >= 20.19 is missing (CI must run this)')
-            self.skipTest('Node.js >= 20.19 is missing')
         b = self.board()
-        r = subprocess.run([NODE, os.path.join(SOURCE_ROOT, 'clients/node/bin/siot-client.js'), '-H',
-                            '127.0.0.1', '-p', str(b.port), '-D', DEVICE, '-i', CLIENT,
-                            '-k', self.key_path, '--json', 'send', 'led-toggle', 'led'],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual([json.loads(l)['result'] for l in r.stdout.splitlines()], [0, 1])
+        self.assertEqual(self.siot_client(b.port, 'led-toggle', 'led'), [0, 1])
 
     def test_ten_clients_then_a_second_client_is_refused_cleanly(self):
         b = self.board()
@@ -430,12 +411,7 @@ class Mps2Ethernet(Case):
         raw.close()
         self.served(b)
         for how in ('fin', 'reset'):
-            raw = RawTcp(b.port)
-            hello = raw.hello()
-            raw.s.sendall(RawTcp.request(self.key, hello, 'led-on')[:10])
-            if how == 'reset':
-                raw.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\1\0\0\0\0\0\0\0')
-            raw.close()
+            leave_half_way(b.port, self.key, how)
             self.served(b)
         garbage(b.port)
         self.served(b)
