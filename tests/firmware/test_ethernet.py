@@ -316,6 +316,7 @@ class W5100Model(EthBase):
         self.running.append(b)
         self.ctl(b, 'led-on', extra=('-T', '5'), timeout=60)
         b.proc.wait(30)
+        b.reader.join(5)
         fails = [l for l in b.lines if l.startswith('w5100: FAIL')]
         return b.proc.returncode, fails
 
@@ -338,6 +339,7 @@ class W5100Model(EthBase):
                              ('x', 'RX memory read past what was received')):
             b = self.probe(what)
             b.proc.wait(30)
+            b.reader.join(5)  # every line it printed, before they are read
             fails = [l for l in b.lines if l.startswith('w5100: FAIL')]
             self.assertEqual(b.proc.returncode, 3, (what, b.lines))
             self.assertEqual(len(fails), 1, (what, b.lines))
