@@ -3,6 +3,8 @@
  * W5100 datasheet's (version 1.2.x, sections 3 and 4). */
 #include "w5100.h"
 
+#include <stddef.h>
+
 #define MR 0x0000        /* mode; bit 7 resets, and clears itself */
 #define MR_RST 0x80
 #define GAR 0x0001       /* gateway, 4 */
@@ -171,22 +173,14 @@ static uint16_t at(uint16_t base, uint16_t off, uint16_t i)
 #endif
 }
 
-/* len received bytes into buf, or dropped (buf NULL); then RECV frees
- * their room. */
-static void consume(uint8_t *buf, uint16_t len)
+void w5100_read(uint8_t *buf, uint16_t len)
 {
 	uint16_t ptr = rd16(S0_RX_RD);
 
 	for (uint16_t i = 0; buf && i < len; i++)
 		buf[i] = rd(at(RX_BASE, ptr, i));
 	wr16(S0_RX_RD, (uint16_t)(ptr + len));
-	command(CR_RECV);
-}
-
-uint16_t w5100_read(uint8_t *buf, uint16_t len)
-{
-	consume(buf, len);
-	return len;
+	command(CR_RECV); /* their room is free again */
 }
 
 static bool connected(uint8_t sr)
@@ -239,7 +233,7 @@ void w5100_close(uint32_t (*now)(void), uint16_t drain_ms)
 		uint16_t n = w5100_available();
 
 		if (n)
-			consume(0, n);
+			w5100_read(NULL, n);
 	}
 	command(CR_CLOSE);
 }

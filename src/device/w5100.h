@@ -59,8 +59,9 @@ int w5100_listen(uint16_t port);
 /* Bytes received and not yet read. */
 uint16_t w5100_available(void);
 
-/* Up to len received bytes into buf (len <= w5100_available()): how many. */
-uint16_t w5100_read(uint8_t *buf, uint16_t len);
+/* len received bytes (len <= w5100_available()) into buf, or dropped when
+ * buf is NULL. */
+void w5100_read(uint8_t *buf, uint16_t len);
 
 /* Send len bytes, as the TX ring frees up: 0, or -1 when the connection
  * went away first. */

@@ -2,8 +2,23 @@
 /* The device core on a W5100: see w5100_serve.h. */
 #include "w5100_serve.h"
 
+#include <string.h>
+
 /* siot-protocol(7): after the last answer, drain for up to 1 s. */
 #define DRAIN_MS 1000
+
+int w5100_serve_start(struct w5100_server *s, const struct prov_network *net,
+		      struct siot_device *dev, uint32_t (*now)(void))
+{
+	struct w5100_net a;
+
+	memcpy(a.mac, net->mac, sizeof(a.mac));
+	memcpy(a.ip, net->ip, sizeof(a.ip));
+	memcpy(a.netmask, net->netmask, sizeof(a.netmask));
+	memcpy(a.gateway, net->gateway, sizeof(a.gateway));
+	*s = (struct w5100_server){ .dev = dev, .now = now, .port = net->port };
+	return w5100_init(&a);
+}
 
 void w5100_serve(struct w5100_server *s)
 {

@@ -7,6 +7,7 @@
 #ifndef SIOT_W5100_SERVE_H
 #define SIOT_W5100_SERVE_H
 
+#include "provision.h"
 #include "siot_device.h"
 #include "w5100.h"
 
@@ -20,6 +21,11 @@ struct w5100_server {
 	uint16_t port;
 	bool peer;              /* a connection the core was told of */
 };
+
+/* The chip given the network block's addresses, and the server its
+ * core, clock and port: 0, or -1 when no W5100 answers. */
+int w5100_serve_start(struct w5100_server *s, const struct prov_network *net,
+		      struct siot_device *dev, uint32_t (*now)(void));
 
 /* One turn of the main loop: (re)open and listen when the socket is
  * closed, report a new connection and its bytes (16 at a time) to the

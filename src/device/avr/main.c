@@ -122,21 +122,10 @@ static uint32_t b_now(void *ctx)
 	return now_ms();
 }
 
-#if SIOT_FW_ETHERNET
-/* The shield's W5100 with the network block's addresses. */
-static int chip_init(const struct prov_network *net)
-{
-	struct w5100_net a;
-
-	memcpy(a.mac, net->mac, sizeof(a.mac));
-	memcpy(a.ip, net->ip, sizeof(a.ip));
-	memcpy(a.netmask, net->netmask, sizeof(a.netmask));
-	memcpy(a.gateway, net->gateway, sizeof(a.gateway));
-	return w5100_init(&a);
-}
-
 static struct siot_device dev;
-static struct w5100_server server = { .dev = &dev, .now = now_ms };
+
+#if SIOT_FW_ETHERNET
+static struct w5100_server server;
 
 static void b_send(void *ctx, const uint8_t *buf, size_t len)
 {
@@ -254,9 +243,6 @@ static struct siot_dev_config config = {
 	.classic_response = true,
 	.stream = SIOT_FW_ETHERNET,
 };
-#if !SIOT_FW_ETHERNET
-static struct siot_device dev;
-#endif
 
 /* Bytes left from before the reset: some entropy on real parts (none in an
  * emulator; the boot counter alone keeps challenges apart there). */
@@ -308,10 +294,9 @@ int main(void)
 		 * for this build, or no shield: serve nothing. */
 		if (prov_config(eeprom_read, &config) < 0 || prov_network(eeprom_read, &net) < 0 ||
 		    seed_drbg() < 0 || siot_device_init(&dev, &config, &board) < 0 ||
-		    chip_init(&net) < 0)
+		    w5100_serve_start(&server, &net, &dev, now_ms) < 0)
 			for (;;)
 				;
-		server.port = net.port;
 	}
 	for (;;)
 		w5100_serve(&server);

@@ -63,8 +63,9 @@ static uint32_t now_ms(void) { return millis(); }
 
 static uint32_t board_now(void *) { return millis(); }
 
-#if SIOT_FW_ETHERNET
 static struct siot_device dev;
+
+#if SIOT_FW_ETHERNET
 static struct w5100_server server;
 
 static void board_send(void *, const uint8_t *buf, size_t len)
@@ -77,8 +78,6 @@ static void board_close(void *)
 	w5100_serve_close(&server);
 }
 #else
-static struct siot_device dev;
-
 static void board_send(void *, const uint8_t *buf, size_t len)
 {
 	Serial.write(buf, len);
@@ -198,40 +197,31 @@ void setup()
 	// block's addresses (no block, or no shield: serve nothing).
 	{
 		struct prov_network net;
-		struct w5100_net a;
 
 		pinMode(4, OUTPUT);
 		digitalWrite(4, HIGH);
 		SPI.begin();
-		serving = serving && prov_network(eeprom_read, &net) == 0;
-		memcpy(a.mac, net.mac, sizeof(a.mac));
-		memcpy(a.ip, net.ip, sizeof(a.ip));
-		memcpy(a.netmask, net.netmask, sizeof(a.netmask));
-		memcpy(a.gateway, net.gateway, sizeof(a.gateway));
-		serving = serving && w5100_init(&a) == 0;
-		server.dev = &dev;
-		server.now = now_ms;
-		server.port = net.port;
+		serving = serving && prov_network(eeprom_read, &net) == 0 &&
+			  w5100_serve_start(&server, &net, &dev, now_ms) == 0;
 	}
 #endif
 }
 
 void loop()
 {
-	uint8_t chunk[16];
-	uint8_t n = 0;
-
 	if (!serving)
 		return;
 #if SIOT_FW_ETHERNET
-	(void)chunk, (void)n;
 	w5100_serve(&server);
-	return;
-#endif
+#else
+	uint8_t chunk[16];
+	uint8_t n = 0;
+
 	while (n < sizeof(chunk) && Serial.available())
 		chunk[n++] = (uint8_t)Serial.read();
 	if (n)
 		siot_device_input(&dev, chunk, n, millis());
 	else
 		siot_device_tick(&dev, millis());
+#endif
 }
