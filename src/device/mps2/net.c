@@ -24,7 +24,6 @@ static uint32_t (*clock_ms)(void);
 static struct tcp_pcb *conn;   /* the connection being served */
 static bool conn_fin;          /* and its peer has sent its FIN */
 static struct tcp_pcb *drain;  /* the last one, answered, being drained */
-static bool drain_fin;
 static uint32_t drain_until;
 
 u32_t sys_now(void)
@@ -90,9 +89,7 @@ static err_t on_drain_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t
 {
 	(void)arg, (void)err;
 	if (!p) {
-		drain_fin = true;
-		if (pcb == drain)
-			drain_done();
+		drain_done(); /* the peer's FIN: nothing more to drain */
 		return ERR_OK;
 	}
 	tcp_recved(pcb, p->tot_len);
@@ -144,7 +141,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	tcp_nagle_disable(pcb);
 	tcp_recv(pcb, on_recv);
 	tcp_err(pcb, on_err);
-	siot_device_connect(dev, clock_ms()); /* the HELLO, with no wake-up */
+	siot_device_connect(dev, clock_ms()); /* the HELLO now, or after the wake-up */
 	return ERR_OK;
 }
 
@@ -164,13 +161,12 @@ void net_close(void)
 	conn = NULL;
 	drain_done(); /* an older one still draining: closed now */
 	drain = pcb;
-	drain_fin = conn_fin;
 	drain_until = clock_ms() + DRAIN_MS;
 	tcp_recv(pcb, on_drain_recv);
 	tcp_err(pcb, on_drain_err);
 	tcp_shutdown(pcb, 0, 1); /* our FIN, after the answer */
-	if (drain_fin)
-		drain_done();
+	if (conn_fin)
+		drain_done(); /* the peer's came already */
 }
 
 int net_start(const struct prov_network *pn, struct siot_device *d, uint32_t (*now)(void))
