@@ -256,6 +256,19 @@ class FirmwareCase(unittest.TestCase):
             b.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def replay_refused(self, b, raw, req, seen):
+        """The recorded request req after a new HELLO on raw: a challenge
+        not in seen (added to it), and REJECTED (2); then raw is closed.
+        Returns board b's mark from between the HELLO and the request:
+        after a reset, the boot's own pin set-up comes before it."""
+        hello = raw.hello()
+        self.assertNotIn(hello[8:40], seen)
+        seen.add(hello[8:40])
+        m = b.mark()
+        self.assertEqual(raw.exchange(req)[0], 2)
+        raw.close()
+        return m
+
     def siot_client(self, port, *commands, serial=False):
         """siot-client (Node.js) sending commands to 127.0.0.1:port, over a
         serial line's framing or TCP's; its --json objects' results."""
@@ -382,22 +395,13 @@ class Exchanges(Case):
         challenges = {hello[8:40]}
         # The recorded request after a new wake-up: a new challenge, REJECTED.
         m = b.mark()
-        hello2 = raw.hello()
-        self.assertNotIn(hello2[8:40], challenges)
-        challenges.add(hello2[8:40])
-        self.assertEqual(raw.exchange(req)[0], 2)
+        self.replay_refused(b, raw, req, challenges)
         self.assertEqual(b.pins(13, m), [])
-        raw.close()
         # Reset the part, EEPROM kept (a board whose DTR fired): its first
         # challenge is new again, and the replay still does not run.
         b.reset()
-        raw = RawSerial(b.port)
-        hello3 = raw.hello()
-        self.assertNotIn(hello3[8:40], challenges)
-        m = b.mark()
-        self.assertEqual(raw.exchange(req)[0], 2)
+        m = self.replay_refused(b, RawSerial(b.port), req, challenges)
         self.assertEqual(b.pins(13, m), [])
-        raw.close()
         b.stop()
         self.assertEqual(b.boot_counter(), 2)  # incremented at each boot
 
