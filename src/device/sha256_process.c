@@ -8,7 +8,7 @@
  * other: HMAC over a library's hash, src/proto), and exists only because Mbed TLS's own costs an ATmega328P 184,000 cycles and a 360-byte
  * stack frame a block: a 64-word schedule, and 32-bit rotations that
  * avr-gcc turns into loops of single-bit shifts.  This one: 60,488 cycles
- * (tests/firmware/test_avr.py, class Sha256, prints it) and a 167-byte
+ * (tests/firmware/test_sha256_avr.py prints it) and a 167-byte
  * frame (avr-gcc -fstack-usage).
  *
  * Here:

@@ -4,8 +4,8 @@
  * the host: FIPS 180-4's examples through a padding written here, and a
  * differential test against Mbed TLS's own compression
  * (mbedtls_internal_sha256_process) from random states and blocks, for each
- * Mbed TLS version found.  On the AVR itself, tests/firmware/test_avr.py
- * (class Sha256) runs the vectors and 10,000 messages in simavr.
+ * Mbed TLS version found.  On the AVR itself, tests/firmware/test_sha256_avr.py
+ * runs the vectors and 10,000 messages in simavr.
  */
 #include <check.h>
 #include <stdint.h>
